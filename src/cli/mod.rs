@@ -1,0 +1,162 @@
+//! Command-line edge. Input: argv. Output: the command run, a progress bar on a terminal
+//! and one summary line on stdout. Invariant: arguments are validated into typed values
+//! before anything is written.
+
+use crate::geometry::Size;
+use crate::options::{self, RenderOptions};
+use crate::recording::Recording;
+use crate::render::{self, Outputs, Progress};
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(name = "demoreel", version, about = "Records a browser session and renders polished demo videos from it")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Render raw.mp4 and demo.mp4 from a recording bundle.
+    Render {
+        /// The recording bundle (a directory with meta.json).
+        recording: PathBuf,
+        /// Where the videos go (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Render options: inline JSON, a file, or @file (`{"video": {...}}`, spec/video.md).
+        #[arg(long)]
+        options: Option<String>,
+        /// Render only one of the videos.
+        #[arg(long, value_enum)]
+        only: Option<OnlyVideo>,
+    },
+    /// Test fixtures.
+    Fixture {
+        #[command(subcommand)]
+        command: FixtureCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FixtureCommand {
+    /// Write a synthetic recording of a scripted session with a sample product.
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        /// Length in seconds (4..3600).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Frame size in pixels, WxH (even numbers).
+        #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+        size: Size,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnlyVideo {
+    Raw,
+    Demo,
+}
+
+fn parse_size(text: &str) -> Result<Size, String> {
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(|| format!("{text:?} is not WxH"))?;
+    let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("{text:?} is not WxH"));
+    Ok(Size { width: number(w)?, height: number(h)? })
+}
+
+/// Reads `--options`: inline JSON (starts with `{`), `@file`, or a file path.
+pub fn read_options(arg: Option<&str>) -> Result<options::Parsed> {
+    let text = match arg {
+        None => "{}".to_string(),
+        Some(text) if text.trim_start().starts_with('{') => text.to_string(),
+        Some(path) => {
+            let path = path.strip_prefix('@').unwrap_or(path);
+            std::fs::read_to_string(path).with_context(|| format!("--options: cannot read {path}"))?
+        }
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--options: invalid JSON: {e}"))?;
+    options::parse(&value).map_err(|e| {
+        let lines: Vec<String> = e.details.iter().map(|d| format!("  {}: {}", d.field, d.message)).collect();
+        anyhow::anyhow!("invalid options:\n{}", lines.join("\n"))
+    })
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Render { recording, out, options, only } => render_command(&recording, &out, options.as_deref(), only),
+        Command::Fixture { command: FixtureCommand::Synth { out, seconds, size } } => {
+            let summary = crate::fixture::synth(&out, &crate::fixture::SynthOptions { seconds, size })?;
+            println!(
+                "wrote {}: {} frames, {} events, {:.2} s at {size}, awaiting input {:.2}–{:.2} s",
+                out.display(),
+                summary.frames,
+                summary.events,
+                summary.duration_ms / 1000.0,
+                summary.awaiting_input.0 / 1000.0,
+                summary.awaiting_input.1 / 1000.0
+            );
+            Ok(())
+        }
+    }
+}
+
+fn render_command(recording: &Path, out: &Path, options: Option<&str>, only: Option<OnlyVideo>) -> Result<()> {
+    // Everything is checked before anything is written.
+    let parsed = read_options(options)?;
+    for warning in &parsed.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let recording = Recording::open(recording)?;
+    let outputs = match only {
+        None => Outputs::BOTH,
+        Some(OnlyVideo::Raw) => Outputs { raw: true, demo: false },
+        Some(OnlyVideo::Demo) => Outputs { raw: false, demo: true },
+    };
+    if out.exists() && !out.is_dir() {
+        bail!("--out {} exists and is not a directory", out.display());
+    }
+    let summary = render_with_bar(&recording, &parsed.options, out, outputs)?;
+    let parts: Vec<String> = summary
+        .videos
+        .iter()
+        .map(|v| format!("{} ({} frames, {:.2} s)", v.name, v.frames, v.duration.as_secs_f64()))
+        .collect();
+    let video_seconds: f64 = summary.videos.iter().map(|v| v.duration.as_secs_f64()).sum();
+    let wall = summary.wall.as_secs_f64();
+    println!(
+        "rendered {} into {} in {wall:.2} s ({:.1}× realtime)",
+        parts.join(" and "),
+        out.display(),
+        video_seconds / wall.max(1e-9)
+    );
+    Ok(())
+}
+
+fn render_with_bar(recording: &Recording, options: &RenderOptions, out: &Path, outputs: Outputs) -> Result<render::RenderSummary> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>9} [{bar:40}] {pos}/{len} frames {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let summary = render::render(recording, options, out, outputs, &mut |p| match p {
+        Progress::Started { video, frames } => {
+            bar.reset();
+            bar.set_length(frames);
+            bar.set_prefix(video);
+        }
+        Progress::Advanced { done, .. } => bar.set_position(done),
+        Progress::Finished { .. } => {}
+    });
+    bar.finish_and_clear();
+    Ok(summary?)
+}

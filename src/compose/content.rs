@@ -1,0 +1,255 @@
+//! Content layer: the captured page. Input: JPEG bytes of a captured frame. Output: the
+//! page resampled to the content rectangle (`prepare`), then drawn onto the canvas with
+//! rounded corners in framed mode (`draw`), and its drop shadow painted once into the base.
+//! Invariant: pixels outside the content rectangle are never touched by `draw`, so the
+//! base (background + shadow) painted once stays valid for the whole render.
+
+use super::{ComposeError, Layout};
+use crate::geometry::{PixelRect, Size};
+use fast_image_resize as fir;
+use rayon::prelude::*;
+
+/// A captured frame decoded and resampled to the content rectangle, RGB8.
+#[derive(Debug, Clone)]
+pub struct PreparedContent {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+/// What the content rectangle shows in one output frame.
+#[derive(Debug, Clone, Copy)]
+pub enum ContentPicture<'a> {
+    Frame(&'a PreparedContent),
+    /// `to` weighted by `mix`, over `from` (the cross-fade at a cut).
+    Mix { from: &'a PreparedContent, to: &'a PreparedContent, mix: f32 },
+}
+
+pub struct ContentLayer {
+    layout: Layout,
+    frame_size: Size,
+    /// Coverage (0..=255) of the top-left corner square; the other corners mirror it.
+    corner: Vec<u8>,
+    resizer: fir::Resizer,
+    mixed: Vec<u8>,
+}
+
+impl ContentLayer {
+    pub fn new(layout: &Layout, frame_size: Size) -> ContentLayer {
+        ContentLayer {
+            layout: layout.clone(),
+            frame_size,
+            corner: corner_coverage(layout.corner_radius),
+            resizer: fir::Resizer::new(),
+            mixed: Vec::new(),
+        }
+    }
+
+    /// Decodes a captured JPEG and resamples it to the content rectangle.
+    pub fn prepare(&mut self, jpeg: &[u8]) -> Result<PreparedContent, ComposeError> {
+        let decoded = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+            .map_err(|e| ComposeError::Decode(e.to_string()))?
+            .into_rgb8();
+        let (w, h) = decoded.dimensions();
+        let dest = self.layout.mapping.dest;
+        // The mapping is in the recording's frame size; a frame captured at another size
+        // (the page resized mid-recording) is cropped proportionally.
+        let source = self.layout.mapping.source;
+        let (sx, sy) = (w as f64 / self.frame_size.width as f64, h as f64 / self.frame_size.height as f64);
+        let crop = (source.x * sx, source.y * sy, source.width * sx, source.height * sy);
+        let mut out = vec![0u8; dest.width as usize * dest.height as usize * 3];
+        let exact = crop.2 == dest.width as f64
+            && crop.3 == dest.height as f64
+            && crop.0.fract() == 0.0
+            && crop.1.fract() == 0.0;
+        if exact {
+            // Same size: no resampling, only the crop.
+            let (x0, y0) = (crop.0 as usize, crop.1 as usize);
+            let src = decoded.as_raw();
+            for (row, line) in out.chunks_exact_mut(dest.width as usize * 3).enumerate() {
+                let start = ((y0 + row) * w as usize + x0) * 3;
+                line.copy_from_slice(&src[start..start + line.len()]);
+            }
+        } else {
+            let src = fir::images::ImageRef::new(w, h, decoded.as_raw(), fir::PixelType::U8x3)
+                .map_err(|e| ComposeError::Resize(e.to_string()))?;
+            let mut dst = fir::images::Image::from_slice_u8(dest.width, dest.height, &mut out, fir::PixelType::U8x3)
+                .map_err(|e| ComposeError::Resize(e.to_string()))?;
+            // Lanczos3 keeps small UI text legible when the page is scaled down.
+            let options = fir::ResizeOptions::new()
+                .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3))
+                .crop(crop.0, crop.1, crop.2, crop.3);
+            self.resizer
+                .resize(&src, &mut dst, &options)
+                .map_err(|e| ComposeError::Resize(e.to_string()))?;
+        }
+        Ok(PreparedContent { width: dest.width, height: dest.height, rgb: out })
+    }
+
+    /// Draws the picture into the content rectangle of `canvas`, blending the rounded
+    /// corners over `base`. Both are RGBA at the output size.
+    pub fn draw(&mut self, canvas: &mut [u8], base: &[u8], picture: ContentPicture<'_>) {
+        let dest = self.layout.mapping.dest;
+        let rgb: &[u8] = match picture {
+            ContentPicture::Frame(p) => &p.rgb,
+            ContentPicture::Mix { from, to, mix } => {
+                mix_into(&mut self.mixed, &from.rgb, &to.rgb, mix);
+                &self.mixed
+            }
+        };
+        let stride = self.layout.output.width as usize * 4;
+        let (x0, w) = (dest.x as usize, dest.width as usize);
+        canvas
+            .par_chunks_mut(stride)
+            .skip(dest.y as usize)
+            .take(dest.height as usize)
+            .zip(rgb.par_chunks(w * 3))
+            .for_each(|(line, src)| {
+                for (px, s) in line[x0 * 4..(x0 + w) * 4].chunks_exact_mut(4).zip(src.chunks_exact(3)) {
+                    px[0] = s[0];
+                    px[1] = s[1];
+                    px[2] = s[2];
+                    px[3] = 255;
+                }
+            });
+        self.round_corners(canvas, base, dest);
+    }
+
+    fn round_corners(&self, canvas: &mut [u8], base: &[u8], dest: PixelRect) {
+        let r = self.layout.corner_radius as usize;
+        if r == 0 {
+            return;
+        }
+        let stride = self.layout.output.width as usize * 4;
+        for j in 0..r {
+            for i in 0..r {
+                let coverage = self.corner[j * r + i] as u32;
+                if coverage == 255 {
+                    continue;
+                }
+                let xs = [dest.x as usize + i, dest.right() as usize - 1 - i];
+                let ys = [dest.y as usize + j, dest.bottom() as usize - 1 - j];
+                for &y in &ys {
+                    for &x in &xs {
+                        let at = y * stride + x * 4;
+                        for c in 0..3 {
+                            let (fg, bg) = (canvas[at + c] as u32, base[at + c] as u32);
+                            canvas[at + c] = ((fg * coverage + bg * (255 - coverage) + 127) / 255) as u8;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn mix_into(out: &mut Vec<u8>, from: &[u8], to: &[u8], mix: f32) {
+    out.resize(from.len(), 0);
+    let weight = (mix.clamp(0.0, 1.0) * 256.0) as u32;
+    out.par_chunks_mut(1 << 16).zip(from.par_chunks(1 << 16)).zip(to.par_chunks(1 << 16)).for_each(
+        |((o, f), t)| {
+            for ((o, &f), &t) in o.iter_mut().zip(f).zip(t) {
+                *o = ((f as u32 * (256 - weight) + t as u32 * weight) >> 8) as u8;
+            }
+        },
+    );
+}
+
+/// Anti-aliased coverage of a quarter circle of radius `r` in an r×r square whose
+/// outer corner is (0, 0).
+fn corner_coverage(r: u32) -> Vec<u8> {
+    let r = r as usize;
+    let mut mask = vec![255u8; r * r];
+    const SAMPLES: usize = 4;
+    for j in 0..r {
+        for i in 0..r {
+            let mut inside = 0;
+            for sj in 0..SAMPLES {
+                for si in 0..SAMPLES {
+                    let x = i as f64 + (si as f64 + 0.5) / SAMPLES as f64 - r as f64;
+                    let y = j as f64 + (sj as f64 + 0.5) / SAMPLES as f64 - r as f64;
+                    if x * x + y * y <= (r * r) as f64 {
+                        inside += 1;
+                    }
+                }
+            }
+            mask[j * r + i] = (inside * 255 / (SAMPLES * SAMPLES)) as u8;
+        }
+    }
+    mask
+}
+
+/// Paints the framed content's soft shadow into the base (once per render).
+pub fn paint_shadow(base: &mut [u8], layout: &Layout) {
+    let Some(shadow) = layout.shadow else { return };
+    let (w, h) = (layout.output.width as usize, layout.output.height as usize);
+    let dest = layout.mapping.dest;
+    let r = layout.corner_radius as usize;
+    let corner = corner_coverage(layout.corner_radius);
+    // The shadow's shape: the content's rounded rectangle, moved down.
+    let mut alpha = vec![0f32; w * h];
+    let top = dest.y as usize + shadow.offset_y as usize;
+    for y in top..(top + dest.height as usize).min(h) {
+        for x in dest.x as usize..dest.right() as usize {
+            let (i, j) = (x - dest.x as usize, y - top);
+            let (ci, cj) = (i.min(dest.width as usize - 1 - i), j.min(dest.height as usize - 1 - j));
+            alpha[y * w + x] = if ci < r && cj < r { corner[cj * r + ci] as f32 / 255.0 } else { 1.0 };
+        }
+    }
+    // Three box blurs approximate a Gaussian.
+    let radius = (shadow.blur as usize / 2).max(1);
+    for _ in 0..3 {
+        box_blur_rows(&mut alpha, w, h, radius);
+        transpose_blur(&mut alpha, w, h, radius);
+    }
+    for (px, a) in base.chunks_exact_mut(4).zip(&alpha) {
+        let keep = 1.0 - a * shadow.opacity;
+        for c in &mut px[..3] {
+            *c = (*c as f32 * keep).round() as u8;
+        }
+    }
+}
+
+fn box_blur_rows(data: &mut [f32], w: usize, _h: usize, radius: usize) {
+    data.par_chunks_mut(w).for_each(|row| {
+        let src = row.to_vec();
+        let window = (2 * radius + 1) as f32;
+        let mut sum: f32 = (0..=radius).map(|i| src.get(i).copied().unwrap_or(0.0)).sum();
+        for x in 0..w {
+            row[x] = sum / window;
+            if x + radius + 1 < w {
+                sum += src[x + radius + 1];
+            }
+            if x >= radius {
+                sum -= src[x - radius];
+            }
+        }
+    });
+}
+
+fn transpose_blur(data: &mut [f32], w: usize, h: usize, radius: usize) {
+    let mut t = vec![0f32; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            t[x * h + y] = data[y * w + x];
+        }
+    }
+    box_blur_rows(&mut t, h, w, radius);
+    for y in 0..h {
+        for x in 0..w {
+            data[y * w + x] = t[x * h + y];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corner_is_clear_outside_and_solid_inside() {
+        let mask = corner_coverage(10);
+        assert_eq!(mask[0], 0);
+        assert_eq!(mask[9 * 10 + 9], 255);
+    }
+}

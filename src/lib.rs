@@ -1,0 +1,28 @@
+//! demoreel: records a browser session and renders polished demo videos from it.
+//!
+//! Modules are listed in the order a frame flows through them:
+//! recording → timeline → compose → encode → render (the orchestration of one render).
+//! `options` validates what the user asked for; `fixture` writes synthetic recordings
+//! so every stage downstream of capture can be exercised without a browser.
+
+pub mod fonts;
+pub mod geometry;
+pub mod options;
+pub mod recording;
+pub mod fixture;
+pub mod timeline;
+pub mod compose;
+pub mod encode;
+pub mod render;
+pub mod cli;
+
+/// Where the project's files (pipelines, assets, templates) live.
+///
+/// `DEMOREEL_HOME` overrides it for an installed binary; by default it is the crate root
+/// the binary was built from, which is what tests, benchmarks and the README commands use.
+pub fn project_dir() -> std::path::PathBuf {
+    match std::env::var_os("DEMOREEL_HOME") {
+        Some(dir) => dir.into(),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+    }
+}

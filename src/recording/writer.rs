@@ -1,0 +1,90 @@
+//! Writes a recording bundle while it is captured: frames and events are appended as they
+//! arrive, `meta.json` is written last (atomically), so a bundle without it is unfinished.
+
+use super::{FRAMES_DIR, FRAMES_FILE, FORMAT, FrameEntry, META_FILE, Meta, TIMELINE_FILE, TimedEvent, VERSION};
+use crate::geometry::Size;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub struct RecordingWriter {
+    dir: PathBuf,
+    viewport: Size,
+    device_scale_factor: f64,
+    frame_size: Size,
+    started_at: std::time::SystemTime,
+    frames: BufWriter<File>,
+    timeline: BufWriter<File>,
+    frame_count: u64,
+}
+
+impl RecordingWriter {
+    /// Creates the bundle directory; it must not hold a recording already.
+    pub fn create(
+        dir: &Path,
+        viewport: Size,
+        device_scale_factor: f64,
+        frame_size: Size,
+        started_at: std::time::SystemTime,
+    ) -> std::io::Result<RecordingWriter> {
+        if dir.join(META_FILE).exists() || dir.join(FRAMES_FILE).exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} already holds a recording", dir.display()),
+            ));
+        }
+        std::fs::create_dir_all(dir.join(FRAMES_DIR))?;
+        Ok(RecordingWriter {
+            dir: dir.to_path_buf(),
+            viewport,
+            device_scale_factor,
+            frame_size,
+            started_at,
+            frames: BufWriter::new(File::create(dir.join(FRAMES_FILE))?),
+            timeline: BufWriter::new(File::create(dir.join(TIMELINE_FILE))?),
+            frame_count: 0,
+        })
+    }
+
+    /// Stores one captured frame (JPEG bytes as delivered) taken at `t_ms`.
+    pub fn add_frame(&mut self, t_ms: f64, jpeg: &[u8]) -> std::io::Result<()> {
+        let file = format!("{FRAMES_DIR}/{:06}.jpg", self.frame_count);
+        std::fs::write(self.dir.join(&file), jpeg)?;
+        self.frame_count += 1;
+        write_line(&mut self.frames, &FrameEntry { t_ms, file })
+    }
+
+    pub fn add_event(&mut self, event: &TimedEvent) -> std::io::Result<()> {
+        write_line(&mut self.timeline, event)
+    }
+
+    pub fn frame_count(&self) -> u64 {
+        self.frame_count
+    }
+
+    /// Flushes everything and writes `meta.json`, which marks the bundle complete.
+    pub fn finish(mut self, duration_ms: f64) -> std::io::Result<PathBuf> {
+        self.frames.flush()?;
+        self.timeline.flush()?;
+        self.frames.get_ref().sync_all()?;
+        self.timeline.get_ref().sync_all()?;
+        let meta = Meta {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            viewport: self.viewport,
+            device_scale_factor: self.device_scale_factor,
+            frame_size: self.frame_size,
+            started_at: humantime::format_rfc3339_millis(self.started_at).to_string(),
+            duration_ms,
+        };
+        let partial = self.dir.join(format!(".{META_FILE}.partial"));
+        std::fs::write(&partial, serde_json::to_vec_pretty(&meta)?)?;
+        std::fs::rename(&partial, self.dir.join(META_FILE))?;
+        Ok(self.dir)
+    }
+}
+
+fn write_line(out: &mut BufWriter<File>, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,234 @@
+//! One render: recording + options → `raw.mp4` and/or `demo.mp4`.
+//! Input: an opened [`Recording`] and validated [`RenderOptions`]. Output: finished files
+//! in the output directory and a [`RenderSummary`].
+//! Invariant: frames stream (a captured frame is decoded once, when it first shows, and
+//! at most two are held); the outputs appear under their final names only after every
+//! one of them has been finalized.
+
+use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, PreparedContent};
+use crate::encode::{EncodeError, EncodedFile, Encoder, I420Frame};
+use crate::options::{Background, RenderOptions};
+use crate::recording::{Recording, RecordingError};
+use crate::timeline::{Schedule, SlotPicture};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const RAW_MP4: &str = "raw.mp4";
+pub const DEMO_MP4: &str = "demo.mp4";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
+    #[error("{}: {source}", file.display())]
+    Compose { file: PathBuf, source: ComposeError },
+    #[error("encoding {video}: {source}")]
+    Encode { video: &'static str, source: EncodeError },
+    #[error("{}: {reason}", path.display())]
+    Output { path: PathBuf, reason: String },
+}
+
+/// Which videos to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outputs {
+    pub raw: bool,
+    pub demo: bool,
+}
+
+impl Outputs {
+    pub const BOTH: Outputs = Outputs { raw: true, demo: true };
+}
+
+/// Progress of a render, for a bar or an API's progress stage.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    Started { video: &'static str, frames: u64 },
+    Advanced { video: &'static str, done: u64 },
+    Finished { video: &'static str },
+}
+
+#[derive(Debug, Clone)]
+pub struct VideoSummary {
+    pub name: &'static str,
+    pub path: PathBuf,
+    pub frames: u64,
+    /// Frames actually composited; the rest repeated the picture before them.
+    pub composed: u64,
+    pub duration: Duration,
+    pub wall: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderSummary {
+    pub videos: Vec<VideoSummary>,
+    pub wall: Duration,
+}
+
+pub fn render(
+    recording: &Recording,
+    options: &RenderOptions,
+    out_dir: &Path,
+    outputs: Outputs,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RenderSummary, RenderError> {
+    let started = Instant::now();
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| RenderError::Output { path: out_dir.to_path_buf(), reason: e.to_string() })?;
+    let meta = &recording.meta;
+    let fps = options.video.fps;
+    let mut encoded: Vec<(EncodedFile, VideoSummary)> = Vec::new();
+    let mut run = |name: &'static str, schedule: Schedule, layout: Layout, background: Background| {
+        render_video(recording, name, &schedule, layout, &background, &out_dir.join(name), progress)
+    };
+    let result = (|| {
+        if outputs.raw {
+            let layout = Layout::for_raw(meta.frame_size, meta.device_scale_factor);
+            encoded.push(run(RAW_MP4, Schedule::raw(recording, fps), layout, Background::None)?);
+        }
+        if outputs.demo {
+            let layout = Layout::for_demo(meta.frame_size, meta.device_scale_factor, &options.video);
+            let schedule = Schedule::demo(recording, fps);
+            encoded.push(run(DEMO_MP4, schedule, layout, options.video.background)?);
+        }
+        Ok::<_, RenderError>(())
+    })();
+    if let Err(error) = result {
+        encoded.into_iter().for_each(|(file, _)| file.discard());
+        return Err(error);
+    }
+    let mut videos = Vec::new();
+    for (file, summary) in encoded {
+        file.commit().map_err(|source| RenderError::Encode { video: summary.name, source })?;
+        videos.push(summary);
+    }
+    Ok(RenderSummary { videos, wall: started.elapsed() })
+}
+
+/// Decoded content of the last frames shown, keyed by frame index. Frames whose bytes
+/// equal the previous frame's (Chromium re-sends unchanged frames) share one entry.
+struct ContentCache {
+    entries: Vec<(usize, PreparedContent)>,
+    /// frame index → the index whose content it shows.
+    alias: Vec<(usize, usize)>,
+    last_bytes: Option<(usize, Vec<u8>)>,
+}
+
+impl ContentCache {
+    const CAPACITY: usize = 3;
+
+    fn new() -> ContentCache {
+        ContentCache { entries: Vec::new(), alias: Vec::new(), last_bytes: None }
+    }
+
+    /// The canonical index of `index`'s picture, decoding it if needed. Entries are kept
+    /// least-recently-used first, so the two sides of a cross-fade are never evicted.
+    fn load(&mut self, recording: &Recording, compositor: &mut Compositor, index: usize) -> Result<usize, RenderError> {
+        let known = self.alias.iter().find(|(i, _)| *i == index).map(|&(_, c)| c).unwrap_or(index);
+        if self.touch(known) {
+            return Ok(known);
+        }
+        let bytes = recording.frame_bytes(index)?;
+        let canonical = match &self.last_bytes {
+            Some((previous, last)) if *last == bytes && self.entries.iter().any(|(i, _)| i == previous) => *previous,
+            _ => {
+                let prepared = compositor
+                    .prepare_content(&bytes)
+                    .map_err(|source| RenderError::Compose { file: recording.frames[index].path.clone(), source })?;
+                if self.entries.len() == Self::CAPACITY {
+                    self.entries.remove(0);
+                }
+                self.entries.push((index, prepared));
+                self.last_bytes = Some((index, bytes));
+                index
+            }
+        };
+        self.touch(canonical);
+        if self.alias.len() == Self::CAPACITY * 2 {
+            self.alias.remove(0);
+        }
+        self.alias.push((index, canonical));
+        Ok(canonical)
+    }
+
+    /// Marks an entry most recently used; false if it is not held.
+    fn touch(&mut self, index: usize) -> bool {
+        match self.entries.iter().position(|(i, _)| *i == index) {
+            Some(at) => {
+                let entry = self.entries.remove(at);
+                self.entries.push(entry);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn get(&self, canonical: usize) -> &PreparedContent {
+        &self.entries.iter().find(|(i, _)| *i == canonical).expect("loaded before use").1
+    }
+}
+
+fn render_video(
+    recording: &Recording,
+    name: &'static str,
+    schedule: &Schedule,
+    layout: Layout,
+    background: &Background,
+    target: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(EncodedFile, VideoSummary), RenderError> {
+    let started = Instant::now();
+    let encode_error = |source| RenderError::Encode { video: name, source };
+    let output = layout.output;
+    let mut compositor = Compositor::new(layout, background, recording.meta.frame_size);
+    let mut encoder = Encoder::start(target, output, schedule.fps()).map_err(encode_error)?;
+    let mut planes = I420Frame::new(output);
+    let mut cache = ContentCache::new();
+    // The picture the last buffer shows, and that buffer: a slot showing the same picture
+    // pushes it again with new timestamps (no compositing, no conversion).
+    let mut last: Option<(SlotPicture, gstreamer::Buffer)> = None;
+    let mut composed = 0u64;
+    progress(Progress::Started { video: name, frames: schedule.len() });
+    for slot in schedule.slots() {
+        let picture = match slot.picture {
+            SlotPicture::Frame(i) => SlotPicture::Frame(cache.load(recording, &mut compositor, i)?),
+            SlotPicture::CrossFade { from, to, mix } => {
+                let from = cache.load(recording, &mut compositor, from)?;
+                let to = cache.load(recording, &mut compositor, to)?;
+                if from == to { SlotPicture::Frame(to) } else { SlotPicture::CrossFade { from, to, mix } }
+            }
+        };
+        let buffer = match &last {
+            Some((shown, buffer)) if *shown == picture => buffer.clone(),
+            _ => {
+                let content = match picture {
+                    SlotPicture::Frame(i) => ContentPicture::Frame(cache.get(i)),
+                    SlotPicture::CrossFade { from, to, mix } => {
+                        ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix }
+                    }
+                };
+                let frame = compositor.compose(content);
+                planes.update(frame.rgba, frame.dirty);
+                composed += 1;
+                let buffer = Encoder::buffer_from(&planes);
+                last = Some((picture, buffer.clone()));
+                buffer
+            }
+        };
+        encoder.push(&buffer, slot.pts_ns, slot.duration_ns).map_err(encode_error)?;
+        if slot.index % 15 == 0 {
+            progress(Progress::Advanced { video: name, done: slot.index + 1 });
+        }
+    }
+    let file = encoder.finish().map_err(encode_error)?;
+    progress(Progress::Advanced { video: name, done: schedule.len() });
+    progress(Progress::Finished { video: name });
+    let summary = VideoSummary {
+        name,
+        path: target.to_path_buf(),
+        frames: schedule.len(),
+        composed,
+        duration: Duration::from_nanos(schedule.duration_ns()),
+        wall: started.elapsed(),
+    };
+    Ok((file, summary))
+}
