@@ -22,13 +22,15 @@ pub struct VideoFacts {
     pub size: Size,
     pub framerate: (i32, i32),
     pub frames: u64,
-    /// End of the last frame (its PTS plus duration).
+    /// From the first frame's start to the last frame's end.
     pub duration_ns: u64,
 }
 
 /// One decoded frame.
 pub struct DecodedFrame {
     pub index: u64,
+    /// Presentation time from the first frame (the demuxer may start the stream late
+    /// by the encoder's reorder delay; players start it at the first frame).
     pub pts_ns: u64,
     pub size: Size,
     pub rgba: Vec<u8>,
@@ -68,12 +70,15 @@ fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame)>) -> Resul
 
     let mut frames = 0u64;
     let mut end_ns = 0u64;
+    let mut first_pts: Option<u64> = None;
     let mut size = Size { width: 0, height: 0 };
     loop {
         match sink.pull_sample() {
             Ok(sample) => {
                 let buffer = sample.buffer().ok_or_else(|| EncodeError::Flow("sample without buffer".into()))?;
                 let pts = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
+                let first = *first_pts.get_or_insert(pts);
+                let pts = pts.saturating_sub(first);
                 end_ns = end_ns.max(pts + buffer.duration().map(|d| d.nseconds()).unwrap_or(0));
                 if let Some(s) = sample.caps().and_then(|c| c.structure(0)) {
                     size = Size {

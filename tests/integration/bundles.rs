@@ -1,0 +1,137 @@
+//! The recording reader refuses malformed, truncated and unknown-version bundles with an
+//! error naming the file (and line), and reads what the writer wrote back unchanged.
+
+use crate::common::{TempDir, synthetic};
+use demoreel::geometry::Size;
+use demoreel::recording::{Button, Event, Modifier, Recording, RecordingWriter, TimedEvent};
+use std::path::{Path, PathBuf};
+
+/// A small, valid bundle written by the writer.
+fn small_bundle(dir: &Path) -> PathBuf {
+    let bundle = dir.join("rec");
+    let size = Size { width: 64, height: 48 };
+    let mut writer = RecordingWriter::create(&bundle, size, 1.0, size, std::time::SystemTime::now()).unwrap();
+    let jpeg = std::fs::read(synthetic(8, Size { width: 640, height: 360 }).join("frames/000000.jpg")).unwrap();
+    writer.add_frame(0.0, &jpeg).unwrap();
+    writer.add_frame(40.0, &jpeg).unwrap();
+    writer.add_frame(25.0, &jpeg).unwrap();
+    for (t_ms, event) in events() {
+        writer.add_event(&TimedEvent { t_ms, event }).unwrap();
+    }
+    writer.finish(1000.0).unwrap();
+    bundle
+}
+
+fn events() -> Vec<(f64, Event)> {
+    vec![
+        (1.0, Event::PointerMove { x: 1.0, y: 2.0 }),
+        (2.0, Event::Click { x: 1.0, y: 2.0, button: Button::Left }),
+        (3.0, Event::Key { key: "k".into(), code: "KeyK".into(), modifiers: vec![Modifier::Meta], text: None }),
+        (4.0, Event::AwaitingInputStart { prompt: Some("code".into()) }),
+        (5.0, Event::AwaitingInputEnd {}),
+        (6.0, Event::Redact { x: 0.0, y: 0.0, width: 10.0, height: 5.0, duration_ms: 100.0 }),
+    ]
+}
+
+fn error_of(bundle: &Path) -> String {
+    Recording::open(bundle).unwrap_err().to_string()
+}
+
+fn edit(path: &Path, f: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, f(text)).unwrap();
+}
+
+#[test]
+fn what_the_writer_writes_reads_back() {
+    let dir = TempDir::new("bundle-ok");
+    let recording = Recording::open(&small_bundle(dir.path())).unwrap();
+    assert_eq!(recording.frames.len(), 3);
+    // The step back in time is clamped: a frame never shows before the one ahead of it.
+    let times: Vec<f64> = recording.frames.iter().map(|f| f.t_ms).collect();
+    assert_eq!(times, [0.0, 40.0, 40.0]);
+    let read: Vec<(f64, Event)> = recording.events.into_iter().map(|e| (e.t_ms, e.event)).collect();
+    assert_eq!(read, events());
+}
+
+#[test]
+fn an_unfinished_bundle_is_refused() {
+    let dir = TempDir::new("bundle-unfinished");
+    let bundle = small_bundle(dir.path());
+    std::fs::remove_file(bundle.join("meta.json")).unwrap();
+    let error = error_of(&bundle);
+    assert!(error.contains("meta.json") && error.contains("not finished"), "{error}");
+}
+
+#[test]
+fn unknown_versions_and_formats_are_refused() {
+    let dir = TempDir::new("bundle-version");
+    let bundle = small_bundle(dir.path());
+    edit(&bundle.join("meta.json"), |t| t.replace("\"version\": 1", "\"version\": 2"));
+    let error = error_of(&bundle);
+    assert!(error.contains("meta.json") && error.contains("unsupported version 2"), "{error}");
+
+    let bundle = small_bundle(&dir.path().join("b"));
+    edit(&bundle.join("meta.json"), |t| t.replace("demoreel.recording", "other.thing"));
+    let error = error_of(&bundle);
+    assert!(error.contains("meta.json") && error.contains("other.thing"), "{error}");
+}
+
+#[test]
+fn a_truncated_index_is_refused_with_its_line() {
+    let dir = TempDir::new("bundle-truncated");
+    let bundle = small_bundle(dir.path());
+    edit(&bundle.join("frames.jsonl"), |t| t[..t.len() - 12].to_string());
+    let error = error_of(&bundle);
+    assert!(error.contains("frames.jsonl:3"), "{error}");
+}
+
+#[test]
+fn a_malformed_timeline_line_is_named() {
+    let dir = TempDir::new("bundle-malformed");
+    let bundle = small_bundle(dir.path());
+    edit(&bundle.join("timeline.jsonl"), |t| {
+        let mut lines: Vec<&str> = t.lines().collect();
+        lines[2] = "{\"t_ms\": 3, \"type\": \"key\", \"key\": 5}";
+        lines.join("\n") + "\n"
+    });
+    let error = error_of(&bundle);
+    assert!(error.contains("timeline.jsonl:3"), "{error}");
+
+    let bundle = small_bundle(&dir.path().join("b"));
+    edit(&bundle.join("timeline.jsonl"), |t| t + "{\"t_ms\": 9, \"type\": \"teleport\"}\n");
+    let error = error_of(&bundle);
+    assert!(error.contains("timeline.jsonl:7") && error.contains("teleport"), "{error}");
+
+    let bundle = small_bundle(&dir.path().join("c"));
+    edit(&bundle.join("timeline.jsonl"), |t| t + "{\"t_ms\": -4, \"type\": \"navigation\", \"url\": \"x\"}\n");
+    let error = error_of(&bundle);
+    assert!(error.contains("timeline.jsonl:7") && error.contains("t_ms"), "{error}");
+}
+
+#[test]
+fn missing_or_escaping_frame_files_are_refused() {
+    let dir = TempDir::new("bundle-frames");
+    let bundle = small_bundle(dir.path());
+    std::fs::remove_file(bundle.join("frames/000001.jpg")).unwrap();
+    let error = error_of(&bundle);
+    assert!(error.contains("frames.jsonl:2") && error.contains("000001.jpg"), "{error}");
+
+    let bundle = small_bundle(&dir.path().join("b"));
+    edit(&bundle.join("frames.jsonl"), |t| t.replacen("frames/000000.jpg", "../../etc/passwd", 1));
+    let error = error_of(&bundle);
+    assert!(error.contains("frames.jsonl:1") && error.contains("inside the bundle"), "{error}");
+
+    let bundle = small_bundle(&dir.path().join("c"));
+    std::fs::write(bundle.join("frames.jsonl"), "").unwrap();
+    let error = error_of(&bundle);
+    assert!(error.contains("frames.jsonl") && error.contains("no frames"), "{error}");
+}
+
+#[test]
+fn a_file_is_not_a_bundle() {
+    let dir = TempDir::new("bundle-file");
+    let file = dir.path().join("x");
+    std::fs::write(&file, "x").unwrap();
+    assert!(error_of(&file).contains("not a recording directory"));
+}

@@ -1,0 +1,8 @@
+//! Integration tests, one module per area. They drive the real stages: synthetic
+//! recordings on disk, the real compositor, and real GStreamer encode/decode.
+
+mod bundles;
+mod cli;
+mod common;
+mod golden;
+mod render_outputs;

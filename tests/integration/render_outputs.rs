@@ -1,0 +1,157 @@
+//! Renders synthetic recordings through the real encoder and checks the files by decoding
+//! them with GStreamer: stream facts, frame count, duration, box order, and which captured
+//! frame each output frame shows (every synthetic frame carries its number as a code).
+
+use crate::common::{TempDir, synthetic};
+use demoreel::encode::decode::{self, VideoFacts};
+use demoreel::fixture::read_frame_code;
+use demoreel::geometry::Size;
+use demoreel::options::{self, RenderOptions};
+use demoreel::recording::Recording;
+use demoreel::render::{self, DEMO_MP4, Outputs, RAW_MP4};
+use demoreel::timeline::{Schedule, SlotPicture};
+use serde_json::json;
+use std::path::Path;
+
+const SIZE: Size = Size { width: 640, height: 360 };
+const SECONDS: u32 = 8;
+
+fn options(video: serde_json::Value) -> RenderOptions {
+    options::parse(&json!({ "video": video })).unwrap().options
+}
+
+fn frame_ns(fps: u32) -> f64 {
+    1e9 / fps as f64
+}
+
+fn assert_playable_h264(facts: &VideoFacts, path: &Path, size: Size, fps: u32) {
+    assert_eq!(facts.codec, "video/x-h264", "{}", path.display());
+    assert_eq!(facts.profile.as_deref(), Some("high"), "{}", path.display());
+    assert_eq!(facts.pixel_format, "I420", "{}", path.display());
+    assert_eq!(facts.size, size, "{}", path.display());
+    assert_eq!(facts.framerate, (fps as i32, 1), "{}", path.display());
+    let boxes = decode::mp4_top_level_boxes(path).unwrap();
+    let moov = boxes.iter().position(|b| b == "moov").expect("moov box");
+    let mdat = boxes.iter().position(|b| b == "mdat").expect("mdat box");
+    assert_eq!(boxes[0], "ftyp");
+    assert!(moov < mdat, "moov must come before mdat (faststart): {boxes:?}");
+}
+
+/// Decodes `path` and checks that each output frame shows the captured frame the
+/// schedule says it should (cross-fade slots aside). Answers the number of frames checked.
+fn assert_frames_follow_schedule(path: &Path, schedule: &Schedule, viewport_height: f64) -> usize {
+    let mut checked = 0;
+    let mut mismatches = Vec::new();
+    decode::decode(path, |frame| {
+        let slot = schedule.slot(frame.index);
+        if let SlotPicture::Frame(expected) = slot.picture {
+            let code = read_frame_code(&frame.rgba, frame.size.width, viewport_height, |x, y| (x, y));
+            if code != Some(expected as u32 % 4096) {
+                mismatches.push((frame.index, expected, code));
+            }
+            checked += 1;
+        }
+    })
+    .unwrap();
+    assert!(mismatches.is_empty(), "{}: frames showing the wrong capture (slot, expected, read): {mismatches:?}", path.display());
+    checked
+}
+
+#[test]
+fn raw_and_demo_are_h264_high_cfr_with_the_right_lengths() {
+    let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();
+    let out = TempDir::new("render");
+    let opts = options(json!({"size": {"width": 640, "height": 360}}));
+    let summary = render::render(&recording, &opts, out.path(), Outputs::BOTH, &mut |_| {}).unwrap();
+    assert_eq!(summary.videos.len(), 2);
+
+    let raw_path = out.path().join(RAW_MP4);
+    let demo_path = out.path().join(DEMO_MP4);
+    let raw = decode::probe(&raw_path).unwrap();
+    let demo = decode::probe(&demo_path).unwrap();
+    assert_playable_h264(&raw, &raw_path, SIZE, 30);
+    assert_playable_h264(&demo, &demo_path, SIZE, 30);
+
+    let recorded_ns = recording.duration_ms() * 1e6;
+    assert!((raw.duration_ns as f64 - recorded_ns).abs() <= frame_ns(30), "raw lasts {} ns, recording {recorded_ns} ns", raw.duration_ns);
+    assert_eq!(raw.frames as f64, (recorded_ns / frame_ns(30)).round());
+
+    let cut_ns = Schedule::demo(&recording, 30).cuts().removed_ms() * 1e6;
+    assert!(cut_ns > 1e9, "the synthetic recording has an awaiting-input window");
+    let expected_demo_ns = raw.duration_ns as f64 - cut_ns;
+    assert!(
+        (demo.duration_ns as f64 - expected_demo_ns).abs() <= frame_ns(30),
+        "demo lasts {} ns, expected raw − cut = {expected_demo_ns} ns",
+        demo.duration_ns
+    );
+    // Nothing but the two videos is left in the output directory.
+    let mut names: Vec<String> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, [DEMO_MP4, RAW_MP4]);
+}
+
+#[test]
+fn every_output_frame_shows_the_newest_capture_at_its_time() {
+    let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();
+    let out = TempDir::new("schedule");
+    let opts = options(json!({"size": {"width": 640, "height": 360}}));
+    render::render(&recording, &opts, out.path(), Outputs::BOTH, &mut |_| {}).unwrap();
+    let vh = recording.meta.viewport.height as f64;
+
+    let raw_checked = assert_frames_follow_schedule(&out.path().join(RAW_MP4), &Schedule::raw(&recording, 30), vh);
+    assert_eq!(raw_checked as u64, Schedule::raw(&recording, 30).len());
+
+    let demo_schedule = Schedule::demo(&recording, 30);
+    let demo_checked = assert_frames_follow_schedule(&out.path().join(DEMO_MP4), &demo_schedule, vh);
+    assert!(demo_checked as u64 >= demo_schedule.len() - 10);
+
+    // No frame captured strictly inside the awaiting-input window reaches demo.mp4
+    // (the one on screen when it began may).
+    let (start, end) = demo_schedule.cuts().windows()[0];
+    let hidden: Vec<usize> = (0..recording.frames.len())
+        .filter(|&i| recording.frames[i].t_ms > start && recording.frames.get(i + 1).is_some_and(|next| next.t_ms <= end))
+        .collect();
+    assert!(!hidden.is_empty(), "the window holds frames (caret blinks)");
+    for slot in demo_schedule.slots() {
+        if let SlotPicture::Frame(i) = slot.picture {
+            assert!(!hidden.contains(&i), "slot {} shows frame {i} captured during the wait", slot.index);
+        }
+    }
+}
+
+#[test]
+fn other_frame_rates_keep_the_duration() {
+    let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();
+    for fps in [24, 60] {
+        let out = TempDir::new("fps");
+        let opts = options(json!({"fps": fps, "size": {"width": 320, "height": 240}, "background": {"type": "solid", "color": "#000000"}}));
+        render::render(&recording, &opts, out.path(), Outputs { raw: false, demo: true }, &mut |_| {}).unwrap();
+        let demo = decode::probe(&out.path().join(DEMO_MP4)).unwrap();
+        assert_eq!(demo.framerate, (fps as i32, 1));
+        let expected = Schedule::demo(&recording, fps).cuts().output_duration_ms() * 1e6;
+        assert!((demo.duration_ns as f64 - expected).abs() <= frame_ns(fps), "{fps} fps: {} vs {expected}", demo.duration_ns);
+        assert!(!out.path().join(RAW_MP4).exists());
+    }
+}
+
+#[test]
+fn a_corrupt_frame_fails_the_render_and_leaves_no_video() {
+    let source = synthetic(SECONDS, SIZE);
+    let copy = TempDir::new("corrupt");
+    let bundle = copy.path().join("recording");
+    std::fs::create_dir_all(bundle.join("frames")).unwrap();
+    for entry in ["meta.json", "frames.jsonl", "timeline.jsonl"] {
+        std::fs::copy(source.join(entry), bundle.join(entry)).unwrap();
+    }
+    for entry in std::fs::read_dir(source.join("frames")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), bundle.join("frames").join(entry.file_name())).unwrap();
+    }
+    std::fs::write(bundle.join("frames/000000.jpg"), b"not a jpeg").unwrap();
+    let recording = Recording::open(&bundle).unwrap();
+    let out = copy.path().join("out");
+    let error = render::render(&recording, &RenderOptions::default(), &out, Outputs::BOTH, &mut |_| {}).unwrap_err();
+    assert!(error.to_string().contains("000000.jpg"), "error names the frame file: {error}");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}
