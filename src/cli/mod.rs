@@ -53,6 +53,18 @@ pub enum FixtureCommand {
         #[arg(long, default_value = "1280x720", value_parser = parse_size)]
         size: Size,
     },
+    /// Write demo.mp4's static base (background and shadow, no page) as a PNG, for
+    /// comparisons with other tools that must draw onto the same background.
+    Background {
+        #[arg(long)]
+        out: PathBuf,
+        /// Render options, as for `render`.
+        #[arg(long)]
+        options: Option<String>,
+        /// Size of the captured frames the layout is made for, WxH.
+        #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+        frame_size: Size,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +111,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 summary.awaiting_input.0 / 1000.0,
                 summary.awaiting_input.1 / 1000.0
             );
+            Ok(())
+        }
+        Command::Fixture { command: FixtureCommand::Background { out, options, frame_size } } => {
+            let parsed = read_options(options.as_deref())?;
+            let video = &parsed.options.video;
+            let layout = crate::compose::Layout::for_demo(frame_size, 1.0, video);
+            let base = crate::compose::Compositor::new(layout.clone(), &video.background, frame_size).base().to_vec();
+            image::save_buffer(&out, &base, layout.output.width, layout.output.height, image::ExtendedColorType::Rgba8)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let dest = layout.mapping.dest;
+            println!("{} {} {} {}", dest.x, dest.y, dest.width, dest.height);
             Ok(())
         }
     }

@@ -58,6 +58,11 @@ impl Compositor {
         &self.layout
     }
 
+    /// The static layers (background and shadow) as RGBA at the output size.
+    pub fn base(&self) -> &[u8] {
+        &self.base
+    }
+
     /// Decodes and resamples a captured frame for the content layer.
     pub fn prepare_content(&mut self, jpeg: &[u8]) -> Result<PreparedContent, ComposeError> {
         self.content.prepare(jpeg)
