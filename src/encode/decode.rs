@@ -24,6 +24,18 @@ pub struct VideoFacts {
     pub frames: u64,
     /// From the first frame's start to the last frame's end.
     pub duration_ns: u64,
+    /// Presentation times of the keyframes (sync samples) in stream time.
+    pub keyframes_ns: Vec<u64>,
+}
+
+impl VideoFacts {
+    /// The longest stretch a seek may have to decode through: between two keyframes, or
+    /// from the last one to the end.
+    pub fn max_keyframe_gap_ns(&self) -> u64 {
+        let mut edges = self.keyframes_ns.clone();
+        edges.push(self.duration_ns);
+        edges.windows(2).map(|w| w[1].saturating_sub(w[0])).max().unwrap_or(self.duration_ns)
+    }
 }
 
 /// One decoded frame.
@@ -59,6 +71,19 @@ fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame)>) -> Resul
     let parse: gst::Element = named(&pipeline, "parse", DECODE_PIPELINE)?;
     let decoder: gst::Element = named(&pipeline, "decoder", DECODE_PIPELINE)?;
 
+    // Keyframes are the parsed buffers without the delta-unit flag.
+    let keyframes = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    if let Some(pad) = parse.static_pad("src") {
+        let keyframes = keyframes.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(buffer) = info.buffer()
+                && !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT)
+            {
+                keyframes.lock().unwrap().push(buffer.pts().map(|t| t.nseconds()).unwrap_or(0));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
     let stopped = |pipeline: &gst::Pipeline| {
         let _ = pipeline.set_state(gst::State::Null);
     };
@@ -107,6 +132,9 @@ fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame)>) -> Resul
     let decoded_format = decoded
         .and_then(|c| c.structure(0).and_then(|s| s.get::<String>("format").ok()))
         .unwrap_or_default();
+    let mut keyframes_ns: Vec<u64> =
+        keyframes.lock().unwrap().iter().map(|&t| t.saturating_sub(first_pts.unwrap_or(0))).collect();
+    keyframes_ns.sort_unstable();
     let framerate = parsed.get::<gst::Fraction>("framerate").map(|f| (f.numer(), f.denom())).unwrap_or((0, 1));
     Ok(VideoFacts {
         codec: parsed.name().to_string(),
@@ -116,6 +144,7 @@ fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame)>) -> Resul
         framerate,
         frames,
         duration_ns: end_ns,
+        keyframes_ns,
     })
 }
 

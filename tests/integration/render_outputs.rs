@@ -30,6 +30,8 @@ fn assert_playable_h264(facts: &VideoFacts, path: &Path, size: Size, fps: u32) {
     assert_eq!(facts.pixel_format, "I420", "{}", path.display());
     assert_eq!(facts.size, size, "{}", path.display());
     assert_eq!(facts.framerate, (fps as i32, 1), "{}", path.display());
+    assert_eq!(facts.keyframes_ns.first(), Some(&0), "{} starts on a keyframe", path.display());
+    assert!(facts.max_keyframe_gap_ns() <= 2_000_000_000, "{}: keyframes {:?}", path.display(), facts.keyframes_ns);
     let boxes = decode::mp4_top_level_boxes(path).unwrap();
     let moov = boxes.iter().position(|b| b == "moov").expect("moov box");
     let mdat = boxes.iter().position(|b| b == "mdat").expect("mdat box");
