@@ -22,6 +22,14 @@ pub struct VideoOptions {
     pub background: Background,
     /// demoreel extension: output frame rate, one of [`FRAME_RATES`].
     pub fps: u32,
+    /// demoreel extension: how `redact` rectangles are hidden in demo.mp4.
+    pub redaction: RedactionMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedactionMode {
+    Blur,
+    Pixelate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,13 +141,21 @@ pub fn parse(value: &Value) -> Result<Parsed, OptionsError> {
             30
         }
     };
+    let redaction = match v.string(&video_map, "redaction", "video.redaction").as_deref() {
+        None | Some("blur") => RedactionMode::Blur,
+        Some("pixelate") => RedactionMode::Pixelate,
+        Some(other) => {
+            v.error("video.redaction", format!("unknown value {other:?}; expected blur or pixelate"));
+            RedactionMode::Blur
+        }
+    };
     let background = parse_background(&mut v, &video_map);
 
     let size_map = v.object(&video_map, "size", "video.size");
     let width = v.dimension(&size_map, "width", "video.size.width", 1920, 320, 3840);
     let height = v.dimension(&size_map, "height", "video.size.height", 1080, 240, 2160);
     let content = parse_content(&mut v, &size_map, background, width, height);
-    v.unknown_keys(&video_map, "video", &["cursor", "shortcuts", "blur_emails", "fps", "size", "background"]);
+    v.unknown_keys(&video_map, "video", &["cursor", "shortcuts", "blur_emails", "fps", "redaction", "size", "background"]);
     v.unknown_keys(&size_map, "video.size", &["width", "height", "content"]);
 
     let gif = v.boolean(&artifacts_map, "gif", "artifacts.gif").unwrap_or(false);
@@ -174,7 +190,7 @@ pub fn parse(value: &Value) -> Result<Parsed, OptionsError> {
     }
     Ok(Parsed {
         options: RenderOptions {
-            video: VideoOptions { cursor, shortcuts, blur_emails, width, height, content, background, fps },
+            video: VideoOptions { cursor, shortcuts, blur_emails, width, height, content, background, fps, redaction },
             artifacts: ArtifactOptions { gif, gif_width, gif_fps, gif_max_bytes },
         },
         warnings: v.warnings,

@@ -7,14 +7,20 @@
 //! picture as the one before is not recomposited (the caller reuses the encoded buffer).
 
 pub mod background;
+pub mod blur;
+pub mod click;
 pub mod content;
+pub mod cursor;
+pub mod keys;
 pub mod layout;
+mod sprite;
 
 pub use content::{ContentLayer, ContentPicture, PreparedContent};
 pub use layout::{Layout, Shadow};
 
 use crate::geometry::{PixelRect, Size};
-use crate::options::Background;
+use crate::options::{Background, CursorSize, RedactionMode, VideoOptions};
+use crate::timeline::overlays::OverlayFrame;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
@@ -22,6 +28,27 @@ pub enum ComposeError {
     Decode(String),
     #[error("captured frame could not be resampled: {0}")]
     Resize(String),
+    #[error("overlay artwork: {0}")]
+    Asset(String),
+}
+
+/// How the overlays look: the parts of the video options the overlay layers use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OverlayStyle {
+    pub cursor: CursorSize,
+    pub redaction: RedactionMode,
+}
+
+impl OverlayStyle {
+    pub fn of(video: &VideoOptions) -> OverlayStyle {
+        OverlayStyle { cursor: video.cursor, redaction: video.redaction }
+    }
+}
+
+impl Default for OverlayStyle {
+    fn default() -> Self {
+        OverlayStyle { cursor: CursorSize::Default, redaction: RedactionMode::Blur }
+    }
 }
 
 /// One composed output frame.
@@ -34,22 +61,39 @@ pub struct ComposedFrame<'a> {
 
 pub struct Compositor {
     layout: Layout,
+    style: OverlayStyle,
+    /// Output px per px of a 1080-px video (the shorter side), for overlay sizes.
+    unit: f64,
     /// Background and shadow: everything that never changes during a render.
     base: Vec<u8>,
     canvas: Vec<u8>,
     content: ContentLayer,
+    cursor: cursor::CursorLayer,
+    keys: keys::KeysLayer,
+    /// Where the last frame's overlays reached outside the content: restored from `base`.
+    overlay_extent: Option<PixelRect>,
     first: bool,
 }
 
 impl Compositor {
     pub fn new(layout: Layout, background: &Background, frame_size: Size) -> Compositor {
+        Compositor::with_style(layout, background, frame_size, OverlayStyle::default())
+    }
+
+    pub fn with_style(layout: Layout, background: &Background, frame_size: Size, style: OverlayStyle) -> Compositor {
         let mut base = background::paint(background, layout.output);
         content::paint_shadow(&mut base, &layout);
+        let unit = layout.output.width.min(layout.output.height) as f64 / 1080.0;
         Compositor {
             canvas: base.clone(),
             content: ContentLayer::new(&layout, frame_size),
+            cursor: cursor::CursorLayer::new(style.cursor, unit),
+            keys: keys::KeysLayer::new(unit),
             base,
             layout,
+            style,
+            unit,
+            overlay_extent: None,
             first: true,
         }
     }
@@ -68,10 +112,61 @@ impl Compositor {
         self.content.prepare(jpeg)
     }
 
-    pub fn compose(&mut self, picture: ContentPicture<'_>) -> ComposedFrame<'_> {
+    /// Draws one output frame: content, then redactions, click ripples, cursor and chips.
+    pub fn compose(&mut self, picture: ContentPicture<'_>, overlays: &OverlayFrame) -> Result<ComposedFrame<'_>, ComposeError> {
+        let size = self.layout.output;
+        let full = PixelRect { x: 0, y: 0, width: size.width, height: size.height };
+        let dest = self.layout.mapping.dest;
+        let previous = self.overlay_extent.take();
+        if let Some(area) = previous {
+            restore(&mut self.canvas, &self.base, size, area);
+        }
         self.content.draw(&mut self.canvas, &self.base, picture);
-        let full = PixelRect { x: 0, y: 0, width: self.layout.output.width, height: self.layout.output.height };
-        let dirty = if std::mem::take(&mut self.first) { full } else { self.layout.mapping.dest };
-        ComposedFrame { rgba: &self.canvas, size: self.layout.output, dirty }
+        for &rect in &overlays.redactions {
+            blur::apply(&mut self.canvas, size, rect, self.style.redaction, self.unit);
+        }
+        let mut reach: Vec<(f64, f64, f64, f64)> = Vec::new();
+        {
+            let mut canvas = tiny_skia::PixmapMut::from_bytes(&mut self.canvas, size.width, size.height)
+                .expect("canvas matches the output size");
+            for ripple in &overlays.ripples {
+                reach.push(click::draw(&mut canvas, ripple, self.unit));
+            }
+            if let Some(cursor) = &overlays.cursor {
+                reach.push(self.cursor.draw(&mut canvas, cursor)?);
+            }
+            reach.extend(self.keys.draw(&mut canvas, &overlays.chips, dest)?);
+        }
+        let extent = reach.into_iter().filter_map(|r| to_pixels(r, size)).reduce(union);
+        self.overlay_extent = extent;
+        let dirty = if std::mem::take(&mut self.first) {
+            full
+        } else {
+            [previous, extent].into_iter().flatten().fold(dest, union)
+        };
+        Ok(ComposedFrame { rgba: &self.canvas, size, dirty })
+    }
+}
+
+fn to_pixels((x0, y0, x1, y1): (f64, f64, f64, f64), size: Size) -> Option<PixelRect> {
+    let x0 = x0.floor().clamp(0.0, size.width as f64) as u32;
+    let y0 = y0.floor().clamp(0.0, size.height as f64) as u32;
+    let x1 = x1.ceil().clamp(0.0, size.width as f64) as u32;
+    let y1 = y1.ceil().clamp(0.0, size.height as f64) as u32;
+    (x1 > x0 && y1 > y0).then(|| PixelRect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 })
+}
+
+fn union(a: PixelRect, b: PixelRect) -> PixelRect {
+    let (x0, y0) = (a.x.min(b.x), a.y.min(b.y));
+    let (x1, y1) = (a.right().max(b.right()), a.bottom().max(b.bottom()));
+    PixelRect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
+}
+
+/// Copies `area` of the base back onto the canvas (erasing overlays drawn there).
+fn restore(canvas: &mut [u8], base: &[u8], size: Size, area: PixelRect) {
+    let stride = size.width as usize * 4;
+    for y in area.y as usize..area.bottom() as usize {
+        let row = y * stride + area.x as usize * 4..y * stride + area.right() as usize * 4;
+        canvas[row.clone()].copy_from_slice(&base[row]);
     }
 }

@@ -5,10 +5,11 @@
 //! at most two are held); the outputs appear under their final names only after every
 //! one of them has been finalized.
 
-use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, PreparedContent};
+use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, OverlayStyle, PreparedContent};
 use crate::encode::{EncodeError, EncodedFile, Encoder, I420Frame};
 use crate::options::{Background, RenderOptions};
 use crate::recording::{Recording, RecordingError};
+use crate::timeline::overlays::{OverlayFrame, OverlayTimeline};
 use crate::timeline::{Schedule, SlotPicture};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,6 +23,8 @@ pub enum RenderError {
     Recording(#[from] RecordingError),
     #[error("{}: {source}", file.display())]
     Compose { file: PathBuf, source: ComposeError },
+    #[error("drawing {video}: {source}")]
+    Overlay { video: &'static str, source: ComposeError },
     #[error("encoding {video}: {source}")]
     Encode { video: &'static str, source: EncodeError },
     #[error("{}: {reason}", path.display())]
@@ -77,18 +80,21 @@ pub fn render(
     let meta = &recording.meta;
     let fps = options.video.fps;
     let mut encoded: Vec<(EncodedFile, VideoSummary)> = Vec::new();
-    let mut run = |name: &'static str, schedule: Schedule, layout: Layout, background: Background| {
-        render_video(recording, name, &schedule, layout, &background, &out_dir.join(name), progress)
+    let mut run = |name: &'static str, schedule: Schedule, layout: Layout, background: Background, overlays: OverlayTimeline| {
+        let compositor = Compositor::with_style(layout, &background, meta.frame_size, OverlayStyle::of(&options.video));
+        render_video(recording, name, &schedule, compositor, &overlays, &out_dir.join(name), progress)
     };
     let result = (|| {
         if outputs.raw {
+            // raw.mp4 is the capture as it happened: no overlays, no cuts.
             let layout = Layout::for_raw(meta.frame_size, meta.device_scale_factor);
-            encoded.push(run(RAW_MP4, Schedule::raw(recording, fps), layout, Background::None)?);
+            encoded.push(run(RAW_MP4, Schedule::raw(recording, fps), layout, Background::None, OverlayTimeline::none())?);
         }
         if outputs.demo {
             let layout = Layout::for_demo(meta.frame_size, meta.device_scale_factor, &options.video);
             let schedule = Schedule::demo(recording, fps);
-            encoded.push(run(DEMO_MP4, schedule, layout, options.video.background)?);
+            let overlays = OverlayTimeline::build(recording, schedule.cuts(), &options.video);
+            encoded.push(run(DEMO_MP4, schedule, layout, options.video.background, overlays)?);
         }
         Ok::<_, RenderError>(())
     })();
@@ -171,21 +177,22 @@ fn render_video(
     recording: &Recording,
     name: &'static str,
     schedule: &Schedule,
-    layout: Layout,
-    background: &Background,
+    mut compositor: Compositor,
+    overlays: &OverlayTimeline,
     target: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(EncodedFile, VideoSummary), RenderError> {
     let started = Instant::now();
     let encode_error = |source| RenderError::Encode { video: name, source };
-    let output = layout.output;
-    let mut compositor = Compositor::new(layout, background, recording.meta.frame_size);
+    let output = compositor.layout().output;
+    let mapping = compositor.layout().mapping;
     let mut encoder = Encoder::start(target, output, schedule.fps()).map_err(encode_error)?;
     let mut planes = I420Frame::new(output);
     let mut cache = ContentCache::new();
     // The picture the last buffer shows, and that buffer: a slot showing the same picture
-    // pushes it again with new timestamps (no compositing, no conversion).
-    let mut last: Option<(SlotPicture, gstreamer::Buffer)> = None;
+    // (same captured frame, same overlays) pushes it again with new timestamps (no
+    // compositing, no conversion).
+    let mut last: Option<((SlotPicture, OverlayFrame), gstreamer::Buffer)> = None;
     let mut composed = 0u64;
     progress(Progress::Started { video: name, frames: schedule.len() });
     for slot in schedule.slots() {
@@ -197,8 +204,9 @@ fn render_video(
                 if from == to { SlotPicture::Frame(to) } else { SlotPicture::CrossFade { from, to, mix } }
             }
         };
+        let shown_now = (picture, overlays.at(slot.output_ms, &mapping));
         let buffer = match &last {
-            Some((shown, buffer)) if *shown == picture => buffer.clone(),
+            Some((shown, buffer)) if *shown == shown_now => buffer.clone(),
             _ => {
                 let content = match picture {
                     SlotPicture::Frame(i) => ContentPicture::Frame(cache.get(i)),
@@ -206,11 +214,13 @@ fn render_video(
                         ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix }
                     }
                 };
-                let frame = compositor.compose(content);
+                let frame = compositor
+                    .compose(content, &shown_now.1)
+                    .map_err(|source| RenderError::Overlay { video: name, source })?;
                 planes.update(frame.rgba, frame.dirty);
                 composed += 1;
                 let buffer = Encoder::buffer_from(&planes);
-                last = Some((picture, buffer.clone()));
+                last = Some((shown_now, buffer.clone()));
                 buffer
             }
         };

@@ -6,6 +6,9 @@
 //! the recording's duration (less the cuts, for demo) within one frame.
 
 mod cuts;
+pub mod cursor;
+pub mod keys;
+pub mod overlays;
 
 pub use cuts::{CROSS_FADE_MS, Cuts};
 
@@ -27,6 +30,8 @@ pub struct Slot {
     /// Presentation time and duration in the output, nanoseconds.
     pub pts_ns: u64,
     pub duration_ns: u64,
+    /// The slot's start on the output clock, ms.
+    pub output_ms: f64,
     /// The moment of the recording this slot shows, ms since the recording started.
     pub recording_ms: f64,
     pub picture: SlotPicture,
@@ -134,6 +139,7 @@ impl Schedule {
             index,
             pts_ns,
             duration_ns: slot_pts_ns(index + 1, self.fps) - pts_ns,
+            output_ms,
             recording_ms,
             picture,
         }

@@ -6,6 +6,7 @@ use demoreel::geometry::Size;
 use demoreel::options::{self, RenderOptions};
 use demoreel::recording::Recording;
 use demoreel::timeline::FrameClock;
+use demoreel::timeline::overlays::OverlayFrame;
 use serde_json::json;
 
 fn compose(video: serde_json::Value) -> (Vec<u8>, Size) {
@@ -17,7 +18,7 @@ fn compose(video: serde_json::Value) -> (Vec<u8>, Size) {
     // The "New project" dialog, mid-typing: text, a form and the table behind an overlay.
     let frame = FrameClock::of(&recording).frame_at(2500.0);
     let content = compositor.prepare_content(&recording.frame_bytes(frame).unwrap()).unwrap();
-    let composed = compositor.compose(ContentPicture::Frame(&content));
+    let composed = compositor.compose(ContentPicture::Frame(&content), &OverlayFrame::default()).unwrap();
     (composed.rgba.to_vec(), composed.size)
 }
 
