@@ -14,7 +14,7 @@ const DEFAULT_HEIGHT_1080: f64 = 34.0;
 /// The artwork of one shape and where its hotspot is, in the SVG's 32-unit space.
 fn artwork(shape: CursorShape) -> (&'static str, (f64, f64)) {
     match shape {
-        CursorShape::Pointer => ("hand.svg", (12.5, 3.0)),
+        CursorShape::Pointer => ("hand.svg", (12.5, 1.6)),
         CursorShape::Text => ("ibeam.svg", (16.0, 16.0)),
         CursorShape::Default | CursorShape::Other => ("arrow.svg", (6.0, 3.0)),
     }

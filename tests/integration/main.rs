@@ -5,4 +5,5 @@ mod bundles;
 mod cli;
 mod common;
 mod golden;
+mod overlays;
 mod render_outputs;
