@@ -14,6 +14,7 @@ pub mod timeline;
 pub mod compose;
 pub mod encode;
 pub mod render;
+pub mod capture;
 pub mod cli;
 
 /// Where the project's files (pipelines, assets, templates) live.

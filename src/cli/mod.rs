@@ -33,6 +33,20 @@ pub enum Command {
         #[arg(long, value_enum)]
         only: Option<OnlyVideo>,
     },
+    /// Record URL in Chromium while running a step list: writes the recording bundle and
+    /// raw.mp4 (encoded live) into --out.
+    Record {
+        url: String,
+        /// The step list: a JSON file (`[...]` or `{"steps": [...]}`, docs/steps.md).
+        #[arg(long)]
+        steps: Option<PathBuf>,
+        /// The recording bundle directory (must not hold a recording yet).
+        #[arg(long)]
+        out: PathBuf,
+        /// Render options the capture is sized for (`video.size`, `video.fps`), as for `render`.
+        #[arg(long)]
+        options: Option<String>,
+    },
     /// Test fixtures.
     Fixture {
         #[command(subcommand)]
@@ -100,6 +114,7 @@ pub fn read_options(arg: Option<&str>) -> Result<options::Parsed> {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Render { recording, out, options, only } => render_command(&recording, &out, options.as_deref(), only),
+        Command::Record { url, steps, out, options } => record_command(&url, steps.as_deref(), &out, options.as_deref()),
         Command::Fixture { command: FixtureCommand::Synth { out, seconds, size } } => {
             let summary = crate::fixture::synth(&out, &crate::fixture::SynthOptions { seconds, size })?;
             println!(
@@ -125,6 +140,37 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn record_command(url: &str, steps: Option<&Path>, out: &Path, options: Option<&str>) -> Result<()> {
+    let parsed = read_options(options)?;
+    let step_list = match steps {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("--steps: cannot read {}", path.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--steps {}: invalid JSON: {e}", path.display()))?;
+            crate::capture::steps::parse(&value).map_err(|e| anyhow::anyhow!("--steps {}: {e}", path.display()))?
+        }
+    };
+    crate::capture::steps::check_url(url).map_err(|e| anyhow::anyhow!("URL: {e}"))?;
+    let layout = crate::compose::Layout::for_demo(
+        Size { width: parsed.options.video.width, height: parsed.options.video.height },
+        1.0,
+        &parsed.options.video,
+    );
+    let content = Size { width: layout.mapping.dest.width, height: layout.mapping.dest.height };
+    let record_options = crate::capture::RecordOptions::for_content(content, parsed.options.video.fps);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let summary = runtime.block_on(crate::capture::record(url, &step_list, out, &record_options))?;
+    println!(
+        "recorded {} frames over {:.2} s into {} (raw.mp4 at {})",
+        summary.frames,
+        summary.duration_ms / 1000.0,
+        summary.bundle.display(),
+        summary.raw_mp4.display()
+    );
+    Ok(())
 }
 
 fn render_command(recording: &Path, out: &Path, options: Option<&str>, only: Option<OnlyVideo>) -> Result<()> {

@@ -66,6 +66,9 @@ pub struct Compositor {
     unit: f64,
     /// Background and shadow: everything that never changes during a render.
     base: Vec<u8>,
+    /// The canvas without the overlays above the page (cursor, ripples, chips): what an
+    /// overlay-only change restores before drawing the overlays anew.
+    clean: Vec<u8>,
     canvas: Vec<u8>,
     content: ContentLayer,
     cursor: cursor::CursorLayer,
@@ -86,6 +89,7 @@ impl Compositor {
         let unit = layout.output.width.min(layout.output.height) as f64 / 1080.0;
         Compositor {
             canvas: base.clone(),
+            clean: base.clone(),
             content: ContentLayer::new(&layout, frame_size),
             cursor: cursor::CursorLayer::new(style.cursor, unit),
             keys: keys::KeysLayer::new(unit),
@@ -113,18 +117,28 @@ impl Compositor {
     }
 
     /// Draws one output frame: content, then redactions, click ripples, cursor and chips.
-    pub fn compose(&mut self, picture: ContentPicture<'_>, overlays: &OverlayFrame) -> Result<ComposedFrame<'_>, ComposeError> {
+    /// `content` None means the page (and its redactions) is the same as in the last
+    /// frame: only the overlays are redrawn, and only where they were or are now.
+    pub fn compose(&mut self, content: Option<ContentPicture<'_>>, overlays: &OverlayFrame) -> Result<ComposedFrame<'_>, ComposeError> {
         let size = self.layout.output;
         let full = PixelRect { x: 0, y: 0, width: size.width, height: size.height };
         let dest = self.layout.mapping.dest;
         let previous = self.overlay_extent.take();
         if let Some(area) = previous {
-            restore(&mut self.canvas, &self.base, size, area);
+            restore(&mut self.canvas, &self.clean, size, area);
         }
-        self.content.draw(&mut self.canvas, &self.base, picture);
-        for &rect in &overlays.redactions {
-            blur::apply(&mut self.canvas, size, rect, self.style.redaction, self.unit);
-        }
+        let page_dirty = match content {
+            Some(picture) => {
+                self.content.draw(&mut self.canvas, &self.base, picture);
+                for &rect in &overlays.redactions {
+                    blur::apply(&mut self.canvas, size, rect, self.style.redaction, self.unit);
+                }
+                restore(&mut self.clean, &self.canvas, size, dest);
+                Some(dest)
+            }
+            None if self.first => return Err(ComposeError::Asset("the first frame needs its page".into())),
+            None => None,
+        };
         let mut reach: Vec<(f64, f64, f64, f64)> = Vec::new();
         {
             let mut canvas = tiny_skia::PixmapMut::from_bytes(&mut self.canvas, size.width, size.height)
@@ -142,7 +156,7 @@ impl Compositor {
         let dirty = if std::mem::take(&mut self.first) {
             full
         } else {
-            [previous, extent].into_iter().flatten().fold(dest, union)
+            [page_dirty, previous, extent].into_iter().flatten().reduce(union).unwrap_or(PixelRect { x: 0, y: 0, width: 0, height: 0 })
         };
         Ok(ComposedFrame { rgba: &self.canvas, size, dirty })
     }
@@ -162,7 +176,7 @@ fn union(a: PixelRect, b: PixelRect) -> PixelRect {
     PixelRect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
 }
 
-/// Copies `area` of the base back onto the canvas (erasing overlays drawn there).
+/// Copies `area` of `from` onto `canvas` (both RGBA at `size`).
 fn restore(canvas: &mut [u8], base: &[u8], size: Size, area: PixelRect) {
     let stride = size.width as usize * 4;
     for y in area.y as usize..area.bottom() as usize {

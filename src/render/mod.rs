@@ -208,10 +208,15 @@ fn render_video(
         let buffer = match &last {
             Some((shown, buffer)) if *shown == shown_now => buffer.clone(),
             _ => {
+                // Same page and redactions as the last composed frame: only overlays moved.
+                let page_unchanged = last.as_ref().is_some_and(|((shown_picture, shown), _)| {
+                    *shown_picture == picture && shown.redactions == shown_now.1.redactions
+                });
                 let content = match picture {
-                    SlotPicture::Frame(i) => ContentPicture::Frame(cache.get(i)),
+                    _ if page_unchanged => None,
+                    SlotPicture::Frame(i) => Some(ContentPicture::Frame(cache.get(i))),
                     SlotPicture::CrossFade { from, to, mix } => {
-                        ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix }
+                        Some(ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix })
                     }
                 };
                 let frame = compositor

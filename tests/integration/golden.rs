@@ -18,7 +18,7 @@ fn compose(video: serde_json::Value) -> (Vec<u8>, Size) {
     // The "New project" dialog, mid-typing: text, a form and the table behind an overlay.
     let frame = FrameClock::of(&recording).frame_at(2500.0);
     let content = compositor.prepare_content(&recording.frame_bytes(frame).unwrap()).unwrap();
-    let composed = compositor.compose(ContentPicture::Frame(&content), &OverlayFrame::default()).unwrap();
+    let composed = compositor.compose(Some(ContentPicture::Frame(&content)), &OverlayFrame::default()).unwrap();
     (composed.rgba.to_vec(), composed.size)
 }
 

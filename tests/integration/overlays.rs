@@ -38,7 +38,7 @@ impl Scene {
     fn compose(&mut self, t_ms: f64, overlays: &OverlayFrame) -> (Vec<u8>, Size) {
         let frame = FrameClock::of(&self.recording).frame_at(t_ms);
         let content = self.compositor.prepare_content(&self.recording.frame_bytes(frame).unwrap()).unwrap();
-        let composed = self.compositor.compose(ContentPicture::Frame(&content), overlays).unwrap();
+        let composed = self.compositor.compose(Some(ContentPicture::Frame(&content)), overlays).unwrap();
         (composed.rgba.to_vec(), composed.size)
     }
 

@@ -1,0 +1,203 @@
+//! The step list: a deterministic workflow (documented in `docs/steps.md`). Input: JSON.
+//! Output: typed [`Step`]s, or an error naming the step (`steps[3].action`).
+//! Invariant: a parsed step list only holds steps the runner can attempt.
+
+use serde::Deserialize;
+
+/// How long a step looks for its element (or text) before it fails.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    Goto {
+        url: String,
+        #[serde(default)]
+        label: Option<String>,
+    },
+    /// Click an element found by CSS selector, by visible text, or by role + accessible name.
+    Click {
+        #[serde(flatten)]
+        target: Target,
+        #[serde(default)]
+        label: Option<String>,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+    },
+    /// Type text, into the element given (clicked first) or wherever the focus is.
+    /// `secret` text (passwords, one-time codes) is typed but never recorded.
+    Type {
+        text: String,
+        #[serde(flatten)]
+        target: Target,
+        #[serde(default)]
+        secret: bool,
+        #[serde(default)]
+        label: Option<String>,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+    },
+    /// Press a key with modifiers: `{"key": "k", "modifiers": ["meta"]}`.
+    Press {
+        key: String,
+        #[serde(default)]
+        modifiers: Vec<crate::recording::Modifier>,
+        #[serde(default)]
+        label: Option<String>,
+    },
+    Scroll {
+        #[serde(default)]
+        dx: f64,
+        dy: f64,
+        #[serde(default)]
+        label: Option<String>,
+    },
+    /// Wait until an element or a text is visible.
+    Wait {
+        #[serde(flatten)]
+        target: Target,
+        #[serde(default)]
+        label: Option<String>,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+    },
+    Pause {
+        ms: u64,
+        #[serde(default)]
+        label: Option<String>,
+    },
+}
+
+/// How a step finds its element; at most one way may be given.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
+pub struct Target {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Target {
+    pub fn is_empty(&self) -> bool {
+        self.selector.is_none() && self.text.is_none() && self.role.is_none()
+    }
+
+    pub fn describe(&self) -> String {
+        match (&self.selector, &self.text, &self.role, &self.name) {
+            (Some(s), ..) => format!("selector {s:?}"),
+            (_, Some(t), ..) => format!("text {t:?}"),
+            (_, _, Some(r), Some(n)) => format!("{r} {n:?}"),
+            (_, _, Some(r), None) => format!("a {r}"),
+            _ => "the focused element".into(),
+        }
+    }
+}
+
+impl Step {
+    /// What the step does, for `step_start` events and error messages (never the text
+    /// of a secret).
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Goto { label: Some(l), .. }
+            | Step::Click { label: Some(l), .. }
+            | Step::Type { label: Some(l), .. }
+            | Step::Press { label: Some(l), .. }
+            | Step::Scroll { label: Some(l), .. }
+            | Step::Wait { label: Some(l), .. }
+            | Step::Pause { label: Some(l), .. } => l.clone(),
+            Step::Goto { url, .. } => format!("go to {url}"),
+            Step::Click { target, .. } => format!("click {}", target.describe()),
+            Step::Type { secret: true, target, .. } => format!("type a secret into {}", target.describe()),
+            Step::Type { text, target, .. } => format!("type {text:?} into {}", target.describe()),
+            Step::Press { key, modifiers, .. } => {
+                crate::timeline::keys::chip_label(key, modifiers).unwrap_or_else(|| format!("press {key}"))
+            }
+            Step::Scroll { dx, dy, .. } => format!("scroll by ({dx}, {dy})"),
+            Step::Wait { target, .. } => format!("wait for {}", target.describe()),
+            Step::Pause { ms, .. } => format!("pause {ms} ms"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{field}: {message}")]
+pub struct StepsError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Parses `[...]` or `{"steps": [...]}`.
+pub fn parse(value: &serde_json::Value) -> Result<Vec<Step>, StepsError> {
+    let list = match value {
+        serde_json::Value::Array(list) => list,
+        serde_json::Value::Object(map) => match map.get("steps") {
+            Some(serde_json::Value::Array(list)) => list,
+            _ => return Err(StepsError { field: "steps".into(), message: "must be a list of steps".into() }),
+        },
+        _ => return Err(StepsError { field: "steps".into(), message: "must be a list of steps".into() }),
+    };
+    let mut steps = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let step: Step = serde_json::from_value(item.clone())
+            .map_err(|e| StepsError { field: format!("steps[{i}]"), message: e.to_string() })?;
+        let target = match &step {
+            Step::Click { target, .. } | Step::Wait { target, .. } => Some((target, true)),
+            Step::Type { target, .. } => Some((target, false)),
+            _ => None,
+        };
+        if let Some((target, required)) = target {
+            let ways = [target.selector.is_some(), target.text.is_some(), target.role.is_some()].iter().filter(|&&w| w).count();
+            if ways > 1 {
+                return Err(StepsError { field: format!("steps[{i}]"), message: "give one of selector, text or role".into() });
+            }
+            if required && ways == 0 {
+                return Err(StepsError { field: format!("steps[{i}]"), message: "needs a selector, a text or a role".into() });
+            }
+            if target.name.is_some() && target.role.is_none() {
+                return Err(StepsError { field: format!("steps[{i}].name"), message: "goes with role".into() });
+            }
+        }
+        if let Step::Goto { url, .. } = &step {
+            check_url(url).map_err(|message| StepsError { field: format!("steps[{i}].url"), message })?;
+        }
+        steps.push(step);
+    }
+    Ok(steps)
+}
+
+/// An absolute http, https or file URL.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let ok = ["http://", "https://", "file:///"].iter().any(|scheme| url.starts_with(scheme) && url.len() > scheme.len());
+    if ok && !url.chars().any(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not an absolute http, https or file URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn steps_parse_and_errors_name_the_step() {
+        let steps = parse(&json!([
+            {"action": "goto", "url": "http://localhost:1/"},
+            {"action": "click", "role": "button", "name": "New project"},
+            {"action": "type", "text": "hunter2", "selector": "#password", "secret": true},
+            {"action": "press", "key": "k", "modifiers": ["meta"]}
+        ]))
+        .unwrap();
+        assert_eq!(steps.len(), 4);
+        assert_eq!(steps[2].describe(), "type a secret into selector \"#password\"");
+        assert_eq!(steps[3].describe(), "⌘K");
+        assert_eq!(parse(&json!([{"action": "hover"}])).unwrap_err().field, "steps[0]");
+        assert_eq!(parse(&json!([{"action": "click"}])).unwrap_err().field, "steps[0]");
+        assert_eq!(parse(&json!([{"action": "goto", "url": "localhost"}])).unwrap_err().field, "steps[0].url");
+    }
+}
