@@ -26,6 +26,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use steps::Step;
 
 pub const RAW_MP4: &str = "raw.mp4";
+/// Pause between the first page's load and the start of the recording.
+const SETTLE_AFTER_LOAD_MS: u64 = 400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
@@ -101,7 +103,10 @@ impl Recorder {
     }
 
     fn event(&self, event: Event) {
-        let t_ms = self.t_ms();
+        self.event_at(self.t_ms(), event);
+    }
+
+    fn event_at(&self, t_ms: f64, event: Event) {
         if let Some(writer) = self.writer.lock().unwrap().as_mut() {
             let _ = writer.add_event(&TimedEvent { t_ms, event });
         }
@@ -137,6 +142,8 @@ async fn record_in(
     .map_err(browser_error)?;
     // The recording starts on the first painted page, never a blank tab.
     goto(&page, url).await.map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
+    // Let the loaded page settle (fonts, first animation frames) before the first frame.
+    tokio::time::sleep(Duration::from_millis(SETTLE_AFTER_LOAD_MS)).await;
 
     let frame_size = options.frame_size();
     let io = |path: &Path, e: std::io::Error| CaptureError::Io { path: path.to_path_buf(), reason: e.to_string() };
@@ -171,6 +178,7 @@ async fn record_in(
         while let Some(frame) = screencast.next().await {
             let _ = capture_page.execute(ScreencastFrameAckParams::new(frame.session_id)).await;
             let Ok(jpeg) = base64_decode(frame.data.as_ref()) else { continue };
+            // Chromium stamps a frame when it was drawn; delivery adds tens of ms of jitter.
             let delivered = frame.metadata.timestamp.as_ref().map(|t| *t.inner() * 1000.0).unwrap_or_else(now_epoch_ms);
             let t_ms = {
                 let mut start = capture_recorder.start_epoch_ms.lock().unwrap();
@@ -341,10 +349,23 @@ impl Driver<'_> {
         self.recorder.event(Event::PointerDown { x, y, button: Button::Left });
         tokio::time::sleep(Duration::from_millis(60)).await;
         self.mouse(DispatchMouseEventType::MouseReleased, x, y).await?;
-        self.recorder.event(Event::PointerUp { x, y, button: Button::Left });
-        self.recorder.event(Event::Click { x, y, button: Button::Left });
+        // The click is placed when the page starts drawing its reaction (its next
+        // animation frame), not when the command returned: the screencast shows the
+        // reaction a frame or two after dispatch, and the click effect must meet it.
+        let t_ms = self.next_paint_ms().await.unwrap_or_else(|| self.recorder.t_ms());
+        self.recorder.event_at(t_ms, Event::PointerUp { x, y, button: Button::Left });
+        self.recorder.event_at(t_ms, Event::Click { x, y, button: Button::Left });
         tokio::time::sleep(Duration::from_millis(250)).await;
         Ok(())
+    }
+
+    /// Recording time of the page's next animation frame (its wall clock: Chromium's
+    /// screencast stamps frames on the same clock).
+    async fn next_paint_ms(&self) -> Option<f64> {
+        let script = "new Promise(r => requestAnimationFrame(() => r(performance.timeOrigin + performance.now())))";
+        let epoch = self.page.evaluate(script).await.ok()?.into_value::<f64>().ok()?;
+        let start = (*self.recorder.start_epoch_ms.lock().unwrap())?;
+        Some((epoch - start).max(0.0))
     }
 
     /// Reports the CSS cursor under the pointer when it changes.

@@ -11,6 +11,7 @@ fn demoreel() -> Command {
 
 #[test]
 fn invalid_options_name_the_field_and_write_nothing() {
+    let _machine = crate::common::shared_machine();
     let recording = synthetic(8, Size { width: 640, height: 360 });
     let dir = TempDir::new("cli-invalid");
     let cases = [
@@ -34,6 +35,7 @@ fn invalid_options_name_the_field_and_write_nothing() {
 
 #[test]
 fn options_from_a_file_render_and_summarize() {
+    let _machine = crate::common::shared_machine();
     let recording = synthetic(8, Size { width: 640, height: 360 });
     let dir = TempDir::new("cli-ok");
     let options = dir.path().join("options.json");

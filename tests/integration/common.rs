@@ -94,3 +94,15 @@ pub fn assert_golden(name: &str, rgba: &[u8], size: Size) {
         );
     }
 }
+
+/// Tests that encode video share the machine; tests that time a live browser need it to
+/// themselves (on 2 cores a parallel encode makes the page itself skip frames).
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub fn shared_machine() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn whole_machine() -> std::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -2,6 +2,7 @@
 //! recordings on disk, the real compositor, and real GStreamer encode/decode.
 
 mod bundles;
+mod capture;
 mod cli;
 mod common;
 mod golden;

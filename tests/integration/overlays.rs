@@ -152,6 +152,7 @@ fn drawn_tip(with: &[u8], without: &[u8], size: Size, shape: CursorShape) -> (f6
 
 #[test]
 fn the_drawn_tip_is_on_every_click() {
+    let _machine = crate::common::shared_machine();
     let sizes = [(640, 360), (1280, 720)];
     let modes = [json!({"type": "none"}), json!({"type": "gradient", "from": "#6366f1", "to": "#ec4899"})];
     let mut checked = 0;
@@ -212,6 +213,7 @@ fn strong_differences(path: &std::path::Path, recording: &Recording, schedule: &
 
 #[test]
 fn raw_and_cursor_none_hold_no_cursor_pixels() {
+    let _machine = crate::common::shared_machine();
     let recording = Recording::open(&synthetic(8, CAPTURE)).unwrap();
     let dir = TempDir::new("no-cursor");
     // Edge to edge at the capture size, no redaction: demo pixels are the capture's.

@@ -61,6 +61,7 @@ fn assert_frames_follow_schedule(path: &Path, schedule: &Schedule, viewport_heig
 
 #[test]
 fn raw_and_demo_are_h264_high_cfr_with_the_right_lengths() {
+    let _machine = crate::common::shared_machine();
     let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();
     let out = TempDir::new("render");
     let opts = options(json!({"size": {"width": 640, "height": 360}}));
@@ -94,6 +95,7 @@ fn raw_and_demo_are_h264_high_cfr_with_the_right_lengths() {
 
 #[test]
 fn every_output_frame_shows_the_newest_capture_at_its_time() {
+    let _machine = crate::common::shared_machine();
     let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();
     let out = TempDir::new("schedule");
     let opts = options(json!({"size": {"width": 640, "height": 360}}));
@@ -123,6 +125,7 @@ fn every_output_frame_shows_the_newest_capture_at_its_time() {
 
 #[test]
 fn other_frame_rates_keep_the_duration() {
+    let _machine = crate::common::shared_machine();
     let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();
     for fps in [24, 60] {
         let out = TempDir::new("fps");
@@ -138,6 +141,7 @@ fn other_frame_rates_keep_the_duration() {
 
 #[test]
 fn a_corrupt_frame_fails_the_render_and_leaves_no_video() {
+    let _machine = crate::common::shared_machine();
     let source = synthetic(SECONDS, SIZE);
     let copy = TempDir::new("corrupt");
     let bundle = copy.path().join("recording");
