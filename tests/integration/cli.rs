@@ -62,3 +62,22 @@ fn a_bad_recording_path_is_named() {
     assert!(!result.status.success());
     assert!(String::from_utf8_lossy(&result.stderr).contains("nope"));
 }
+
+#[test]
+fn record_refuses_bad_steps_and_urls_before_starting_a_browser() {
+    let dir = TempDir::new("cli-record");
+    let steps = dir.path().join("steps.json");
+    std::fs::write(&steps, r#"[{"action": "pause", "ms": 10}, {"action": "click"}]"#).unwrap();
+    let out = dir.path().join("rec");
+    let result = demoreel().arg("record").arg("http://127.0.0.1:9/").arg("--steps").arg(&steps).arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success());
+    assert!(stderr.contains("steps[1]"), "names the step: {stderr}");
+    assert!(!out.exists(), "nothing is written");
+
+    let result = demoreel().arg("record").arg("example.com").arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success());
+    assert!(stderr.contains("URL") && stderr.contains("example.com"), "names the URL: {stderr}");
+    assert!(!out.exists(), "nothing is written");
+}
