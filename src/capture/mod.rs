@@ -12,12 +12,13 @@ pub mod steps;
 use crate::geometry::Size;
 use crate::recording::{Button, CursorShape, Event, Modifier, RecordingWriter, TimedEvent};
 use chromiumoxide::Page;
+use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType, MouseButton,
 };
 use chromiumoxide::cdp::browser_protocol::page::{
-    EventScreencastFrame, ScreencastFrameAckParams, StartScreencastFormat, StartScreencastParams, StopScreencastParams,
+    AddScriptToEvaluateOnNewDocumentParams, EventScreencastFrame, ScreencastFrameAckParams, StartScreencastFormat, StartScreencastParams, StopScreencastParams,
 };
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use steps::Step;
 
 pub const RAW_MP4: &str = "raw.mp4";
+/// The isolated world demoreel's page scripts run in, out of the page's reach.
+const WORLD: &str = "demoreel";
+const MASK_EMAILS_JS: &str = include_str!("mask_emails.js");
+/// The masking script reports its rectangles this often; each report holds until the next.
+const REDACT_REPORT_MS: f64 = 250.0;
 /// Pause between the first page's load and the start of the recording.
 const SETTLE_AFTER_LOAD_MS: u64 = 400;
 
@@ -51,6 +57,8 @@ pub struct RecordOptions {
     pub fps: u32,
     /// JPEG quality of the screencast (Chromium's scale, 0..100).
     pub jpeg_quality: u8,
+    /// Mask e-mail addresses in the page before they are painted (`video.blur_emails`).
+    pub blur_emails: bool,
 }
 
 impl RecordOptions {
@@ -64,6 +72,7 @@ impl RecordOptions {
             device_scale_factor: dsf,
             fps,
             jpeg_quality: 85,
+            blur_emails: false,
         }
     }
 
@@ -140,6 +149,21 @@ async fn record_in(
     ))
     .await
     .map_err(browser_error)?;
+    if options.blur_emails {
+        page.execute(AddBindingParams::builder().name("__demoreelRedact").execution_context_name(WORLD).build().map_err(CaptureError::Browser)?)
+            .await
+            .map_err(browser_error)?;
+        page.execute(
+            AddScriptToEvaluateOnNewDocumentParams::builder()
+                .source(MASK_EMAILS_JS)
+                .world_name(WORLD)
+                .run_immediately(true)
+                .build()
+                .map_err(CaptureError::Browser)?,
+        )
+        .await
+        .map_err(browser_error)?;
+    }
     // The recording starts on the first painted page, never a blank tab.
     goto(&page, url).await.map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
     // Let the loaded page settle (fonts, first animation frames) before the first frame.
@@ -210,6 +234,20 @@ async fn record_in(
         return Err(CaptureError::NoFrames(FIRST_FRAME_TIMEOUT_S));
     }
     recorder.event(Event::Navigation { url: url.to_string() });
+    // Rectangles the masking script hid, for the frame-level second pass.
+    let mut reports = page.event_listener::<EventBindingCalled>().await.map_err(browser_error)?;
+    let redact_recorder = recorder.clone();
+    let redactions = tokio::spawn(async move {
+        while let Some(call) = reports.next().await {
+            if call.name != "__demoreelRedact" {
+                continue;
+            }
+            let Ok(rects) = serde_json::from_str::<Vec<[f64; 4]>>(&call.payload) else { continue };
+            for [x, y, width, height] in rects {
+                redact_recorder.event(Event::Redact { x, y, width, height, duration_ms: REDACT_REPORT_MS * 1.5 });
+            }
+        }
+    });
 
     let mut driver = Driver { page: &page, recorder: &recorder, pointer: None, shape: CursorShape::Default };
     let mut outcome = Ok(());
@@ -229,6 +267,7 @@ async fn record_in(
     let duration_ms = recorder.t_ms();
     let _ = page.execute(StopScreencastParams::default()).await;
     capture.abort();
+    redactions.abort();
     let _ = capture.await;
 
     let writer = recorder.writer.lock().unwrap().take().expect("writer present until finished");

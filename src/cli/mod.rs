@@ -160,7 +160,8 @@ fn record_command(url: &str, steps: Option<&Path>, out: &Path, options: Option<&
         &parsed.options.video,
     );
     let content = Size { width: layout.mapping.dest.width, height: layout.mapping.dest.height };
-    let record_options = crate::capture::RecordOptions::for_content(content, parsed.options.video.fps);
+    let mut record_options = crate::capture::RecordOptions::for_content(content, parsed.options.video.fps);
+    record_options.blur_emails = parsed.options.video.blur_emails;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let summary = runtime.block_on(crate::capture::record(url, &step_list, out, &record_options))?;
     println!(

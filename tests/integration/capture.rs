@@ -15,7 +15,7 @@ fn clock_page() -> String {
 }
 
 fn options() -> RecordOptions {
-    RecordOptions { viewport: Size { width: 960, height: 540 }, device_scale_factor: 1.0, fps: 30, jpeg_quality: 85 }
+    RecordOptions { viewport: Size { width: 960, height: 540 }, device_scale_factor: 1.0, fps: 30, jpeg_quality: 85, blur_emails: false }
 }
 
 fn record(url: &str, step_list: serde_json::Value, out: &Path) -> Result<capture::RecordSummary, capture::CaptureError> {
@@ -133,4 +133,70 @@ fn a_step_that_cannot_be_done_names_itself_and_keeps_the_recording() {
 
     let error = record("notaurl", json!([]), &dir.path().join("rec2")).unwrap_err();
     assert!(error.to_string().contains("notaurl"), "{error}");
+}
+
+/// E-mail addresses tesseract reads in sampled frames of a video.
+fn ocr_emails(video: &Path, dir: &Path) -> Vec<String> {
+    let mut pngs = Vec::new();
+    decode::decode(video, |frame| {
+        if frame.index % 20 == 10 {
+            let path = dir.join(format!("ocr-{}.png", frame.index));
+            image::save_buffer(&path, &frame.rgba, frame.size.width, frame.size.height, image::ExtendedColorType::Rgba8).unwrap();
+            pngs.push(path);
+        }
+    })
+    .unwrap();
+    assert!(!pngs.is_empty());
+    let email = regex_lite_email();
+    let mut found = Vec::new();
+    for png in pngs {
+        let out = std::process::Command::new("tesseract").arg(&png).arg("stdout").output().expect("tesseract (scripts/setup.sh installs it)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        found.extend(email(&text));
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Words that look like e-mail addresses (something@something.tld).
+fn regex_lite_email() -> impl Fn(&str) -> Vec<String> {
+    |text: &str| {
+        text.split_whitespace()
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.'))
+            .filter(|w| {
+                let Some((user, domain)) = w.split_once('@') else { return false };
+                !user.is_empty() && domain.contains('.') && domain.rsplit('.').next().is_some_and(|tld| tld.len() >= 2)
+            })
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[test]
+fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
+    let _machine = crate::common::whole_machine();
+    let page = format!("file://{}/tests/pages/emails.html", env!("CARGO_MANIFEST_DIR"));
+    let steps = json!([
+        {"action": "type", "selector": "#invite", "text": "new.hire@acme.io"},
+        {"action": "pause", "ms": 1200}
+    ]);
+    let parsed = steps::parse(&steps).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = TempDir::new("capture-emails");
+    let mut found = Vec::new();
+    for blur in [false, true] {
+        let out = dir.path().join(format!("rec-{blur}"));
+        let options = RecordOptions { viewport: Size { width: 1280, height: 720 }, blur_emails: blur, ..options() };
+        let summary = runtime.block_on(capture::record(&page, &parsed, &out, &options)).unwrap();
+        assert_no_browser_left();
+        found.push(ocr_emails(&summary.raw_mp4, dir.path()));
+        if blur {
+            let recording = Recording::open(&out).unwrap();
+            assert!(recording.events.iter().any(|e| matches!(e.event, Event::Redact { .. })), "masked rectangles are reported");
+        }
+    }
+    eprintln!("OCR without masking: {:?}; with masking: {:?}", found[0], found[1]);
+    assert!(found[0].len() >= 5, "without masking OCR reads the addresses: {:?}", found[0]);
+    assert!(found[1].is_empty(), "with masking OCR still reads {:?}", found[1]);
 }

@@ -1,0 +1,114 @@
+// blur_emails: masks e-mail-shaped text before it is painted, in every frame, without
+// touching the page's DOM structure or layout. Runs at document start in an isolated world
+// (the page's scripts cannot see or undo it).
+//
+// - Text: CSS Custom Highlights paint matched ranges as a solid bar (transparent text on a
+//   grey background): no node is added or split, so frameworks keep their DOM and nothing
+//   moves. Mutations are rescanned in the same task, before the next paint.
+// - Input and textarea values: `-webkit-text-security: disc` while the value holds an
+//   address, checked on every input event and on a short timer (scripts set values too).
+// - Placeholders and title attributes: the address is replaced with bullets.
+// - Open shadow roots get the same treatment.
+// Masked rectangles are reported through the `__demoreelRedact` binding (CSS px of the
+// top-level viewport) for the frame-level pass.
+(() => {
+  if (window.__demoreelMasking) return;
+  window.__demoreelMasking = true;
+  const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+  const HAS_EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
+  const NAME = 'demoreel-email';
+  const highlight = new Highlight();
+  CSS.highlights.set(NAME, highlight);
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(`::highlight(${NAME}) { color: transparent; background-color: #9aa3b2; }`);
+  const ranges = new Map(); // text node → its ranges
+  const roots = new Set();
+
+  const adopt = (root) => {
+    if (!root.adoptedStyleSheets.includes(sheet)) root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+  };
+
+  const maskText = (node) => {
+    const old = ranges.get(node);
+    if (old) old.forEach((r) => highlight.delete(r));
+    ranges.delete(node);
+    const text = node.nodeValue;
+    if (!text || !HAS_EMAIL.test(text)) return;
+    const list = [];
+    for (const m of text.matchAll(EMAIL)) {
+      const r = new Range();
+      r.setStart(node, m.index);
+      r.setEnd(node, m.index + m[0].length);
+      highlight.add(r);
+      list.push(r);
+    }
+    ranges.set(node, list);
+  };
+
+  const bullets = (s) => s.replace(EMAIL, (m) => '•'.repeat(Math.min(m.length, 12)));
+
+  const maskElement = (el) => {
+    for (const attr of ['placeholder', 'title', 'aria-label']) {
+      const v = el.getAttribute && el.getAttribute(attr);
+      if (v && HAS_EMAIL.test(v)) el.setAttribute(attr, bullets(v));
+    }
+    if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') maskValue(el);
+    if (el.shadowRoot && !roots.has(el.shadowRoot)) watch(el.shadowRoot);
+  };
+
+  const maskValue = (el) => {
+    const secret = HAS_EMAIL.test(el.value || '');
+    const masked = el.style.getPropertyValue('-webkit-text-security') === 'disc';
+    if (secret && !masked) el.style.setProperty('-webkit-text-security', 'disc', 'important');
+    if (!secret && masked) el.style.removeProperty('-webkit-text-security');
+  };
+
+  const scan = (root) => {
+    if (root.nodeType === Node.TEXT_NODE) return maskText(root);
+    if (root.nodeType === Node.ELEMENT_NODE) maskElement(root);
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT | NodeFilter.SHOW_ELEMENT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (n.nodeType === Node.TEXT_NODE) maskText(n);
+      else maskElement(n);
+    }
+  };
+
+  function watch(root) {
+    roots.add(root);
+    adopt(root);
+    new MutationObserver((records) => {
+      for (const rec of records) {
+        if (rec.type === 'characterData') maskText(rec.target);
+        else if (rec.type === 'attributes') maskElement(rec.target);
+        else rec.addedNodes.forEach(scan);
+      }
+    }).observe(root, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['placeholder', 'title', 'aria-label', 'value'] });
+    scan(root);
+  }
+
+  watch(document);
+  document.addEventListener('input', (e) => e.target && maskValue(e.target), true);
+  // Values set by scripts raise no event, and shadow roots appear without one.
+  setInterval(() => {
+    document.querySelectorAll('input, textarea').forEach(maskValue);
+    document.querySelectorAll('*').forEach((el) => el.shadowRoot && !roots.has(el.shadowRoot) && watch(el.shadowRoot));
+  }, 100);
+
+  // Report what is masked, in top-level CSS px, for the frame-level redaction.
+  if (window.top === window) {
+    setInterval(() => {
+      if (typeof __demoreelRedact !== 'function') return;
+      const rects = [];
+      for (const list of ranges.values()) {
+        for (const r of list) for (const b of r.getClientRects()) if (b.width > 0) rects.push([b.x, b.y, b.width, b.height]);
+      }
+      document.querySelectorAll('input, textarea').forEach((el) => {
+        if (el.style.getPropertyValue('-webkit-text-security') === 'disc') {
+          const b = el.getBoundingClientRect();
+          rects.push([b.x, b.y, b.width, b.height]);
+        }
+      });
+      if (rects.length) __demoreelRedact(JSON.stringify(rects));
+    }, 250);
+  }
+})();
