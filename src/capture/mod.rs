@@ -12,13 +12,15 @@ pub mod steps;
 use crate::geometry::Size;
 use crate::recording::{Button, CursorShape, Event, Modifier, RecordingWriter, TimedEvent};
 use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType, MouseButton,
 };
 use chromiumoxide::cdp::browser_protocol::page::{
-    AddScriptToEvaluateOnNewDocumentParams, EventScreencastFrame, ScreencastFrameAckParams, StartScreencastFormat, StartScreencastParams, StopScreencastParams,
+    AddScriptToEvaluateOnNewDocumentParams, EventFrameNavigated, EventJavascriptDialogOpening, EventScreencastFrame,
+    HandleJavaScriptDialogParams, ScreencastFrameAckParams, StartScreencastFormat, StartScreencastParams, StopScreencastParams,
 };
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
@@ -249,12 +251,26 @@ async fn record_in(
         }
     });
 
-    let mut driver = Driver { page: &page, recorder: &recorder, pointer: None, shape: CursorShape::Default };
+    let watchers = watch_page(&page, &recorder).await.map_err(browser_error)?;
+    let mut driver = Driver { page: &page, recorder: &recorder, pointer: None, shape: CursorShape::Default, crashed: watchers.crashed.clone() };
     let mut outcome = Ok(());
     for (index, step) in step_list.iter().enumerate() {
         let description = step.describe();
         recorder.event(Event::StepStart { label: description.clone() });
-        let result = driver.run(step).await;
+        let result = match driver.crashed() {
+            true => Err("the page's renderer crashed".to_string()),
+            false => {
+                // Nothing a page does may hold a step forever.
+                let limit = Duration::from_millis(step.time_limit_ms());
+                match tokio::time::timeout(limit, driver.run(step)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
+                }
+                .map_err(|reason| if driver.crashed() { format!("the page's renderer crashed ({reason})") } else { reason })
+            }
+        };
+        // A page that opened a tab must not lose the screencast to it.
+        let _ = tokio::time::timeout(Duration::from_secs(2), page.bring_to_front()).await;
         recorder.event(Event::StepEnd { label: description.clone(), ok: result.is_ok() });
         if let Err(reason) = result {
             recorder.event(Event::Error { message: format!("step {} ({description}): {reason}", index + 1) });
@@ -265,9 +281,11 @@ async fn record_in(
     // Let the last action's effect paint before stopping.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let duration_ms = recorder.t_ms();
-    let _ = page.execute(StopScreencastParams::default()).await;
+    // A crashed page answers nothing: do not wait long for it.
+    let _ = tokio::time::timeout(Duration::from_secs(2), page.execute(StopScreencastParams::default())).await;
     capture.abort();
     redactions.abort();
+    watchers.tasks.iter().for_each(|t| t.abort());
     let _ = capture.await;
 
     let writer = recorder.writer.lock().unwrap().take().expect("writer present until finished");
@@ -277,6 +295,45 @@ async fn record_in(
     live.finish(duration_ms)?.commit().map_err(|e| CaptureError::Io { path: raw_path.clone(), reason: e.to_string() })?;
     outcome?;
     Ok(RecordSummary { bundle: out.to_path_buf(), raw_mp4: raw_path, frames, duration_ms })
+}
+
+/// Background listeners that keep a recording going through what pages do on their own.
+struct Watchers {
+    crashed: Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Accepts JavaScript dialogs (an unanswered alert would stall the page and every step),
+/// notes the top frame's navigations, and flags a renderer crash; each on the timeline.
+async fn watch_page(page: &Page, recorder: &Arc<Recorder>) -> Result<Watchers, chromiumoxide::error::CdpError> {
+    let crashed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut dialogs = page.event_listener::<EventJavascriptDialogOpening>().await?;
+    let mut navigations = page.event_listener::<EventFrameNavigated>().await?;
+    let mut crashes = page.event_listener::<EventTargetCrashed>().await?;
+    let (dialog_page, dialog_recorder) = (page.clone(), recorder.clone());
+    let dialog_task = tokio::spawn(async move {
+        while let Some(dialog) = dialogs.next().await {
+            let _ = dialog_page.execute(HandleJavaScriptDialogParams::new(true)).await;
+            // The dialog's text is the page's; only its kind is recorded.
+            dialog_recorder.event(Event::Error { message: format!("the page opened a {:?} dialog; demoreel accepted it", dialog.r#type) });
+        }
+    });
+    let navigation_recorder = recorder.clone();
+    let navigation_task = tokio::spawn(async move {
+        while let Some(navigated) = navigations.next().await {
+            if navigated.frame.parent_id.is_none() {
+                navigation_recorder.event(Event::Navigation { url: navigated.frame.url.clone() });
+            }
+        }
+    });
+    let (crash_flag, crash_recorder) = (crashed.clone(), recorder.clone());
+    let crash_task = tokio::spawn(async move {
+        if crashes.next().await.is_some() {
+            crash_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            crash_recorder.event(Event::Error { message: "the page's renderer crashed".into() });
+        }
+    });
+    Ok(Watchers { crashed, tasks: vec![dialog_task, navigation_task, crash_task] })
 }
 
 fn base64_decode(data: &str) -> Result<Vec<u8>, base64::DecodeError> {
@@ -298,18 +355,21 @@ struct Driver<'a> {
     recorder: &'a Recorder,
     pointer: Option<(f64, f64)>,
     shape: CursorShape,
+    crashed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Finds an element (scrolled into view) and answers its centre in CSS px, or null.
 const LOCATE_JS: &str = include_str!("locate.js");
 
 impl Driver<'_> {
+    fn crashed(&self) -> bool {
+        self.crashed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     async fn run(&mut self, step: &Step) -> Result<(), String> {
         match step {
-            Step::Goto { url, .. } => {
-                goto(self.page, url).await?;
-                self.recorder.event(Event::Navigation { url: url.clone() });
-            }
+            // The navigation itself reaches the timeline through the page watcher.
+            Step::Goto { url, .. } => goto(self.page, url).await?,
             Step::Click { target, timeout_ms, .. } => {
                 let (x, y) = self.locate(target, *timeout_ms).await?;
                 self.click(x, y).await?;
@@ -363,6 +423,9 @@ impl Driver<'_> {
                 tokio::time::sleep(Duration::from_millis(120)).await;
                 return Ok((point[0], point[1]));
             }
+            if self.crashed() {
+                return Err("the page's renderer crashed".into());
+            }
             if started.elapsed() >= timeout {
                 return Err(format!("{} not found within {} ms", target.describe(), timeout.as_millis()));
             }
@@ -402,7 +465,9 @@ impl Driver<'_> {
     /// screencast stamps frames on the same clock).
     async fn next_paint_ms(&self) -> Option<f64> {
         let script = "new Promise(r => requestAnimationFrame(() => r(performance.timeOrigin + performance.now())))";
-        let epoch = self.page.evaluate(script).await.ok()?.into_value::<f64>().ok()?;
+        // A page in the background (another tab took the front) runs no animation frames.
+        let evaluated = tokio::time::timeout(Duration::from_millis(250), self.page.evaluate(script)).await.ok()?;
+        let epoch = evaluated.ok()?.into_value::<f64>().ok()?;
         let start = (*self.recorder.start_epoch_ms.lock().unwrap())?;
         Some((epoch - start).max(0.0))
     }

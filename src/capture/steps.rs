@@ -98,6 +98,23 @@ impl Target {
 }
 
 impl Step {
+    /// The longest a step may take before the recording gives up on it.
+    pub fn time_limit_ms(&self) -> u64 {
+        let own = match self {
+            Step::Click { timeout_ms, .. } | Step::Type { timeout_ms, .. } | Step::Wait { timeout_ms, .. } => {
+                timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
+            }
+            Step::Pause { ms, .. } => *ms,
+            Step::Goto { .. } => 30_000,
+            Step::Press { .. } | Step::Scroll { .. } => 0,
+        };
+        let typing = match self {
+            Step::Type { text, .. } => 100 * text.chars().count() as u64,
+            _ => 0,
+        };
+        own + typing + 15_000
+    }
+
     /// What the step does, for `step_start` events and error messages (never the text
     /// of a secret).
     pub fn describe(&self) -> String {

@@ -200,3 +200,63 @@ fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
     assert!(found[0].len() >= 5, "without masking OCR reads the addresses: {:?}", found[0]);
     assert!(found[1].is_empty(), "with masking OCR still reads {:?}", found[1]);
 }
+
+/// Kills the renderer processes of this test process's browsers (as an out-of-memory
+/// kill would), so the page's renderer crashes mid-recording.
+fn crash_renderers() -> usize {
+    let mut killed = 0;
+    for pid in browser::leftover_processes() {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("--type=renderer") {
+            // SAFETY: kill(2) on a pid of our own browser's renderer.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            killed += 1;
+        }
+    }
+    killed
+}
+
+#[test]
+fn alerts_new_tabs_navigation_and_a_crash_end_cleanly() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("capture-trouble");
+    let out = dir.path().join("rec");
+    let page = format!("file://{}/tests/pages/trouble.html", env!("CARGO_MANIFEST_DIR"));
+    let killer = std::thread::spawn(|| {
+        // The steps below take about 3 s before the long pause.
+        std::thread::sleep(std::time::Duration::from_millis(5000));
+        crash_renderers()
+    });
+    let result = record(
+        &page,
+        json!([
+            {"action": "click", "text": "Alert"},
+            {"action": "pause", "ms": 300},
+            {"action": "click", "text": "Open tab"},
+            {"action": "pause", "ms": 300},
+            {"action": "click", "text": "Go to the clock"},
+            {"action": "wait", "text": "Click me"},
+            {"action": "pause", "ms": 4000},
+            {"action": "click", "text": "Click me", "timeout_ms": 3000}
+        ]),
+        &out,
+    );
+    assert!(killer.join().unwrap() > 0, "a renderer was running to crash");
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("crashed"), "{error}");
+    assert_no_browser_left();
+    let recording = Recording::open(&out).expect("the recording ended cleanly");
+    assert!(out.join("raw.mp4").is_file());
+    let messages: Vec<String> = recording.events.iter().filter_map(|e| match &e.event {
+        Event::Error { message } => Some(message.clone()),
+        _ => None,
+    }).collect();
+    assert!(messages.iter().any(|m| m.contains("dialog")), "the alert is on the timeline: {messages:?}");
+    assert!(messages.iter().any(|m| m.contains("crashed")), "the crash is on the timeline: {messages:?}");
+    assert!(
+        recording.events.iter().any(|e| matches!(&e.event, Event::Navigation { url } if url.ends_with("clock.html"))),
+        "the page's own navigation is on the timeline"
+    );
+}
