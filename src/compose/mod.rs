@@ -30,6 +30,8 @@ pub enum ComposeError {
     Resize(String),
     #[error("overlay artwork: {0}")]
     Asset(String),
+    #[error("the first frame of a render needs its page content")]
+    FirstFrameWithoutPage,
 }
 
 /// How the overlays look: the parts of the video options the overlay layers use.
@@ -136,7 +138,7 @@ impl Compositor {
                 restore(&mut self.clean, &self.canvas, size, dest);
                 Some(dest)
             }
-            None if self.first => return Err(ComposeError::Asset("the first frame needs its page".into())),
+            None if self.first => return Err(ComposeError::FirstFrameWithoutPage),
             None => None,
         };
         let mut reach: Vec<(f64, f64, f64, f64)> = Vec::new();
