@@ -9,7 +9,7 @@ use crate::compose::{Compositor, ContentPicture, Layout, PreparedContent};
 use crate::encode::{EncodedFile, Encoder, I420Frame};
 use crate::geometry::Size;
 use crate::options::Background;
-use crate::timeline::{overlays::OverlayFrame, slot_count};
+use crate::timeline::{overlays::OverlayFrame, slot_count, slot_pts_ns};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -68,8 +68,8 @@ impl LiveRaw {
                 self.planes.update(composed.rgba, composed.dirty);
                 self.buffer = Some(Encoder::buffer_from(&self.planes));
             }
-            let pts = self.next_slot * 1_000_000_000 / self.fps as u64;
-            let end = (self.next_slot + 1) * 1_000_000_000 / self.fps as u64;
+            let pts = slot_pts_ns(self.next_slot, self.fps);
+            let end = slot_pts_ns(self.next_slot + 1, self.fps);
             self.encoder.push(self.buffer.as_ref().unwrap(), pts, end - pts)?;
             self.next_slot += 1;
         }

@@ -82,10 +82,6 @@ impl CursorPath {
         CursorPath { samples: bridge_teleports(&smoothed), shapes, presses }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
-
     /// Where the cursor is at output time `t`; None before anything reported a position.
     pub fn position(&self, t: f64) -> Option<Point<Css>> {
         let first = self.samples.first()?;

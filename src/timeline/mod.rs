@@ -65,7 +65,8 @@ pub fn slot_count(duration_ms: f64, fps: u32) -> u64 {
     (duration_ms * fps as f64 / 1000.0).round().max(1.0) as u64
 }
 
-fn slot_pts_ns(index: u64, fps: u32) -> u64 {
+/// Presentation time of output slot `index`, nanoseconds.
+pub fn slot_pts_ns(index: u64, fps: u32) -> u64 {
     index * 1_000_000_000 / fps as u64
 }
 

@@ -98,10 +98,6 @@ impl OverlayTimeline {
         OverlayTimeline { cursor: None, chips: None, redactions: Vec::new() }
     }
 
-    pub fn cursor_path(&self) -> Option<&CursorPath> {
-        self.cursor.as_ref()
-    }
-
     pub fn at(&self, t: f64, mapping: &ContentMapping) -> OverlayFrame {
         let dest = mapping.dest;
         let redactions = self
