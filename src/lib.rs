@@ -3,7 +3,8 @@
 //! Modules are listed in the order a frame flows through them:
 //! recording → timeline → compose → encode → render (the orchestration of one render).
 //! `options` validates what the user asked for; `fixture` writes synthetic recordings
-//! so every stage downstream of capture can be exercised without a browser.
+//! so every stage downstream of capture can be exercised without a browser; `sample_app`
+//! serves Orbit, the bundled product the main job and the tests record.
 
 pub mod fonts;
 pub mod geometry;
@@ -15,6 +16,7 @@ pub mod compose;
 pub mod encode;
 pub mod render;
 pub mod capture;
+pub mod sample_app;
 pub mod cli;
 
 /// Where the project's files (pipelines, assets, templates) live.

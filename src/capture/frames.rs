@@ -31,6 +31,11 @@ impl Default for FrameSource {
 }
 
 impl FrameSource {
+    /// A handle that can subscribe more consumers later.
+    pub fn sender(&self) -> broadcast::Sender<Arc<CapturedFrame>> {
+        self.sender.clone()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<CapturedFrame>> {
         self.sender.subscribe()
     }

@@ -94,18 +94,28 @@
     document.querySelectorAll('*').forEach((el) => el.shadowRoot && !roots.has(el.shadowRoot) && watch(el.shadowRoot));
   }, 100);
 
-  // Report what is masked, in top-level CSS px, for the frame-level redaction.
+  // Report what is masked and can be seen, in top-level CSS px, for the frame-level
+  // redaction. Text under a dialog or its backdrop is not reported: blurring its
+  // rectangle would smear the dialog drawn over it.
+  const seen = (node, b) => {
+    const root = node.getRootNode();
+    const hit = (root.elementFromPoint ? root : document).elementFromPoint(b.x + b.width / 2, b.y + b.height / 2);
+    const own = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+    return !!hit && !!own && (hit === own || own.contains(hit) || hit.contains(own));
+  };
   if (window.top === window) {
     setInterval(() => {
       if (typeof __demoreelRedact !== 'function') return;
       const rects = [];
       for (const list of ranges.values()) {
-        for (const r of list) for (const b of r.getClientRects()) if (b.width > 0) rects.push([b.x, b.y, b.width, b.height]);
+        for (const r of list) {
+          for (const b of r.getClientRects()) if (b.width > 0 && seen(r.startContainer, b)) rects.push([b.x, b.y, b.width, b.height]);
+        }
       }
       document.querySelectorAll('input, textarea').forEach((el) => {
         if (el.style.getPropertyValue('-webkit-text-security') === 'disc') {
           const b = el.getBoundingClientRect();
-          rects.push([b.x, b.y, b.width, b.height]);
+          if (seen(el, b)) rects.push([b.x, b.y, b.width, b.height]);
         }
       });
       if (rects.length) __demoreelRedact(JSON.stringify(rects));

@@ -5,25 +5,25 @@
 //! frame), and the browser is closed on every exit path.
 
 pub mod browser;
+mod driver;
 pub mod frames;
 pub mod live_raw;
+mod person;
 pub mod steps;
 
 use crate::geometry::Size;
-use crate::recording::{Button, CursorShape, Event, Modifier, RecordingWriter, TimedEvent};
+use crate::recording::{CursorShape, Event, RecordingWriter, TimedEvent};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
-use chromiumoxide::cdp::browser_protocol::input::{
-    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType, MouseButton,
-};
 use chromiumoxide::cdp::browser_protocol::page::{
     AddScriptToEvaluateOnNewDocumentParams, EventFrameNavigated, EventJavascriptDialogOpening, EventScreencastFrame,
     HandleJavaScriptDialogParams, ScreencastFrameAckParams, StartScreencastFormat, StartScreencastParams, StopScreencastParams,
 };
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use steps::Step;
@@ -49,6 +49,9 @@ pub enum CaptureError {
     Io { path: PathBuf, reason: String },
     #[error(transparent)]
     LiveRaw(#[from] live_raw::LiveRawError),
+    /// The value an input step waited for never came (expired, cancelled).
+    #[error("step {index} ({description}): no input: {reason}")]
+    NoInput { index: usize, description: String, reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,9 @@ pub struct RecordOptions {
     pub jpeg_quality: u8,
     /// Mask e-mail addresses in the page before they are painted (`video.blur_emails`).
     pub blur_emails: bool,
+    /// A person drives the page (a demonstration): the page's own listeners report
+    /// pointer, keys, scrolls and cursor shapes instead of the driver.
+    pub person_drives: bool,
 }
 
 impl RecordOptions {
@@ -75,6 +81,7 @@ impl RecordOptions {
             fps,
             jpeg_quality: 85,
             blur_emails: false,
+            person_drives: false,
         }
     }
 
@@ -117,6 +124,14 @@ impl Recorder {
         self.event_at(self.t_ms(), event);
     }
 
+    /// Recording time of a wall-clock instant (ms since the epoch), e.g. a page event's.
+    fn t_of_epoch_ms(&self, epoch_ms: f64) -> f64 {
+        match *self.start_epoch_ms.lock().unwrap() {
+            Some(start) => (epoch_ms - start).max(0.0),
+            None => 0.0,
+        }
+    }
+
     fn event_at(&self, t_ms: f64, event: Event) {
         if let Some(writer) = self.writer.lock().unwrap().as_mut() {
             let _ = writer.add_event(&TimedEvent { t_ms, event });
@@ -124,23 +139,223 @@ impl Recorder {
     }
 }
 
-/// Opens `url`, records while running `steps`, and writes the bundle and `raw.mp4`
-/// into `out`.
-pub async fn record(url: &str, step_list: &[Step], out: &Path, options: &RecordOptions) -> Result<RecordSummary, CaptureError> {
-    steps::check_url(url).map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
-    let session = browser::Session::launch().await?;
-    let result = record_in(&session, url, step_list, out, options).await;
-    session.close().await;
-    result
+/// Where an input step gets its value (a one-time code): a person at a terminal, the
+/// runs API's input endpoint, a test reading the sample app's outbox.
+pub trait InputSource: Send + Sync {
+    /// Waits for the value; an error (expired, cancelled) ends the recording.
+    fn ask<'a>(&'a self, prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, String>>;
 }
 
-async fn record_in(
-    session: &browser::Session,
+/// For step lists without input steps.
+pub struct NoInput;
+
+impl InputSource for NoInput {
+    fn ask<'a>(&'a self, _prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, String>> {
+        Box::pin(async { Err("nobody can answer here".to_string()) })
+    }
+}
+
+/// Opens `url`, records while running `steps`, and writes the bundle and `raw.mp4`
+/// into `out`.
+pub async fn record(
     url: &str,
     step_list: &[Step],
     out: &Path,
     options: &RecordOptions,
+    input: &dyn InputSource,
 ) -> Result<RecordSummary, CaptureError> {
+    let mut capture = Capture::start(url, out, options).await?;
+    for (index, step) in step_list.iter().enumerate() {
+        if let Err(error) = capture.step(index + 1, step, input).await {
+            // The frames so far are kept; the step's error is the answer.
+            let _ = capture.finish().await;
+            return Err(error);
+        }
+    }
+    capture.finish().await
+}
+
+/// A recording in progress: the browser, the page, the screencast feeding the bundle and
+/// the live `raw.mp4`. Steps run one at a time; [`Capture::finish`] stops and closes
+/// everything. Dropping it instead (a cancelled run) still ends the browser: the
+/// session's profile guard sweeps its processes.
+pub struct Capture {
+    session: browser::Session,
+    driver: driver::Driver,
+    recorder: Arc<Recorder>,
+    out: PathBuf,
+    raw_path: PathBuf,
+    frames: tokio::sync::broadcast::Sender<Arc<frames::CapturedFrame>>,
+    screencast_task: tokio::task::JoinHandle<frames::FrameSource>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    raw_thread: std::thread::JoinHandle<Result<live_raw::LiveRaw, live_raw::LiveRawError>>,
+    /// The first failed step; the recording ends after it.
+    failed: bool,
+}
+
+impl Capture {
+    /// Launches the browser, opens `url` and starts recording on its first painted frame.
+    pub async fn start(url: &str, out: &Path, options: &RecordOptions) -> Result<Capture, CaptureError> {
+        steps::check_url(url).map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
+        let session = browser::Session::launch().await?;
+        match begin(&session, url, out, options).await {
+            Ok(parts) => Ok(parts.into_capture(session, out)),
+            Err(error) => {
+                session.close().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Frames as they are captured, for another consumer (a live view).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<frames::CapturedFrame>> {
+        self.frames.subscribe()
+    }
+
+    /// Recording time now (ms since the first frame).
+    pub fn t_ms(&self) -> f64 {
+        self.recorder.t_ms()
+    }
+
+    /// Puts an event on the timeline now.
+    pub fn note(&self, event: Event) {
+        self.recorder.event(event);
+    }
+
+    /// The page, for observers that read it (a planner's view of what it offers).
+    pub fn page(&self) -> &Page {
+        &self.driver.page
+    }
+
+    /// Runs step number `index` (1-based, for messages) with its time limit, marking it
+    /// on the timeline. An input step waits for `input` outside the time limit, and the
+    /// wait is marked as an awaiting-input window (cut from demo.mp4).
+    pub async fn step(&mut self, index: usize, step: &Step, input: &dyn InputSource) -> Result<(), CaptureError> {
+        let description = step.describe();
+        self.recorder.event(Event::StepStart { label: description.clone() });
+        let result = match step {
+            Step::Input { prompt, target, timeout_ms, .. } => {
+                match self.limited(step, self.driver.locate(target, *timeout_ms)).await {
+                    Err(reason) => Err(reason),
+                    Ok(_) => {
+                        self.recorder.event(Event::AwaitingInputStart { prompt: Some(prompt.clone()) });
+                        let answer = input.ask(prompt).await;
+                        self.recorder.event(Event::AwaitingInputEnd {});
+                        match answer {
+                            Err(reason) => {
+                                self.recorder.event(Event::StepEnd { label: description.clone(), ok: false });
+                                self.failed = true;
+                                return Err(CaptureError::NoInput { index, description, reason });
+                            }
+                            Ok(value) => {
+                                let typing = Step::Type {
+                                    text: value,
+                                    target: target.clone(),
+                                    secret: true,
+                                    label: None,
+                                    timeout_ms: *timeout_ms,
+                                };
+                                self.run_limited(&typing).await
+                            }
+                        }
+                    }
+                }
+            }
+            _ => self.run_limited(step).await,
+        };
+        // A page that opened a tab must not lose the screencast to it.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.driver.page.bring_to_front()).await;
+        self.recorder.event(Event::StepEnd { label: description.clone(), ok: result.is_ok() });
+        if let Err(reason) = result {
+            self.recorder.event(Event::Error { message: format!("step {index} ({description}): {reason}") });
+            self.failed = true;
+            return Err(CaptureError::Step { index, description, reason });
+        }
+        Ok(())
+    }
+
+    async fn run_limited(&mut self, step: &Step) -> Result<(), String> {
+        if self.driver.crashed() {
+            return Err("the page's renderer crashed".to_string());
+        }
+        // Nothing a page does may hold a step forever.
+        let limit = Duration::from_millis(step.time_limit_ms());
+        let result = match tokio::time::timeout(limit, self.driver.run(step)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
+        };
+        result.map_err(|reason| if self.driver.crashed() { format!("the page's renderer crashed ({reason})") } else { reason })
+    }
+
+    async fn limited<T>(&self, step: &Step, work: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+        if self.driver.crashed() {
+            return Err("the page's renderer crashed".to_string());
+        }
+        let limit = Duration::from_millis(step.time_limit_ms());
+        match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
+        }
+    }
+
+    /// Stops recording, finishes the bundle and `raw.mp4`, and closes the browser.
+    pub async fn finish(self) -> Result<RecordSummary, CaptureError> {
+        let Capture { session, driver, recorder, out, raw_path, frames, screencast_task, background, raw_thread, failed } = self;
+        if !failed {
+            // Let the last action's effect paint before stopping.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let duration_ms = recorder.t_ms();
+        // A crashed page answers nothing: do not wait long for it.
+        let _ = tokio::time::timeout(Duration::from_secs(2), driver.page.execute(StopScreencastParams::default())).await;
+        screencast_task.abort();
+        background.iter().for_each(|t| t.abort());
+        // The screencast task owns the frame source; once it is gone (and our sender with
+        // it), the raw.mp4 thread sees the end of the stream.
+        let _ = screencast_task.await;
+        drop(frames);
+        drop(driver);
+        session.close().await;
+
+        let io = |path: &Path, e: std::io::Error| CaptureError::Io { path: path.to_path_buf(), reason: e.to_string() };
+        let writer = recorder.writer.lock().unwrap().take().expect("writer present until finished");
+        let frame_count = writer.frame_count();
+        writer.finish(duration_ms).map_err(|e| io(&out, e))?;
+        let live = raw_thread.join().map_err(|_| CaptureError::Browser("raw.mp4 encoder panicked".into()))??;
+        live.finish(duration_ms)?.commit().map_err(|e| CaptureError::Io { path: raw_path.clone(), reason: e.to_string() })?;
+        Ok(RecordSummary { bundle: out, raw_mp4: raw_path, frames: frame_count, duration_ms })
+    }
+}
+
+/// What [`begin`] sets up, before it is owned by a [`Capture`].
+struct Parts {
+    driver: driver::Driver,
+    recorder: Arc<Recorder>,
+    raw_path: PathBuf,
+    frames: tokio::sync::broadcast::Sender<Arc<frames::CapturedFrame>>,
+    screencast_task: tokio::task::JoinHandle<frames::FrameSource>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    raw_thread: std::thread::JoinHandle<Result<live_raw::LiveRaw, live_raw::LiveRawError>>,
+}
+
+impl Parts {
+    fn into_capture(self, session: browser::Session, out: &Path) -> Capture {
+        Capture {
+            session,
+            driver: self.driver,
+            recorder: self.recorder,
+            out: out.to_path_buf(),
+            raw_path: self.raw_path,
+            frames: self.frames,
+            screencast_task: self.screencast_task,
+            background: self.background,
+            raw_thread: self.raw_thread,
+            failed: false,
+        }
+    }
+}
+
+async fn begin(session: &browser::Session, url: &str, out: &Path, options: &RecordOptions) -> Result<Parts, CaptureError> {
     let browser_error = |e: chromiumoxide::error::CdpError| CaptureError::Browser(e.to_string());
     let page = session.browser.new_page("about:blank").await.map_err(browser_error)?;
     page.execute(SetDeviceMetricsOverrideParams::new(
@@ -155,16 +370,13 @@ async fn record_in(
         page.execute(AddBindingParams::builder().name("__demoreelRedact").execution_context_name(WORLD).build().map_err(CaptureError::Browser)?)
             .await
             .map_err(browser_error)?;
-        page.execute(
-            AddScriptToEvaluateOnNewDocumentParams::builder()
-                .source(MASK_EMAILS_JS)
-                .world_name(WORLD)
-                .run_immediately(true)
-                .build()
-                .map_err(CaptureError::Browser)?,
-        )
-        .await
-        .map_err(browser_error)?;
+        add_document_script(&page, MASK_EMAILS_JS).await?;
+    }
+    if options.person_drives {
+        page.execute(AddBindingParams::builder().name(person::BINDING).execution_context_name(WORLD).build().map_err(CaptureError::Browser)?)
+            .await
+            .map_err(browser_error)?;
+        add_document_script(&page, person::LISTEN_JS).await?;
     }
     // The recording starts on the first painted page, never a blank tab.
     goto(&page, url).await.map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
@@ -172,11 +384,11 @@ async fn record_in(
     tokio::time::sleep(Duration::from_millis(SETTLE_AFTER_LOAD_MS)).await;
 
     let frame_size = options.frame_size();
-    let io = |path: &Path, e: std::io::Error| CaptureError::Io { path: path.to_path_buf(), reason: e.to_string() };
     let writer = RecordingWriter::create(out, options.viewport, options.device_scale_factor, frame_size, SystemTime::now())
-        .map_err(|e| io(out, e))?;
+        .map_err(|e| CaptureError::Io { path: out.to_path_buf(), reason: e.to_string() })?;
     let recorder = Arc::new(Recorder { writer: Mutex::new(Some(writer)), start_epoch_ms: Mutex::new(None) });
     let mut source = frames::FrameSource::default();
+    let frames = source.sender();
 
     // Live raw.mp4 on its own thread: it decodes and encodes while the page runs.
     let raw_path = out.join(RAW_MP4);
@@ -199,7 +411,7 @@ async fn record_in(
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
     let capture_page = page.clone();
     let capture_recorder = recorder.clone();
-    let capture = tokio::spawn(async move {
+    let screencast_task = tokio::spawn(async move {
         let mut first = Some(first_tx);
         while let Some(frame) = screencast.next().await {
             let _ = capture_page.execute(ScreencastFrameAckParams::new(frame.session_id)).await;
@@ -232,81 +444,71 @@ async fn record_in(
     .map_err(browser_error)?;
     const FIRST_FRAME_TIMEOUT_S: u64 = 15;
     if tokio::time::timeout(Duration::from_secs(FIRST_FRAME_TIMEOUT_S), first_rx).await.is_err() {
-        capture.abort();
+        screencast_task.abort();
         return Err(CaptureError::NoFrames(FIRST_FRAME_TIMEOUT_S));
     }
     recorder.event(Event::Navigation { url: url.to_string() });
-    // Rectangles the masking script hid, for the frame-level second pass.
+    // Reports from the page's scripts: masked rectangles, a person's input.
     let mut reports = page.event_listener::<EventBindingCalled>().await.map_err(browser_error)?;
-    let redact_recorder = recorder.clone();
-    let redactions = tokio::spawn(async move {
+    let report_recorder = recorder.clone();
+    let reports_task = tokio::spawn(async move {
         while let Some(call) = reports.next().await {
-            if call.name != "__demoreelRedact" {
-                continue;
-            }
-            let Ok(rects) = serde_json::from_str::<Vec<[f64; 4]>>(&call.payload) else { continue };
-            for [x, y, width, height] in rects {
-                redact_recorder.event(Event::Redact { x, y, width, height, duration_ms: REDACT_REPORT_MS * 1.5 });
+            match call.name.as_str() {
+                "__demoreelRedact" => {
+                    let Ok(rects) = serde_json::from_str::<Vec<[f64; 4]>>(&call.payload) else { continue };
+                    for [x, y, width, height] in rects {
+                        report_recorder.event(Event::Redact { x, y, width, height, duration_ms: REDACT_REPORT_MS * 1.5 });
+                    }
+                }
+                person::BINDING => {
+                    if let Some((epoch_ms, event)) = person::parse(&call.payload) {
+                        report_recorder.event_at(report_recorder.t_of_epoch_ms(epoch_ms), event);
+                    }
+                }
+                _ => {}
             }
         }
     });
 
     let watchers = watch_page(&page, &recorder).await.map_err(browser_error)?;
-    let mut driver = Driver { page: &page, recorder: &recorder, pointer: None, shape: CursorShape::Default, crashed: watchers.crashed.clone() };
-    let mut outcome = Ok(());
-    for (index, step) in step_list.iter().enumerate() {
-        let description = step.describe();
-        recorder.event(Event::StepStart { label: description.clone() });
-        let result = match driver.crashed() {
-            true => Err("the page's renderer crashed".to_string()),
-            false => {
-                // Nothing a page does may hold a step forever.
-                let limit = Duration::from_millis(step.time_limit_ms());
-                match tokio::time::timeout(limit, driver.run(step)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
-                }
-                .map_err(|reason| if driver.crashed() { format!("the page's renderer crashed ({reason})") } else { reason })
-            }
-        };
-        // A page that opened a tab must not lose the screencast to it.
-        let _ = tokio::time::timeout(Duration::from_secs(2), page.bring_to_front()).await;
-        recorder.event(Event::StepEnd { label: description.clone(), ok: result.is_ok() });
-        if let Err(reason) = result {
-            recorder.event(Event::Error { message: format!("step {} ({description}): {reason}", index + 1) });
-            outcome = Err(CaptureError::Step { index: index + 1, description, reason });
-            break;
-        }
-    }
-    // Let the last action's effect paint before stopping.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let duration_ms = recorder.t_ms();
-    // A crashed page answers nothing: do not wait long for it.
-    let _ = tokio::time::timeout(Duration::from_secs(2), page.execute(StopScreencastParams::default())).await;
-    capture.abort();
-    redactions.abort();
-    watchers.tasks.iter().for_each(|t| t.abort());
-    let _ = capture.await;
+    let mut background = watchers.tasks;
+    background.push(reports_task);
+    let driver = driver::Driver {
+        page,
+        recorder: recorder.clone(),
+        pointer: None,
+        shape: CursorShape::Default,
+        crashed: watchers.crashed,
+        record_own_input: !options.person_drives,
+    };
+    Ok(Parts { driver, recorder, raw_path, frames, screencast_task, background, raw_thread })
+}
 
-    let writer = recorder.writer.lock().unwrap().take().expect("writer present until finished");
-    let frames = writer.frame_count();
-    writer.finish(duration_ms).map_err(|e| io(out, e))?;
-    let live = raw_thread.join().map_err(|_| CaptureError::Browser("raw.mp4 encoder panicked".into()))??;
-    live.finish(duration_ms)?.commit().map_err(|e| CaptureError::Io { path: raw_path.clone(), reason: e.to_string() })?;
-    outcome?;
-    Ok(RecordSummary { bundle: out.to_path_buf(), raw_mp4: raw_path, frames, duration_ms })
+/// Runs `source` in demoreel's isolated world of every frame, before the page's scripts.
+async fn add_document_script(page: &Page, source: &str) -> Result<(), CaptureError> {
+    page.execute(
+        AddScriptToEvaluateOnNewDocumentParams::builder()
+            .source(source)
+            .world_name(WORLD)
+            .run_immediately(true)
+            .build()
+            .map_err(CaptureError::Browser)?,
+    )
+    .await
+    .map_err(|e| CaptureError::Browser(e.to_string()))?;
+    Ok(())
 }
 
 /// Background listeners that keep a recording going through what pages do on their own.
 struct Watchers {
-    crashed: Arc<std::sync::atomic::AtomicBool>,
+    crashed: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Accepts JavaScript dialogs (an unanswered alert would stall the page and every step),
 /// notes the top frame's navigations, and flags a renderer crash; each on the timeline.
 async fn watch_page(page: &Page, recorder: &Arc<Recorder>) -> Result<Watchers, chromiumoxide::error::CdpError> {
-    let crashed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let crashed = Arc::new(AtomicBool::new(false));
     let mut dialogs = page.event_listener::<EventJavascriptDialogOpening>().await?;
     let mut navigations = page.event_listener::<EventFrameNavigated>().await?;
     let mut crashes = page.event_listener::<EventTargetCrashed>().await?;
@@ -329,7 +531,7 @@ async fn watch_page(page: &Page, recorder: &Arc<Recorder>) -> Result<Watchers, c
     let (crash_flag, crash_recorder) = (crashed.clone(), recorder.clone());
     let crash_task = tokio::spawn(async move {
         if crashes.next().await.is_some() {
-            crash_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            crash_flag.store(true, Ordering::SeqCst);
             crash_recorder.event(Event::Error { message: "the page's renderer crashed".into() });
         }
     });
@@ -349,214 +551,3 @@ async fn goto(page: &Page, url: &str) -> Result<(), String> {
     }
 }
 
-/// Runs steps in the page, recording the driver's own input on the timeline.
-struct Driver<'a> {
-    page: &'a Page,
-    recorder: &'a Recorder,
-    pointer: Option<(f64, f64)>,
-    shape: CursorShape,
-    crashed: Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// Finds an element (scrolled into view) and answers its centre in CSS px, or null.
-const LOCATE_JS: &str = include_str!("locate.js");
-
-impl Driver<'_> {
-    fn crashed(&self) -> bool {
-        self.crashed.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    async fn run(&mut self, step: &Step) -> Result<(), String> {
-        match step {
-            // The navigation itself reaches the timeline through the page watcher.
-            Step::Goto { url, .. } => goto(self.page, url).await?,
-            Step::Click { target, timeout_ms, .. } => {
-                let (x, y) = self.locate(target, *timeout_ms).await?;
-                self.click(x, y).await?;
-            }
-            Step::Type { text, target, secret, timeout_ms, .. } => {
-                if !target.is_empty() {
-                    let (x, y) = self.locate(target, *timeout_ms).await?;
-                    self.click(x, y).await?;
-                }
-                for ch in text.chars() {
-                    let s = ch.to_string();
-                    self.key(&s, &[], Some(&s), *secret).await?;
-                    tokio::time::sleep(Duration::from_millis(45)).await;
-                }
-            }
-            Step::Press { key, modifiers, .. } => {
-                self.key(key, modifiers, None, false).await?;
-            }
-            Step::Scroll { dx, dy, .. } => {
-                let (x, y) = self.pointer.unwrap_or((200.0, 200.0));
-                let params = DispatchMouseEventParams::builder()
-                    .r#type(DispatchMouseEventType::MouseWheel)
-                    .x(x)
-                    .y(y)
-                    .delta_x(*dx)
-                    .delta_y(*dy)
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                self.page.execute(params).await.map_err(|e| e.to_string())?;
-                self.recorder.event(Event::Scroll { x, y, dx: *dx, dy: *dy });
-                tokio::time::sleep(Duration::from_millis(400)).await;
-            }
-            Step::Wait { target, timeout_ms, .. } => {
-                self.locate(target, *timeout_ms).await?;
-            }
-            Step::Pause { ms, .. } => tokio::time::sleep(Duration::from_millis(*ms)).await,
-        }
-        Ok(())
-    }
-
-    async fn locate(&self, target: &steps::Target, timeout_ms: Option<u64>) -> Result<(f64, f64), String> {
-        let query = serde_json::to_string(target).map_err(|e| e.to_string())?;
-        let script = format!("({LOCATE_JS})({query})");
-        let timeout = Duration::from_millis(timeout_ms.unwrap_or(steps::DEFAULT_TIMEOUT_MS));
-        let started = std::time::Instant::now();
-        loop {
-            if let Ok(result) = self.page.evaluate(script.as_str()).await
-                && let Ok(Some(point)) = result.into_value::<Option<[f64; 2]>>()
-            {
-                // Give a smooth scroll into view time to settle.
-                tokio::time::sleep(Duration::from_millis(120)).await;
-                return Ok((point[0], point[1]));
-            }
-            if self.crashed() {
-                return Err("the page's renderer crashed".into());
-            }
-            if started.elapsed() >= timeout {
-                return Err(format!("{} not found within {} ms", target.describe(), timeout.as_millis()));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn mouse(&self, kind: DispatchMouseEventType, x: f64, y: f64) -> Result<(), String> {
-        let mut params = DispatchMouseEventParams::builder().r#type(kind.clone()).x(x).y(y);
-        if kind != DispatchMouseEventType::MouseMoved {
-            params = params.button(MouseButton::Left).click_count(1);
-        }
-        self.page.execute(params.build().map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
-    async fn click(&mut self, x: f64, y: f64) -> Result<(), String> {
-        self.mouse(DispatchMouseEventType::MouseMoved, x, y).await?;
-        self.recorder.event(Event::PointerMove { x, y });
-        self.pointer = Some((x, y));
-        self.report_cursor_shape(x, y).await;
-        self.mouse(DispatchMouseEventType::MousePressed, x, y).await?;
-        self.recorder.event(Event::PointerDown { x, y, button: Button::Left });
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        self.mouse(DispatchMouseEventType::MouseReleased, x, y).await?;
-        // The click is placed when the page starts drawing its reaction (its next
-        // animation frame), not when the command returned: the screencast shows the
-        // reaction a frame or two after dispatch, and the click effect must meet it.
-        let t_ms = self.next_paint_ms().await.unwrap_or_else(|| self.recorder.t_ms());
-        self.recorder.event_at(t_ms, Event::PointerUp { x, y, button: Button::Left });
-        self.recorder.event_at(t_ms, Event::Click { x, y, button: Button::Left });
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        Ok(())
-    }
-
-    /// Recording time of the page's next animation frame (its wall clock: Chromium's
-    /// screencast stamps frames on the same clock).
-    async fn next_paint_ms(&self) -> Option<f64> {
-        let script = "new Promise(r => requestAnimationFrame(() => r(performance.timeOrigin + performance.now())))";
-        // A page in the background (another tab took the front) runs no animation frames.
-        let evaluated = tokio::time::timeout(Duration::from_millis(250), self.page.evaluate(script)).await.ok()?;
-        let epoch = evaluated.ok()?.into_value::<f64>().ok()?;
-        let start = (*self.recorder.start_epoch_ms.lock().unwrap())?;
-        Some((epoch - start).max(0.0))
-    }
-
-    /// Reports the CSS cursor under the pointer when it changes.
-    async fn report_cursor_shape(&mut self, x: f64, y: f64) {
-        let script = format!(
-            "(() => {{ const el = document.elementFromPoint({x}, {y}); if (!el) return 'default'; \
-             const c = getComputedStyle(el).cursor; if (c !== 'auto') return c; \
-             return (el.isContentEditable || el.matches('input:not([type=button]):not([type=submit]):not([type=checkbox]):not([type=radio]), textarea')) ? 'text' : 'default'; }})()"
-        );
-        let shape = match self.page.evaluate(script.as_str()).await.ok().and_then(|r| r.into_value::<String>().ok()).as_deref() {
-            Some("pointer") => CursorShape::Pointer,
-            Some("text") => CursorShape::Text,
-            _ => CursorShape::Default,
-        };
-        if shape != self.shape {
-            self.shape = shape;
-            self.recorder.event(Event::CursorShape { shape });
-        }
-    }
-
-    async fn key(&self, key: &str, modifiers: &[Modifier], text: Option<&str>, secret: bool) -> Result<(), String> {
-        let (code, virtual_code, typed) = key_codes(key);
-        let commanding = modifiers.iter().any(|m| matches!(m, Modifier::Ctrl | Modifier::Alt | Modifier::Meta));
-        let text = if commanding { None } else { text.map(str::to_string).or(typed) };
-        let mask = modifiers.iter().fold(0, |m, modifier| {
-            m | match modifier {
-                Modifier::Alt => 1,
-                Modifier::Ctrl => 2,
-                Modifier::Meta => 4,
-                Modifier::Shift => 8,
-            }
-        });
-        let mut down = DispatchKeyEventParams::builder()
-            .r#type(if text.is_some() { DispatchKeyEventType::KeyDown } else { DispatchKeyEventType::RawKeyDown })
-            .key(key)
-            .code(code.clone())
-            .windows_virtual_key_code(virtual_code)
-            .modifiers(mask);
-        if let Some(text) = &text {
-            down = down.text(text.clone()).unmodified_text(text.clone());
-        }
-        self.page.execute(down.build().map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
-        let up = DispatchKeyEventParams::builder()
-            .r#type(DispatchKeyEventType::KeyUp)
-            .key(key)
-            .code(code.clone())
-            .windows_virtual_key_code(virtual_code)
-            .modifiers(mask)
-            .build()
-            .map_err(|e| e.to_string())?;
-        self.page.execute(up).await.map_err(|e| e.to_string())?;
-        // A secret is typed but never written down: not its keys, not its text.
-        let recorded_key = if secret { "•".to_string() } else { key.to_string() };
-        let recorded_code = if secret { String::new() } else { code };
-        self.recorder.event(Event::Key {
-            key: recorded_key,
-            code: recorded_code,
-            modifiers: modifiers.to_vec(),
-            text: if secret { None } else { text },
-        });
-        Ok(())
-    }
-}
-
-/// DOM `code`, Windows virtual key code and the text a key types (if any).
-fn key_codes(key: &str) -> (String, i64, Option<String>) {
-    let special = match key {
-        "Enter" => Some(("Enter", 13, Some("\r"))),
-        "Escape" => Some(("Escape", 27, None)),
-        "Tab" => Some(("Tab", 9, None)),
-        "Backspace" => Some(("Backspace", 8, None)),
-        "Delete" => Some(("Delete", 46, None)),
-        "ArrowLeft" => Some(("ArrowLeft", 37, None)),
-        "ArrowUp" => Some(("ArrowUp", 38, None)),
-        "ArrowRight" => Some(("ArrowRight", 39, None)),
-        "ArrowDown" => Some(("ArrowDown", 40, None)),
-        " " => Some(("Space", 32, Some(" "))),
-        _ => None,
-    };
-    if let Some((code, vk, text)) = special {
-        return (code.to_string(), vk, text.map(str::to_string));
-    }
-    let mut chars = key.chars();
-    match (chars.next(), chars.next()) {
-        (Some(c), None) if c.is_ascii_alphabetic() => (format!("Key{}", c.to_ascii_uppercase()), c.to_ascii_uppercase() as i64, Some(key.to_string())),
-        (Some(c), None) if c.is_ascii_digit() => (format!("Digit{c}"), c as i64, Some(key.to_string())),
-        (Some(_), None) => (String::new(), 0, Some(key.to_string())),
-        _ => (key.to_string(), 0, None),
-    }
-}

@@ -66,6 +66,18 @@ pub enum Step {
         #[serde(default)]
         label: Option<String>,
     },
+    /// Wait for a value from a person (a one-time code: the runs API's input endpoint, or
+    /// the terminal for `demoreel record`) and type it into the target as a secret. The
+    /// wait is marked as awaiting input on the timeline and cut from demo.mp4.
+    Input {
+        prompt: String,
+        #[serde(flatten)]
+        target: Target,
+        #[serde(default)]
+        label: Option<String>,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+    },
 }
 
 /// How a step finds its element; at most one way may be given.
@@ -101,7 +113,10 @@ impl Step {
     /// The longest a step may take before the recording gives up on it.
     pub fn time_limit_ms(&self) -> u64 {
         let own = match self {
-            Step::Click { timeout_ms, .. } | Step::Type { timeout_ms, .. } | Step::Wait { timeout_ms, .. } => {
+            Step::Click { timeout_ms, .. }
+            | Step::Type { timeout_ms, .. }
+            | Step::Wait { timeout_ms, .. }
+            | Step::Input { timeout_ms, .. } => {
                 timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
             }
             Step::Pause { ms, .. } => *ms,
@@ -110,6 +125,8 @@ impl Step {
         };
         let typing = match self {
             Step::Type { text, .. } => 100 * text.chars().count() as u64,
+            // A one-time code or similar; the wait for it is not limited here.
+            Step::Input { .. } => 100 * 64,
             _ => 0,
         };
         own + typing + 15_000
@@ -125,7 +142,8 @@ impl Step {
             | Step::Press { label: Some(l), .. }
             | Step::Scroll { label: Some(l), .. }
             | Step::Wait { label: Some(l), .. }
-            | Step::Pause { label: Some(l), .. } => l.clone(),
+            | Step::Pause { label: Some(l), .. }
+            | Step::Input { label: Some(l), .. } => l.clone(),
             Step::Goto { url, .. } => format!("go to {url}"),
             Step::Click { target, .. } => format!("click {}", target.describe()),
             Step::Type { secret: true, target, .. } => format!("type a secret into {}", target.describe()),
@@ -136,6 +154,7 @@ impl Step {
             Step::Scroll { dx, dy, .. } => format!("scroll by ({dx}, {dy})"),
             Step::Wait { target, .. } => format!("wait for {}", target.describe()),
             Step::Pause { ms, .. } => format!("pause {ms} ms"),
+            Step::Input { prompt, target, .. } => format!("ask for {prompt:?} and type it into {}", target.describe()),
         }
     }
 }
@@ -162,7 +181,7 @@ pub fn parse(value: &serde_json::Value) -> Result<Vec<Step>, StepsError> {
         let step: Step = serde_json::from_value(item.clone())
             .map_err(|e| StepsError { field: format!("steps[{i}]"), message: e.to_string() })?;
         let target = match &step {
-            Step::Click { target, .. } | Step::Wait { target, .. } => Some((target, true)),
+            Step::Click { target, .. } | Step::Wait { target, .. } | Step::Input { target, .. } => Some((target, true)),
             Step::Type { target, .. } => Some((target, false)),
             _ => None,
         };
@@ -177,6 +196,11 @@ pub fn parse(value: &serde_json::Value) -> Result<Vec<Step>, StepsError> {
             if target.name.is_some() && target.role.is_none() {
                 return Err(StepsError { field: format!("steps[{i}].name"), message: "goes with role".into() });
             }
+        }
+        if let Step::Input { prompt, .. } = &step
+            && prompt.trim().is_empty()
+        {
+            return Err(StepsError { field: format!("steps[{i}].prompt"), message: "must not be empty".into() });
         }
         if let Step::Goto { url, .. } = &step {
             check_url(url).map_err(|message| StepsError { field: format!("steps[{i}].url"), message })?;

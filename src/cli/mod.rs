@@ -47,6 +47,13 @@ pub enum Command {
         #[arg(long)]
         options: Option<String>,
     },
+    /// Serve Orbit, the bundled sample product, until interrupted (sign in as
+    /// ada@orbit.test / orbit-demo-2026; one-time codes appear at /outbox).
+    SampleApp {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: std::net::SocketAddr,
+    },
     /// Test fixtures.
     Fixture {
         #[command(subcommand)]
@@ -115,6 +122,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Render { recording, out, options, only } => render_command(&recording, &out, options.as_deref(), only),
         Command::Record { url, steps, out, options } => record_command(&url, steps.as_deref(), &out, options.as_deref()),
+        Command::SampleApp { addr } => sample_app_command(addr),
         Command::Fixture { command: FixtureCommand::Synth { out, seconds, size } } => {
             let summary = crate::fixture::synth(&out, &crate::fixture::SynthOptions { seconds, size })?;
             println!(
@@ -163,7 +171,7 @@ fn record_command(url: &str, steps: Option<&Path>, out: &Path, options: Option<&
     let mut record_options = crate::capture::RecordOptions::for_content(content, parsed.options.video.fps);
     record_options.blur_emails = parsed.options.video.blur_emails;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let summary = runtime.block_on(crate::capture::record(url, &step_list, out, &record_options))?;
+    let summary = runtime.block_on(crate::capture::record(url, &step_list, out, &record_options, &TerminalInput))?;
     println!(
         "recorded {} frames over {:.2} s into {} (raw.mp4 at {})",
         summary.frames,
@@ -229,4 +237,61 @@ fn render_with_bar(recording: &Recording, options: &RenderOptions, out: &Path, o
     });
     bar.finish_and_clear();
     Ok(summary?)
+}
+
+fn sample_app_command(addr: std::net::SocketAddr) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let app = crate::sample_app::start(addr).await.with_context(|| format!("--addr {addr}: cannot listen"))?;
+        // The one line a script waits for: where the app is.
+        println!("sample app listening on {}", app.url("/"));
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        Ok(())
+    })
+}
+
+/// Input steps of `demoreel record` ask on the terminal (the value is not echoed) or read
+/// the next line of piped stdin.
+struct TerminalInput;
+
+impl crate::capture::InputSource for TerminalInput {
+    fn ask<'a>(&'a self, prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, String>> {
+        let prompt = prompt.to_string();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || read_secret_line(&prompt)).await.map_err(|e| e.to_string())?
+        })
+    }
+}
+
+fn read_secret_line(prompt: &str) -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    eprint!("{prompt}: ");
+    let _ = std::io::stderr().flush();
+    // SAFETY: termios calls on stdin's descriptor with a zeroed struct filled by tcgetattr.
+    let saved = terminal.then(|| unsafe {
+        let mut attrs: libc::termios = std::mem::zeroed();
+        (libc::tcgetattr(0, &mut attrs) == 0).then(|| {
+            let mut quiet = attrs;
+            quiet.c_lflag &= !libc::ECHO;
+            libc::tcsetattr(0, libc::TCSANOW, &quiet);
+            attrs
+        })
+    });
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if let Some(Some(attrs)) = saved {
+        // SAFETY: restores the attributes read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &attrs) };
+    }
+    eprintln!();
+    match read {
+        Ok(0) => Err("stdin closed before a value was given".into()),
+        Ok(_) if line.trim().is_empty() => Err("an empty value was given".into()),
+        Ok(_) => Ok(line.trim().to_string()),
+        Err(e) => Err(format!("reading stdin: {e}")),
+    }
 }

@@ -1,0 +1,243 @@
+//! The driver: runs one step in the page through CDP `Input` and the page's DOM. Input: a
+//! [`Step`]. Output: the page changed, and the driver's own pointer, key and cursor-shape
+//! events on the recording's timeline. Invariant: a secret is typed but never written
+//! down, neither its keys nor its text.
+
+use super::steps::{self, Step};
+use super::{Recorder, goto};
+use crate::recording::{Button, CursorShape, Event, Modifier};
+use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::input::{
+    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType, MouseButton,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Runs steps in the page, recording the driver's own input on the timeline.
+pub(super) struct Driver {
+    pub(super) page: Page,
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) pointer: Option<(f64, f64)>,
+    pub(super) shape: CursorShape,
+    pub(super) crashed: Arc<AtomicBool>,
+    /// Off when a person drives: the page's own listeners report the input then.
+    pub(super) record_own_input: bool,
+}
+
+/// Finds an element (scrolled into view) and answers its centre in CSS px, or null.
+const LOCATE_JS: &str = include_str!("locate.js");
+
+impl Driver {
+    fn note(&self, event: Event) {
+        if self.record_own_input {
+            self.recorder.event(event);
+        }
+    }
+
+    fn note_at(&self, t_ms: f64, event: Event) {
+        if self.record_own_input {
+            self.recorder.event_at(t_ms, event);
+        }
+    }
+
+    pub(super) fn crashed(&self) -> bool {
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    pub(super) async fn run(&mut self, step: &Step) -> Result<(), String> {
+        match step {
+            // The navigation itself reaches the timeline through the page watcher.
+            Step::Goto { url, .. } => goto(&self.page, url).await?,
+            Step::Click { target, timeout_ms, .. } => {
+                let (x, y) = self.locate(target, *timeout_ms).await?;
+                self.click(x, y).await?;
+            }
+            Step::Type { text, target, secret, timeout_ms, .. } => {
+                if !target.is_empty() {
+                    let (x, y) = self.locate(target, *timeout_ms).await?;
+                    self.click(x, y).await?;
+                }
+                for ch in text.chars() {
+                    let s = ch.to_string();
+                    self.key(&s, &[], Some(&s), *secret).await?;
+                    tokio::time::sleep(Duration::from_millis(45)).await;
+                }
+            }
+            Step::Press { key, modifiers, .. } => {
+                self.key(key, modifiers, None, false).await?;
+            }
+            Step::Scroll { dx, dy, .. } => {
+                let (x, y) = self.pointer.unwrap_or((200.0, 200.0));
+                let params = DispatchMouseEventParams::builder()
+                    .r#type(DispatchMouseEventType::MouseWheel)
+                    .x(x)
+                    .y(y)
+                    .delta_x(*dx)
+                    .delta_y(*dy)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                self.page.execute(params).await.map_err(|e| e.to_string())?;
+                self.note(Event::Scroll { x, y, dx: *dx, dy: *dy });
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+            Step::Wait { target, timeout_ms, .. } => {
+                self.locate(target, *timeout_ms).await?;
+            }
+            Step::Pause { ms, .. } => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            // The asking happens in `Capture::step`, outside the step's time limit.
+            Step::Input { .. } => return Err("an input step needs a value".into()),
+        }
+        Ok(())
+    }
+
+    pub(super) async fn locate(&self, target: &steps::Target, timeout_ms: Option<u64>) -> Result<(f64, f64), String> {
+        let query = serde_json::to_string(target).map_err(|e| e.to_string())?;
+        let script = format!("({LOCATE_JS})({query})");
+        let timeout = Duration::from_millis(timeout_ms.unwrap_or(steps::DEFAULT_TIMEOUT_MS));
+        let started = std::time::Instant::now();
+        loop {
+            if let Ok(result) = self.page.evaluate(script.as_str()).await
+                && let Ok(Some(point)) = result.into_value::<Option<[f64; 2]>>()
+            {
+                // Give a smooth scroll into view time to settle.
+                tokio::time::sleep(Duration::from_millis(120)).await;
+                return Ok((point[0], point[1]));
+            }
+            if self.crashed() {
+                return Err("the page's renderer crashed".into());
+            }
+            if started.elapsed() >= timeout {
+                return Err(format!("{} not found within {} ms", target.describe(), timeout.as_millis()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn mouse(&self, kind: DispatchMouseEventType, x: f64, y: f64) -> Result<(), String> {
+        let mut params = DispatchMouseEventParams::builder().r#type(kind.clone()).x(x).y(y);
+        if kind != DispatchMouseEventType::MouseMoved {
+            params = params.button(MouseButton::Left).click_count(1);
+        }
+        self.page.execute(params.build().map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn click(&mut self, x: f64, y: f64) -> Result<(), String> {
+        self.mouse(DispatchMouseEventType::MouseMoved, x, y).await?;
+        self.note(Event::PointerMove { x, y });
+        self.pointer = Some((x, y));
+        self.report_cursor_shape(x, y).await;
+        self.mouse(DispatchMouseEventType::MousePressed, x, y).await?;
+        self.note(Event::PointerDown { x, y, button: Button::Left });
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        self.mouse(DispatchMouseEventType::MouseReleased, x, y).await?;
+        // The click is placed when the page starts drawing its reaction (its next
+        // animation frame), not when the command returned: the screencast shows the
+        // reaction a frame or two after dispatch, and the click effect must meet it.
+        let t_ms = self.next_paint_ms().await.unwrap_or_else(|| self.recorder.t_ms());
+        self.note_at(t_ms, Event::PointerUp { x, y, button: Button::Left });
+        self.note_at(t_ms, Event::Click { x, y, button: Button::Left });
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        Ok(())
+    }
+
+    /// Recording time of the page's next animation frame (its wall clock: Chromium's
+    /// screencast stamps frames on the same clock).
+    async fn next_paint_ms(&self) -> Option<f64> {
+        let script = "new Promise(r => requestAnimationFrame(() => r(performance.timeOrigin + performance.now())))";
+        // A page in the background (another tab took the front) runs no animation frames.
+        let evaluated = tokio::time::timeout(Duration::from_millis(250), self.page.evaluate(script)).await.ok()?;
+        let epoch = evaluated.ok()?.into_value::<f64>().ok()?;
+        let start = (*self.recorder.start_epoch_ms.lock().unwrap())?;
+        Some((epoch - start).max(0.0))
+    }
+
+    /// Reports the CSS cursor under the pointer when it changes.
+    async fn report_cursor_shape(&mut self, x: f64, y: f64) {
+        let script = format!(
+            "(() => {{ const el = document.elementFromPoint({x}, {y}); if (!el) return 'default'; \
+             const c = getComputedStyle(el).cursor; if (c !== 'auto') return c; \
+             return (el.isContentEditable || el.matches('input:not([type=button]):not([type=submit]):not([type=checkbox]):not([type=radio]), textarea')) ? 'text' : 'default'; }})()"
+        );
+        let shape = match self.page.evaluate(script.as_str()).await.ok().and_then(|r| r.into_value::<String>().ok()).as_deref() {
+            Some("pointer") => CursorShape::Pointer,
+            Some("text") => CursorShape::Text,
+            _ => CursorShape::Default,
+        };
+        if shape != self.shape {
+            self.shape = shape;
+            self.note(Event::CursorShape { shape });
+        }
+    }
+
+    pub(super) async fn key(&self, key: &str, modifiers: &[Modifier], text: Option<&str>, secret: bool) -> Result<(), String> {
+        let (code, virtual_code, typed) = key_codes(key);
+        let commanding = modifiers.iter().any(|m| matches!(m, Modifier::Ctrl | Modifier::Alt | Modifier::Meta));
+        let text = if commanding { None } else { text.map(str::to_string).or(typed) };
+        let mask = modifiers.iter().fold(0, |m, modifier| {
+            m | match modifier {
+                Modifier::Alt => 1,
+                Modifier::Ctrl => 2,
+                Modifier::Meta => 4,
+                Modifier::Shift => 8,
+            }
+        });
+        let mut down = DispatchKeyEventParams::builder()
+            .r#type(if text.is_some() { DispatchKeyEventType::KeyDown } else { DispatchKeyEventType::RawKeyDown })
+            .key(key)
+            .code(code.clone())
+            .windows_virtual_key_code(virtual_code)
+            .modifiers(mask);
+        if let Some(text) = &text {
+            down = down.text(text.clone()).unmodified_text(text.clone());
+        }
+        self.page.execute(down.build().map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
+        let up = DispatchKeyEventParams::builder()
+            .r#type(DispatchKeyEventType::KeyUp)
+            .key(key)
+            .code(code.clone())
+            .windows_virtual_key_code(virtual_code)
+            .modifiers(mask)
+            .build()
+            .map_err(|e| e.to_string())?;
+        self.page.execute(up).await.map_err(|e| e.to_string())?;
+        // A secret is typed but never written down: not its keys, not its text.
+        let recorded_key = if secret { "•".to_string() } else { key.to_string() };
+        let recorded_code = if secret { String::new() } else { code };
+        self.note(Event::Key {
+            key: recorded_key,
+            code: recorded_code,
+            modifiers: modifiers.to_vec(),
+            text: if secret { None } else { text },
+        });
+        Ok(())
+    }
+}
+
+/// DOM `code`, Windows virtual key code and the text a key types (if any).
+fn key_codes(key: &str) -> (String, i64, Option<String>) {
+    let special = match key {
+        "Enter" => Some(("Enter", 13, Some("\r"))),
+        "Escape" => Some(("Escape", 27, None)),
+        "Tab" => Some(("Tab", 9, None)),
+        "Backspace" => Some(("Backspace", 8, None)),
+        "Delete" => Some(("Delete", 46, None)),
+        "ArrowLeft" => Some(("ArrowLeft", 37, None)),
+        "ArrowUp" => Some(("ArrowUp", 38, None)),
+        "ArrowRight" => Some(("ArrowRight", 39, None)),
+        "ArrowDown" => Some(("ArrowDown", 40, None)),
+        " " => Some(("Space", 32, Some(" "))),
+        _ => None,
+    };
+    if let Some((code, vk, text)) = special {
+        return (code.to_string(), vk, text.map(str::to_string));
+    }
+    let mut chars = key.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii_alphabetic() => (format!("Key{}", c.to_ascii_uppercase()), c.to_ascii_uppercase() as i64, Some(key.to_string())),
+        (Some(c), None) if c.is_ascii_digit() => (format!("Digit{c}"), c as i64, Some(key.to_string())),
+        (Some(_), None) => (String::new(), 0, Some(key.to_string())),
+        _ => (key.to_string(), 0, None),
+    }
+}
