@@ -64,11 +64,12 @@
     if (e.altKey) modifiers.push('alt');
     if (e.shiftKey) modifiers.push('shift');
     if (e.metaKey) modifiers.push('meta');
-    if (secretField(e.composedPath()[0] || e.target)) {
+    const types = e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey;
+    // What is typed into a secret field is secret; a shortcut pressed there is not.
+    if (types && secretField(e.composedPath()[0] || e.target)) {
       send(e, { type: 'key', key: '•', code: '', modifiers: [] });
       return;
     }
-    const types = e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey;
     send(e, { type: 'key', key: e.key, code: e.code, modifiers, ...(types ? { text: e.key } : {}) });
   }, { capture: true, passive: true });
 })();

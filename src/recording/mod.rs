@@ -87,9 +87,12 @@ impl Recording {
         }
         let meta = read_meta(&dir.join(META_FILE))?;
         let frames = read_frames(dir, &meta)?;
-        let events = read_jsonl::<TimedEvent>(&dir.join(TIMELINE_FILE), |path, line, e| {
+        let mut events = read_jsonl::<TimedEvent>(&dir.join(TIMELINE_FILE), |path, line, e| {
             check_time(path, line, e.t_ms)
         })?;
+        // Events are written as they arrive; a page's own reports carry their event time
+        // and can arrive after later ones. Stable, so same-time events keep their order.
+        events.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
         Ok(Recording { dir: dir.to_path_buf(), meta, frames, events })
     }
 

@@ -136,43 +136,6 @@ fn a_step_that_cannot_be_done_names_itself_and_keeps_the_recording() {
 }
 
 /// E-mail addresses tesseract reads in sampled frames of a video.
-fn ocr_emails(video: &Path, dir: &Path) -> Vec<String> {
-    let mut pngs = Vec::new();
-    decode::decode(video, |frame| {
-        if frame.index % 20 == 10 {
-            let path = dir.join(format!("ocr-{}.png", frame.index));
-            image::save_buffer(&path, &frame.rgba, frame.size.width, frame.size.height, image::ExtendedColorType::Rgba8).unwrap();
-            pngs.push(path);
-        }
-    })
-    .unwrap();
-    assert!(!pngs.is_empty());
-    let email = regex_lite_email();
-    let mut found = Vec::new();
-    for png in pngs {
-        let out = std::process::Command::new("tesseract").arg(&png).arg("stdout").output().expect("tesseract (scripts/setup.sh installs it)");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        found.extend(email(&text));
-    }
-    found.sort();
-    found.dedup();
-    found
-}
-
-/// Words that look like e-mail addresses (something@something.tld).
-fn regex_lite_email() -> impl Fn(&str) -> Vec<String> {
-    |text: &str| {
-        text.split_whitespace()
-            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.'))
-            .filter(|w| {
-                let Some((user, domain)) = w.split_once('@') else { return false };
-                !user.is_empty() && domain.contains('.') && domain.rsplit('.').next().is_some_and(|tld| tld.len() >= 2)
-            })
-            .map(str::to_string)
-            .collect()
-    }
-}
-
 #[test]
 fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
     let _machine = crate::common::whole_machine();
@@ -190,7 +153,7 @@ fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
         let options = RecordOptions { viewport: Size { width: 1280, height: 720 }, blur_emails: blur, ..options() };
         let summary = runtime.block_on(capture::record(&page, &parsed, &out, &options, &capture::NoInput)).unwrap();
         assert_no_browser_left();
-        found.push(ocr_emails(&summary.raw_mp4, dir.path()));
+        found.push(crate::common::ocr_emails(&summary.raw_mp4, dir.path()));
         if blur {
             let recording = Recording::open(&out).unwrap();
             assert!(recording.events.iter().any(|e| matches!(e.event, Event::Redact { .. })), "masked rectangles are reported");

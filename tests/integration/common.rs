@@ -106,3 +106,57 @@ pub fn shared_machine() -> std::sync::RwLockReadGuard<'static, ()> {
 pub fn whole_machine() -> std::sync::RwLockWriteGuard<'static, ()> {
     MACHINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// E-mail addresses tesseract reads in every 20th frame of `video` (frames written as PNGs
+/// into `dir`), sorted and without repeats.
+pub fn ocr_emails(video: &Path, dir: &Path) -> Vec<String> {
+    let mut pngs = Vec::new();
+    demoreel::encode::decode::decode(video, |frame| {
+        if frame.index % 20 == 10 {
+            let path = dir.join(format!("ocr-{}.png", frame.index));
+            image::save_buffer(&path, &frame.rgba, frame.size.width, frame.size.height, image::ExtendedColorType::Rgba8).unwrap();
+            pngs.push(path);
+        }
+    })
+    .unwrap();
+    assert!(!pngs.is_empty());
+    let email = regex_lite_email();
+    // Two tesseracts at a time: one per core.
+    let mut found = Vec::new();
+    for pair in pngs.chunks(2) {
+        let children: Vec<_> = pair
+            .iter()
+            .map(|png| {
+                std::process::Command::new("tesseract")
+                    .arg(png)
+                    .arg("stdout")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("tesseract (scripts/setup.sh installs it)")
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            found.extend(email(&String::from_utf8_lossy(&out.stdout)));
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Words that look like e-mail addresses (something@something.tld).
+fn regex_lite_email() -> impl Fn(&str) -> Vec<String> {
+    |text: &str| {
+        text.split_whitespace()
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.'))
+            .filter(|w| {
+                let Some((user, domain)) = w.split_once('@') else { return false };
+                !user.is_empty() && domain.contains('.') && domain.rsplit('.').next().is_some_and(|tld| tld.len() >= 2)
+            })
+            .map(str::to_string)
+            .collect()
+    }
+}
+

@@ -8,3 +8,4 @@ mod common;
 mod golden;
 mod overlays;
 mod render_outputs;
+mod sample_app;
