@@ -5,6 +5,10 @@
 //! `options` validates what the user asked for; `fixture` writes synthetic recordings
 //! so every stage downstream of capture can be exercised without a browser; `sample_app`
 //! serves Orbit, the bundled product the main job and the tests record.
+//!
+//! The service sits on top: `agent` turns a goal into steps, `runs` orchestrates capture
+//! → render → gif for queued runs, `db` and `store` keep state and artifact bytes, `api`
+//! and `serve` are the HTTP edge, `cli` the command line (including a client of the API).
 
 pub mod fonts;
 pub mod geometry;
@@ -16,7 +20,15 @@ pub mod compose;
 pub mod encode;
 pub mod render;
 pub mod capture;
+pub mod gif;
 pub mod sample_app;
+pub mod agent;
+pub mod secrets;
+pub mod db;
+pub mod store;
+pub mod runs;
+pub mod api;
+pub mod serve;
 pub mod cli;
 
 /// Where the project's files (pipelines, assets, templates) live.

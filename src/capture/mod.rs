@@ -85,6 +85,13 @@ impl RecordOptions {
         }
     }
 
+    /// The capture for a video made with `video` options: sized for its content area.
+    pub fn for_video(video: &crate::options::VideoOptions) -> RecordOptions {
+        let layout = crate::compose::Layout::for_demo(Size { width: video.width, height: video.height }, 1.0, video);
+        let content = Size { width: layout.mapping.dest.width, height: layout.mapping.dest.height };
+        RecordOptions { blur_emails: video.blur_emails, ..RecordOptions::for_content(content, video.fps) }
+    }
+
     pub fn frame_size(&self) -> Size {
         Size {
             width: (self.viewport.width as f64 * self.device_scale_factor).round() as u32,

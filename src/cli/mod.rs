@@ -2,6 +2,8 @@
 //! and one summary line on stdout. Invariant: arguments are validated into typed values
 //! before anything is written.
 
+pub mod client;
+
 use crate::geometry::Size;
 use crate::options::{self, RenderOptions};
 use crate::recording::Recording;
@@ -47,6 +49,38 @@ pub enum Command {
         #[arg(long)]
         options: Option<String>,
     },
+    /// Serve the HTTP API with its runners (spec/api.md); state in --data-dir.
+    Serve(ServeArgs),
+    /// API keys (made directly in the data directory's database; shown once).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Runs through the API: create, status, list, wait, input, cancel, artifacts, download.
+    Runs {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(subcommand)]
+        command: client::RunsCommand,
+    },
+    /// Saved logins for target apps.
+    Credentials {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(subcommand)]
+        command: client::CredentialsCommand,
+    },
+    /// Send feedback about runs.
+    Feedback {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        /// The feedback (1..10000 characters).
+        #[arg(long)]
+        text: String,
+        /// A run it is about (repeatable, at most 20).
+        #[arg(long = "run")]
+        runs: Vec<String>,
+    },
     /// Serve Orbit, the bundled sample product, until interrupted (sign in as
     /// ada@orbit.test / orbit-demo-2026; one-time codes appear at /outbox).
     SampleApp {
@@ -58,6 +92,60 @@ pub enum Command {
     Fixture {
         #[command(subcommand)]
         command: FixtureCommand,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DEMOREEL_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Where state lives: the SQLite database, artifacts, work files, the URL-signing key.
+    #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
+    pub data_dir: PathBuf,
+    /// Browsers recording at once.
+    #[arg(long, env = "DEMOREEL_RECORDINGS_AT_ONCE", default_value_t = 1)]
+    pub recordings_at_once: usize,
+    /// Renders at once.
+    #[arg(long, env = "DEMOREEL_RENDERS_AT_ONCE", default_value_t = 1)]
+    pub renders_at_once: usize,
+    /// Seconds a run waits for input (a one-time code) before it fails `input_expired`.
+    #[arg(long, env = "DEMOREEL_INPUT_WINDOW_SECS", default_value_t = 300)]
+    pub input_window_secs: u64,
+    /// File holding the 32-byte key (hex or base64) that encrypts stored passwords;
+    /// DEMOREEL_SECRET_KEY may hold the key itself instead.
+    #[arg(long, env = "DEMOREEL_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Requests per second one API key may make (sustained).
+    #[arg(long, env = "DEMOREEL_RATE_LIMIT", default_value_t = 20.0)]
+    pub rate_limit: f64,
+    /// Requests one API key may make in a burst above the rate.
+    #[arg(long, env = "DEMOREEL_RATE_BURST", default_value_t = 60.0)]
+    pub rate_burst: f64,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "DEMOREEL_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Base URL of the signed download links (default: the Host the client used).
+    #[arg(long, env = "DEMOREEL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Seconds a signed download link works.
+    #[arg(long, env = "DEMOREEL_DOWNLOAD_TTL_SECS", default_value_t = 3600)]
+    pub download_ttl_secs: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create an API key; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        label: String,
+        #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
+        data_dir: PathBuf,
+        /// Also save it (with --server) as the CLI's default key.
+        #[arg(long)]
+        save: bool,
+        #[arg(long, env = "DEMOREEL_SERVER")]
+        server: Option<String>,
     },
 }
 
@@ -123,6 +211,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Render { recording, out, options, only } => render_command(&recording, &out, options.as_deref(), only),
         Command::Record { url, steps, out, options } => record_command(&url, steps.as_deref(), &out, options.as_deref()),
         Command::SampleApp { addr } => sample_app_command(addr),
+        Command::Serve(args) => serve_command(args),
+        Command::Keys { command: KeysCommand::Create { label, data_dir, save, server } } => keys_create(&label, &data_dir, save, server.as_deref()),
+        Command::Runs { client, command } => exit_with(runtime()?.block_on(client::runs(&client, command))?),
+        Command::Credentials { client, command } => exit_with(runtime()?.block_on(client::credentials(&client, command))?),
+        Command::Feedback { client, text, runs } => exit_with(runtime()?.block_on(client::feedback(&client, text, runs))?),
         Command::Fixture { command: FixtureCommand::Synth { out, seconds, size } } => {
             let summary = crate::fixture::synth(&out, &crate::fixture::SynthOptions { seconds, size })?;
             println!(
@@ -162,14 +255,7 @@ fn record_command(url: &str, steps: Option<&Path>, out: &Path, options: Option<&
         }
     };
     crate::capture::steps::check_url(url).map_err(|e| anyhow::anyhow!("URL: {e}"))?;
-    let layout = crate::compose::Layout::for_demo(
-        Size { width: parsed.options.video.width, height: parsed.options.video.height },
-        1.0,
-        &parsed.options.video,
-    );
-    let content = Size { width: layout.mapping.dest.width, height: layout.mapping.dest.height };
-    let mut record_options = crate::capture::RecordOptions::for_content(content, parsed.options.video.fps);
-    record_options.blur_emails = parsed.options.video.blur_emails;
+    let record_options = crate::capture::RecordOptions::for_video(&parsed.options.video);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let summary = runtime.block_on(crate::capture::record(url, &step_list, out, &record_options, &TerminalInput))?;
     println!(
@@ -294,4 +380,76 @@ fn read_secret_line(prompt: &str) -> Result<String, String> {
         Ok(_) => Ok(line.trim().to_string()),
         Err(e) => Err(format!("reading stdin: {e}")),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("starting the async runtime")
+}
+
+/// Client commands answer an exit code (`runs wait` has several).
+fn exit_with(code: i32) -> Result<()> {
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
+}
+
+fn serve_command(args: ServeArgs) -> Result<()> {
+    let secret_key = match (&args.secret_key_file, std::env::var("DEMOREEL_SECRET_KEY").ok().filter(|k| !k.is_empty())) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("--secret-key-file {}", path.display()))?;
+            Some(crate::secrets::parse_key(&text, &format!("--secret-key-file {}", path.display()))?)
+        }
+        (None, Some(text)) => Some(crate::secrets::parse_key(&text, "DEMOREEL_SECRET_KEY")?),
+        (None, None) => None,
+    };
+    if !(args.rate_limit > 0.0 && args.rate_burst >= 1.0) {
+        bail!("--rate-limit must be above 0 and --rate-burst at least 1");
+    }
+    if args.recordings_at_once == 0 || args.renders_at_once == 0 || args.input_window_secs == 0 {
+        bail!("--recordings-at-once, --renders-at-once and --input-window-secs must be at least 1");
+    }
+    let config = crate::serve::ServeConfig {
+        addr: args.addr,
+        data_dir: args.data_dir,
+        recordings_at_once: args.recordings_at_once,
+        renders_at_once: args.renders_at_once,
+        input_window: std::time::Duration::from_secs(args.input_window_secs),
+        secret_key,
+        api: crate::api::ApiConfig {
+            max_body_bytes: args.max_body_bytes,
+            download_ttl_s: args.download_ttl_secs,
+            rate_per_second: args.rate_limit,
+            rate_burst: args.rate_burst,
+            public_url: args.public_url,
+        },
+    };
+    runtime()?.block_on(async {
+        let mut server = crate::serve::start(config).await?;
+        // The one line scripts wait for.
+        println!("demoreel serving on http://{}", server.addr);
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            _ = server.wait() => {}
+            _ = tokio::signal::ctrl_c() => eprintln!("demoreel: stopping"),
+        }
+        Ok(())
+    })
+}
+
+fn keys_create(label: &str, data_dir: &Path, save: bool, server: Option<&str>) -> Result<()> {
+    if label.trim().is_empty() || label.chars().count() > 200 {
+        bail!("--label must be 1 to 200 characters");
+    }
+    let key = crate::secrets::new_api_key();
+    let created = runtime()?.block_on(async {
+        let store = crate::serve::open_store(data_dir).await?;
+        use crate::db::Store;
+        Ok::<_, anyhow::Error>(store.create_key(label, &crate::secrets::hash_api_key(&key)).await?)
+    })?;
+    let saved = if save { Some(client::save_config(server, &key)?) } else { None };
+    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"id": created.id, "label": created.label, "key": key, "saved_to": saved}))?);
+    eprintln!("this key is shown once; demoreel keeps only its hash");
+    Ok(())
 }

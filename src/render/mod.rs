@@ -12,6 +12,7 @@ use crate::recording::{Recording, RecordingError};
 use crate::timeline::overlays::{OverlayFrame, OverlayTimeline};
 use crate::timeline::{Schedule, SlotPicture};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const RAW_MP4: &str = "raw.mp4";
@@ -29,6 +30,9 @@ pub enum RenderError {
     Encode { video: &'static str, source: EncodeError },
     #[error("{}: {reason}", path.display())]
     Output { path: PathBuf, reason: String },
+    /// The caller asked to stop; nothing was written.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Which videos to write.
@@ -74,6 +78,19 @@ pub fn render(
     outputs: Outputs,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RenderSummary, RenderError> {
+    render_cancellable(recording, options, out_dir, outputs, progress, &AtomicBool::new(false))
+}
+
+/// [`render`] that stops with [`RenderError::Cancelled`] soon after `cancel` is set
+/// (it is read every 15 output frames: well under a second), leaving no output behind.
+pub fn render_cancellable(
+    recording: &Recording,
+    options: &RenderOptions,
+    out_dir: &Path,
+    outputs: Outputs,
+    progress: &mut dyn FnMut(Progress),
+    cancel: &AtomicBool,
+) -> Result<RenderSummary, RenderError> {
     let started = Instant::now();
     std::fs::create_dir_all(out_dir)
         .map_err(|e| RenderError::Output { path: out_dir.to_path_buf(), reason: e.to_string() })?;
@@ -82,7 +99,7 @@ pub fn render(
     let mut encoded: Vec<(EncodedFile, VideoSummary)> = Vec::new();
     let mut run = |name: &'static str, schedule: Schedule, layout: Layout, background: Background, overlays: OverlayTimeline| {
         let compositor = Compositor::with_style(layout, &background, meta.frame_size, OverlayStyle::of(&options.video));
-        render_video(recording, name, &schedule, compositor, &overlays, &out_dir.join(name), progress)
+        render_video(recording, name, &schedule, compositor, &overlays, &out_dir.join(name), progress, cancel)
     };
     let result = (|| {
         if outputs.raw {
@@ -181,6 +198,7 @@ fn render_video(
     overlays: &OverlayTimeline,
     target: &Path,
     progress: &mut dyn FnMut(Progress),
+    cancel: &AtomicBool,
 ) -> Result<(EncodedFile, VideoSummary), RenderError> {
     let started = Instant::now();
     let encode_error = |source| RenderError::Encode { video: name, source };
@@ -232,6 +250,11 @@ fn render_video(
         encoder.push(&buffer, slot.pts_ns, slot.duration_ns).map_err(encode_error)?;
         if slot.index % 15 == 0 {
             progress(Progress::Advanced { video: name, done: slot.index + 1 });
+            if cancel.load(Ordering::Relaxed) {
+                // Dropping an unfinished encoder stops its pipeline and removes the file.
+                drop(encoder);
+                return Err(RenderError::Cancelled);
+            }
         }
     }
     let file = encoder.finish().map_err(encode_error)?;

@@ -1,0 +1,63 @@
+-- demoreel's state: API keys (hashes only), runs, artifacts, credentials, feedback.
+-- Times are RFC 3339 UTC strings with milliseconds (they sort as text).
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    label       TEXT NOT NULL,
+    key_hash    TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL
+);
+
+CREATE TABLE runs (
+    id                  TEXT PRIMARY KEY,
+    owner               TEXT NOT NULL REFERENCES api_keys(id),
+    status              TEXT NOT NULL,
+    progress_stage      TEXT,
+    target_url          TEXT NOT NULL,
+    goal                TEXT NOT NULL,
+    options             TEXT NOT NULL,
+    awaiting_prompt     TEXT,
+    awaiting_requested  TEXT,
+    awaiting_expires    TEXT,
+    error_code          TEXT,
+    error_message       TEXT,
+    recording_started   INTEGER NOT NULL DEFAULT 0,
+    cancel_requested    INTEGER NOT NULL DEFAULT 0,
+    created_at          TEXT NOT NULL,
+    updated_at          TEXT NOT NULL,
+    started_at          TEXT,
+    finished_at         TEXT
+);
+CREATE INDEX runs_by_owner ON runs(owner, created_at DESC, id DESC);
+CREATE INDEX runs_by_status ON runs(status, created_at);
+
+CREATE TABLE artifacts (
+    id            TEXT PRIMARY KEY,
+    run_id        TEXT NOT NULL REFERENCES runs(id),
+    name          TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    storage_key   TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    UNIQUE (run_id, name)
+);
+
+CREATE TABLE credentials (
+    id                   TEXT PRIMARY KEY,
+    owner                TEXT NOT NULL REFERENCES api_keys(id),
+    label                TEXT NOT NULL,
+    domain               TEXT NOT NULL,
+    email                TEXT NOT NULL,
+    password_sealed      BLOB,
+    is_default           INTEGER NOT NULL DEFAULT 0,
+    created_at           TEXT NOT NULL
+);
+CREATE INDEX credentials_by_owner ON credentials(owner, domain);
+
+CREATE TABLE feedback (
+    id          TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL REFERENCES api_keys(id),
+    feedback    TEXT NOT NULL,
+    run_ids     TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);

@@ -1,0 +1,414 @@
+//! The embedded store: one SQLite file (WAL, so the api reads while a runner writes).
+//! Input: a path. Output: a [`Store`]. Invariant: the schema is migrated before the
+//! first query; migrations are applied in order, each once, each in a transaction.
+
+use super::*;
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use std::path::Path;
+
+/// The schema's history; a new migration is appended, never edited.
+const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> DbResult<SqliteStore> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| DbError::Corrupt(format!("{}: {e}", parent.display())))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> DbResult<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_none() {
+                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").bind(version).bind(now()).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+fn run_from(row: &SqliteRow) -> DbResult<Run> {
+    let status: String = row.get("status");
+    let options: String = row.get("options");
+    let prompt: Option<String> = row.get("awaiting_prompt");
+    let code: Option<String> = row.get("error_code");
+    Ok(Run {
+        id: row.get("id"),
+        owner: row.get("owner"),
+        status: RunStatus::parse(&status).ok_or_else(|| DbError::Corrupt(format!("unknown run status {status:?}")))?,
+        progress_stage: row.get("progress_stage"),
+        target_url: row.get("target_url"),
+        goal: row.get("goal"),
+        options: serde_json::from_str(&options).map_err(|e| DbError::Corrupt(format!("run options: {e}")))?,
+        awaiting_input: prompt.map(|prompt| AwaitingInput {
+            prompt,
+            requested_at: row.get::<Option<String>, _>("awaiting_requested").unwrap_or_default(),
+            expires_at: row.get::<Option<String>, _>("awaiting_expires").unwrap_or_default(),
+        }),
+        error: code.map(|code| RunError { code, message: row.get::<Option<String>, _>("error_message").unwrap_or_default() }),
+        recording_started: row.get::<i64, _>("recording_started") != 0,
+        cancel_requested: row.get::<i64, _>("cancel_requested") != 0,
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+    })
+}
+
+fn artifact_from(row: &SqliteRow) -> Artifact {
+    Artifact {
+        id: row.get("id"),
+        run_id: row.get("run_id"),
+        name: row.get("name"),
+        content_type: row.get("content_type"),
+        size_bytes: row.get("size_bytes"),
+        sha256: row.get("sha256"),
+        storage_key: row.get("storage_key"),
+        created_at: row.get("created_at"),
+    }
+}
+
+fn credential_from(row: &SqliteRow) -> Credential {
+    Credential {
+        id: row.get("id"),
+        owner: row.get("owner"),
+        label: row.get("label"),
+        domain: row.get("domain"),
+        email: row.get("email"),
+        password_sealed: row.get("password_sealed"),
+        is_default: row.get::<i64, _>("is_default") != 0,
+        created_at: row.get("created_at"),
+    }
+}
+
+/// A list cursor names the last item shown: its creation time and id.
+fn encode_cursor(created_at: &str, id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}|{id}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (created_at, id) = text.split_once('|')?;
+    Some((created_at.to_string(), id.to_string()))
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn create_key(&self, label: &str, key_hash: &str) -> DbResult<ApiKey> {
+        let id = new_id();
+        sqlx::query("INSERT INTO api_keys (id, label, key_hash, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&id)
+            .bind(label)
+            .bind(key_hash)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(ApiKey { id, label: label.to_string() })
+    }
+
+    async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>> {
+        let row = sqlx::query("SELECT id, label FROM api_keys WHERE key_hash = ?").bind(key_hash).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
+    }
+
+    async fn insert_run(&self, run: &Run) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO runs (id, owner, status, progress_stage, target_url, goal, options, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&run.id)
+        .bind(&run.owner)
+        .bind(run.status.as_str())
+        .bind(&run.progress_stage)
+        .bind(&run.target_url)
+        .bind(&run.goal)
+        .bind(run.options.to_string())
+        .bind(&run.created_at)
+        .bind(&run.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = ? AND owner = ?").bind(id).bind(owner).fetch_optional(&self.pool).await?;
+        row.as_ref().map(run_from).transpose()
+    }
+
+    async fn run_by_id(&self, id: &str) -> DbResult<Option<Run>> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(run_from).transpose()
+    }
+
+    async fn list_runs(&self, owner: &str, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>> {
+        let (after_time, after_id) = cursor.and_then(decode_cursor).unwrap_or_else(|| ("9999".into(), String::new()));
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE owner = ? AND (? IS NULL OR status = ?) \
+             AND (created_at < ? OR (created_at = ? AND id < ?) OR ? = '') \
+             ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(owner)
+        .bind(status.map(RunStatus::as_str))
+        .bind(status.map(RunStatus::as_str))
+        .bind(&after_time)
+        .bind(&after_time)
+        .bind(&after_id)
+        .bind(&after_id)
+        .bind(limit as i64 + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows.iter().map(run_from).collect::<DbResult<Vec<_>>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|r| encode_cursor(&r.created_at, &r.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn claim_next_run(&self, now: &str) -> DbResult<Option<Run>> {
+        let row = sqlx::query(
+            "UPDATE runs SET status = 'running', started_at = ?, updated_at = ? \
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1) AND status = 'queued' \
+             RETURNING *",
+        )
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_from).transpose()
+    }
+
+    async fn save_run_progress(&self, run: &Run) -> DbResult<bool> {
+        let (prompt, requested, expires) = match &run.awaiting_input {
+            Some(a) => (Some(a.prompt.as_str()), Some(a.requested_at.as_str()), Some(a.expires_at.as_str())),
+            None => (None, None, None),
+        };
+        let done = sqlx::query(
+            "UPDATE runs SET status = ?, progress_stage = ?, awaiting_prompt = ?, awaiting_requested = ?, awaiting_expires = ?, \
+             error_code = ?, error_message = ?, recording_started = ?, updated_at = ?, started_at = ?, finished_at = ? \
+             WHERE id = ? AND status NOT IN ('succeeded', 'failed', 'cancelled')",
+        )
+        .bind(run.status.as_str())
+        .bind(&run.progress_stage)
+        .bind(prompt)
+        .bind(requested)
+        .bind(expires)
+        .bind(run.error.as_ref().map(|e| e.code.as_str()))
+        .bind(run.error.as_ref().map(|e| e.message.as_str()))
+        .bind(run.recording_started as i64)
+        .bind(&run.updated_at)
+        .bind(&run.started_at)
+        .bind(&run.finished_at)
+        .bind(&run.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn request_cancel(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<RunStatus>> {
+        let mut tx = self.pool.begin().await?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM runs WHERE id = ? AND owner = ?").bind(id).bind(owner).fetch_optional(&mut *tx).await?;
+        let Some(status) = status.as_deref().and_then(RunStatus::parse) else {
+            return Ok(None);
+        };
+        match status {
+            RunStatus::Queued => {
+                sqlx::query(
+                    "UPDATE runs SET status = 'cancelled', cancel_requested = 1, progress_stage = NULL, updated_at = ?, finished_at = ? WHERE id = ?",
+                )
+                .bind(now)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            RunStatus::Running | RunStatus::AwaitingInput => {
+                sqlx::query("UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE id = ?").bind(now).bind(id).execute(&mut *tx).await?;
+            }
+            _ => {}
+        }
+        tx.commit().await?;
+        Ok(Some(status))
+    }
+
+    async fn recover_interrupted(&self, now: &str) -> DbResult<Recovered> {
+        let mut tx = self.pool.begin().await?;
+        let requeued: Vec<String> = sqlx::query_scalar(
+            "UPDATE runs SET status = 'queued', progress_stage = NULL, awaiting_prompt = NULL, awaiting_requested = NULL, \
+             awaiting_expires = NULL, started_at = NULL, updated_at = ? \
+             WHERE status IN ('running', 'awaiting_input') AND recording_started = 0 AND cancel_requested = 0 RETURNING id",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let failed: Vec<String> = sqlx::query_scalar(
+            "UPDATE runs SET status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'failed' END, \
+             error_code = CASE WHEN cancel_requested = 1 THEN NULL ELSE 'interrupted' END, \
+             error_message = CASE WHEN cancel_requested = 1 THEN NULL ELSE 'the service stopped while this run was recording or rendering; create it again' END, \
+             progress_stage = NULL, awaiting_prompt = NULL, awaiting_requested = NULL, awaiting_expires = NULL, \
+             updated_at = ?, finished_at = ? WHERE status IN ('running', 'awaiting_input') RETURNING id",
+        )
+        .bind(now)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Recovered { requeued, failed })
+    }
+
+    async fn insert_artifact(&self, a: &Artifact) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO artifacts (id, run_id, name, content_type, size_bytes, sha256, storage_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (run_id, name) DO UPDATE SET id = excluded.id, content_type = excluded.content_type, size_bytes = excluded.size_bytes, \
+             sha256 = excluded.sha256, storage_key = excluded.storage_key, created_at = excluded.created_at",
+        )
+        .bind(&a.id)
+        .bind(&a.run_id)
+        .bind(&a.name)
+        .bind(&a.content_type)
+        .bind(a.size_bytes)
+        .bind(&a.sha256)
+        .bind(&a.storage_key)
+        .bind(&a.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn artifacts(&self, run_id: &str) -> DbResult<Vec<Artifact>> {
+        let rows = sqlx::query("SELECT * FROM artifacts WHERE run_id = ? ORDER BY created_at, name").bind(run_id).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(artifact_from).collect())
+    }
+
+    async fn artifact(&self, id: &str) -> DbResult<Option<(Artifact, String)>> {
+        let row = sqlx::query("SELECT artifacts.*, runs.owner AS run_owner FROM artifacts JOIN runs ON runs.id = artifacts.run_id WHERE artifacts.id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (artifact_from(&r), r.get("run_owner"))))
+    }
+
+    async fn insert_credential(&self, c: &Credential) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if c.is_default {
+            sqlx::query("UPDATE credentials SET is_default = 0 WHERE owner = ? AND domain = ?").bind(&c.owner).bind(&c.domain).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO credentials (id, owner, label, domain, email, password_sealed, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.owner)
+        .bind(&c.label)
+        .bind(&c.domain)
+        .bind(&c.email)
+        .bind(&c.password_sealed)
+        .bind(c.is_default as i64)
+        .bind(&c.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn credentials(&self, owner: &str) -> DbResult<Vec<Credential>> {
+        let rows = sqlx::query("SELECT * FROM credentials WHERE owner = ? ORDER BY created_at DESC, id DESC").bind(owner).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(credential_from).collect())
+    }
+
+    async fn credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>> {
+        let row = sqlx::query("SELECT * FROM credentials WHERE owner = ? AND id = ?").bind(owner).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(credential_from))
+    }
+
+    async fn update_credential(&self, c: &Credential) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if c.is_default {
+            sqlx::query("UPDATE credentials SET is_default = 0 WHERE owner = ? AND domain = ? AND id != ?")
+                .bind(&c.owner)
+                .bind(&c.domain)
+                .bind(&c.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE credentials SET label = ?, domain = ?, email = ?, password_sealed = ?, is_default = ? WHERE owner = ? AND id = ?")
+            .bind(&c.label)
+            .bind(&c.domain)
+            .bind(&c.email)
+            .bind(&c.password_sealed)
+            .bind(c.is_default as i64)
+            .bind(&c.owner)
+            .bind(&c.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_default_credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>> {
+        let Some(mut credential) = self.credential(owner, id).await? else { return Ok(None) };
+        credential.is_default = true;
+        self.update_credential(&credential).await?;
+        Ok(Some(credential))
+    }
+
+    async fn delete_credential(&self, owner: &str, id: &str) -> DbResult<bool> {
+        let done = sqlx::query("DELETE FROM credentials WHERE owner = ? AND id = ?").bind(owner).bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn default_credential(&self, owner: &str, domain: &str) -> DbResult<Option<Credential>> {
+        let row = sqlx::query("SELECT * FROM credentials WHERE owner = ? AND domain = ? AND is_default = 1")
+            .bind(owner)
+            .bind(domain)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(credential_from))
+    }
+
+    async fn any_stored_password(&self) -> DbResult<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE password_sealed IS NOT NULL").fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+
+    async fn insert_feedback(&self, owner: &str, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()> {
+        sqlx::query("INSERT INTO feedback (id, owner, feedback, run_ids, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(owner)
+            .bind(feedback)
+            .bind(serde_json::to_string(run_ids).unwrap_or_default())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! `demoreel serve`: the API, the store and the runners in one process. Input: a
+//! [`ServeConfig`] (flags and environment). Output: a listening server. Invariant: at
+//! start-up no run is left `running` from an earlier process (re-queued if its recording
+//! had not begun, else failed `interrupted`), and a server holding stored passwords
+//! refuses to start without the key that opens them.
+
+use crate::api::{self, ApiConfig, AppState, Services};
+use crate::db::Store;
+use crate::db::sqlite::SqliteStore;
+use crate::runs::hub::Hub;
+use crate::runs::{Runner, RunnerConfig};
+use crate::secrets::{Sealer, UrlSigner};
+use crate::store::LocalStore;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    /// State lives here: `demoreel.db`, `artifacts/`, `runs/`, `signing.key`.
+    pub data_dir: PathBuf,
+    pub recordings_at_once: usize,
+    pub renders_at_once: usize,
+    pub input_window: Duration,
+    /// The operator's key for stored passwords (AES-256-GCM).
+    pub secret_key: Option<[u8; 32]>,
+    pub api: ApiConfig,
+}
+
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("demoreel.db")
+}
+
+/// Opens (and migrates) the data directory's database.
+pub async fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+    let path = database_path(data_dir);
+    SqliteStore::open(&path).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    serve_task: tokio::task::JoinHandle<()>,
+    dispatcher: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Serves until the process ends.
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.serve_task).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.serve_task.abort();
+        self.dispatcher.abort();
+    }
+}
+
+pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", config.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(open_store(&config.data_dir).await?);
+    if config.secret_key.is_none() && store.any_stored_password().await? {
+        anyhow::bail!(
+            "the database holds encrypted passwords but no secret key was given: set DEMOREEL_SECRET_KEY or --secret-key-file (the key they were stored with)"
+        );
+    }
+    let recovered = store.recover_interrupted(&crate::db::now()).await?;
+    if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
+        eprintln!(
+            "demoreel: runs left unfinished by the last process: {} re-queued, {} failed as interrupted",
+            recovered.requeued.len(),
+            recovered.failed.len()
+        );
+    }
+    let sealer = config.secret_key.as_ref().map(|k| Arc::new(Sealer::new(k)));
+    let artifacts = Arc::new(LocalStore::new(&config.data_dir.join("artifacts")));
+    let hub = Arc::new(Hub::default());
+    let signer = UrlSigner::load_or_create(&config.data_dir.join("signing.key"))?;
+    let runner = Arc::new(Runner::new(
+        store.clone(),
+        artifacts.clone(),
+        hub.clone(),
+        sealer.clone(),
+        Arc::new(crate::agent::RulePlanner),
+        RunnerConfig {
+            work_dir: config.data_dir.join("runs"),
+            recordings_at_once: config.recordings_at_once,
+            renders_at_once: config.renders_at_once,
+            input_window: config.input_window,
+        },
+    ));
+    let state = AppState::new(Services { store, artifacts, signer, sealer, hub, config: config.api.clone() });
+    let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| anyhow::anyhow!("--addr {}: {e}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let app = api::router(state);
+    let serve_task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("demoreel: server stopped: {e}");
+        }
+    });
+    let dispatcher = runner.spawn_dispatcher();
+    Ok(Server { addr, serve_task, dispatcher })
+}
