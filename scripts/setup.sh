@@ -9,7 +9,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  chromium fonts-dejavu-core tesseract-ocr tesseract-ocr-eng
+  chromium fonts-dejavu-core tesseract-ocr tesseract-ocr-eng curl jq
 )
 missing=()
 for package in "${packages[@]}"; do
