@@ -9,6 +9,8 @@ CREATE TABLE api_keys (
 
 CREATE TABLE runs (
     id                  TEXT PRIMARY KEY,
+    -- Creation order (times can tie within a millisecond): lists and cursors use it.
+    seq                 INTEGER NOT NULL UNIQUE,
     owner               TEXT NOT NULL REFERENCES api_keys(id),
     status              TEXT NOT NULL,
     progress_stage      TEXT,
@@ -27,8 +29,8 @@ CREATE TABLE runs (
     started_at          TEXT,
     finished_at         TEXT
 );
-CREATE INDEX runs_by_owner ON runs(owner, created_at DESC, id DESC);
-CREATE INDEX runs_by_status ON runs(status, created_at);
+CREATE INDEX runs_by_owner ON runs(owner, seq DESC);
+CREATE INDEX runs_by_status ON runs(status, seq);
 
 CREATE TABLE artifacts (
     id            TEXT PRIMARY KEY,

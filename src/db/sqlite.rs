@@ -105,18 +105,16 @@ fn credential_from(row: &SqliteRow) -> Credential {
     }
 }
 
-/// A list cursor names the last item shown: its creation time and id.
-fn encode_cursor(created_at: &str, id: &str) -> String {
+/// A list cursor names the last item shown by its place in creation order.
+fn encode_cursor(seq: i64) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}|{id}"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("runs:{seq}"))
 }
 
-pub fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+pub fn decode_cursor(cursor: &str) -> Option<i64> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (created_at, id) = text.split_once('|')?;
-    Some((created_at.to_string(), id.to_string()))
+    String::from_utf8(bytes).ok()?.strip_prefix("runs:")?.parse().ok()
 }
 
 #[async_trait::async_trait]
@@ -140,8 +138,8 @@ impl Store for SqliteStore {
 
     async fn insert_run(&self, run: &Run) -> DbResult<()> {
         sqlx::query(
-            "INSERT INTO runs (id, owner, status, progress_stage, target_url, goal, options, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (id, seq, owner, status, progress_stage, target_url, goal, options, created_at, updated_at) \
+             VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&run.id)
         .bind(&run.owner)
@@ -168,26 +166,21 @@ impl Store for SqliteStore {
     }
 
     async fn list_runs(&self, owner: &str, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>> {
-        let (after_time, after_id) = cursor.and_then(decode_cursor).unwrap_or_else(|| ("9999".into(), String::new()));
+        let before_seq = cursor.and_then(decode_cursor).unwrap_or(i64::MAX);
         let rows = sqlx::query(
-            "SELECT * FROM runs WHERE owner = ? AND (? IS NULL OR status = ?) \
-             AND (created_at < ? OR (created_at = ? AND id < ?) OR ? = '') \
-             ORDER BY created_at DESC, id DESC LIMIT ?",
+            "SELECT * FROM runs WHERE owner = ? AND (? IS NULL OR status = ?) AND seq < ? ORDER BY seq DESC LIMIT ?",
         )
         .bind(owner)
         .bind(status.map(RunStatus::as_str))
         .bind(status.map(RunStatus::as_str))
-        .bind(&after_time)
-        .bind(&after_time)
-        .bind(&after_id)
-        .bind(&after_id)
+        .bind(before_seq)
         .bind(limit as i64 + 1)
         .fetch_all(&self.pool)
         .await?;
         let mut items = rows.iter().map(run_from).collect::<DbResult<Vec<_>>>()?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items.last().map(|r| encode_cursor(&r.created_at, &r.id))
+            rows.get(limit as usize - 1).map(|r| encode_cursor(r.get("seq")))
         } else {
             None
         };
@@ -197,7 +190,7 @@ impl Store for SqliteStore {
     async fn claim_next_run(&self, now: &str) -> DbResult<Option<Run>> {
         let row = sqlx::query(
             "UPDATE runs SET status = 'running', started_at = ?, updated_at = ? \
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1) AND status = 'queued' \
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1) AND status = 'queued' \
              RETURNING *",
         )
         .bind(now)

@@ -1,6 +1,7 @@
 //! Integration tests, one module per area. They drive the real stages: synthetic
 //! recordings on disk, the real compositor, and real GStreamer encode/decode.
 
+mod api;
 mod bundles;
 mod capture;
 mod cli;

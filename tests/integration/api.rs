@@ -1,0 +1,403 @@
+//! The HTTP API through the router in-process (no socket, no runner): every endpoint,
+//! every error code of spec/api.md, ownership as 404, validation naming fields, body
+//! limits, rate limits per key, downloads with ranges, ETags and signed URLs.
+
+use crate::common::TempDir;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use demoreel::api::{self, ApiConfig, AppState, Services};
+use demoreel::db::sqlite::SqliteStore;
+use demoreel::db::{self, AwaitingInput, RunStatus, Store};
+use demoreel::runs::hub::Hub;
+use demoreel::secrets::{self, Sealer, UrlSigner};
+use demoreel::store::LocalStore;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Api {
+    router: axum::Router,
+    store: Arc<SqliteStore>,
+    hub: Arc<Hub>,
+    dir: TempDir,
+    alice: String,
+    bob: String,
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+async fn api_with(config: ApiConfig, with_sealer: bool) -> Api {
+    let dir = TempDir::new("api");
+    let store = Arc::new(SqliteStore::open(&dir.path().join("demoreel.db")).await.unwrap());
+    let hub = Arc::new(Hub::default());
+    let alice = secrets::new_api_key();
+    let bob = secrets::new_api_key();
+    store.create_key("alice", &secrets::hash_api_key(&alice)).await.unwrap();
+    store.create_key("bob", &secrets::hash_api_key(&bob)).await.unwrap();
+    let state = AppState::new(Services {
+        store: store.clone(),
+        artifacts: Arc::new(LocalStore::new(&dir.path().join("artifacts"))),
+        signer: UrlSigner::load_or_create(&dir.path().join("signing.key")).unwrap(),
+        sealer: with_sealer.then(|| Arc::new(Sealer::new(&[9u8; 32]))),
+        hub: hub.clone(),
+        config,
+    });
+    Api { router: api::router(state), store, hub, dir, alice, bob }
+}
+
+async fn api() -> Api {
+    api_with(ApiConfig::default(), true).await
+}
+
+/// An answer: status, headers, body bytes and the body as JSON (Null if not JSON).
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    bytes: Vec<u8>,
+    json: Value,
+}
+
+impl Api {
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, headers, bytes, json }
+    }
+
+    async fn call(&self, key: Option<&str>, method: &str, path: impl Into<String>, body: Option<Value>) -> Answer {
+        let mut request = Request::builder().method(method).uri(path.into()).header("content-type", "application/json");
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        self.send(request.body(body).unwrap()).await
+    }
+
+    async fn raw(&self, key: &str, method: &str, path: &str, body: impl Into<Body>) -> Answer {
+        let request = Request::builder().method(method).uri(path).header("x-api-key", key).body(body.into()).unwrap();
+        self.send(request).await
+    }
+
+    async fn create_run(&self, key: &str) -> String {
+        let answer = self.call(Some(key), "POST", "/v1/agent/runs", Some(json!({"target_url": "https://app.example.com/", "goal": "Open the dashboard"}))).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.json);
+        answer.json["run_id"].as_str().unwrap().to_string()
+    }
+}
+
+fn error_fields(answer: &Answer) -> Vec<String> {
+    answer.json["details"].as_array().map(|d| d.iter().map(|d| d["field"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+}
+
+fn assert_error(answer: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(answer.status, status, "{:?}", answer.json);
+    assert_eq!(answer.json["code"], code, "{:?}", answer.json);
+    assert!(answer.json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(answer.json["details"].is_array());
+}
+
+#[test]
+fn keys_are_required_and_checked() {
+    rt().block_on(async {
+        let api = api().await;
+        assert_error(&api.call(None, "GET", "/v1/agent/runs", None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_error(&api.call(Some("drk_nope"), "GET", "/v1/agent/runs", None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+        let bearer = Request::builder().uri("/v1/agent/runs").header("authorization", format!("Bearer {}", api.alice)).body(Body::empty()).unwrap();
+        assert_eq!(api.send(bearer).await.status, StatusCode::OK);
+        assert_error(&api.call(Some(&api.alice), "GET", "/v1/nothing-here", None).await, StatusCode::NOT_FOUND, "not_found");
+    });
+}
+
+#[test]
+fn run_creation_validates_every_field() {
+    rt().block_on(async {
+        let api = api().await;
+        let key = Some(api.alice.as_str());
+        let created = api.call(key, "POST", "/v1/agent/runs", Some(json!({"target_url": "https://app.example.com/", "goal": "Open the dashboard", "options": {"colour": "red"}}))).await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        assert!(db_uuid(&created.json["run_id"]));
+        assert_eq!(created.json["warnings"][0], "options.colour is not a known option and was ignored");
+
+        for (body, fields) in [
+            (json!({"goal": "x"}), vec!["target_url"]),
+            (json!({"target_url": "javascript:alert(1)", "goal": "x"}), vec!["target_url"]),
+            (json!({"target_url": "https://a.example/", "goal": 7}), vec!["goal"]),
+            (json!({"target_url": "https://a.example/", "goal": "g".repeat(2001)}), vec!["goal"]),
+            (json!({"target_url": "h".repeat(100_000), "goal": "x"}), vec!["target_url"]),
+            (json!({"target_url": "https://a.example/", "goal": "x", "options": {"video": {"cursor": "huge", "background": {"type": "solid", "color": "red"}}}}), vec!["options.video.cursor", "options.video.background.color"]),
+            (json!({"target_url": "https://a.example/", "goal": "x", "options": {"video": {"size": {"width": 321}}}}), vec!["options.video.size.width"]),
+            (json!({"target_url": "https://a.example/", "goal": "x", "options": {"auth": {"source": "saved", "id": db::new_id()}}}), vec!["options.auth.id"]),
+            (json!({"target_url": "https://a.example/", "goal": "x", "options": "fast"}), vec!["options"]),
+        ] {
+            let answer = api.call(key, "POST", "/v1/agent/runs", Some(body.clone())).await;
+            assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_request");
+            assert_eq!(error_fields(&answer), fields, "for {body}");
+        }
+        let malformed = api.raw(&api.alice, "POST", "/v1/agent/runs", "{\"goal\": ").await;
+        assert_error(&malformed, StatusCode::BAD_REQUEST, "invalid_request");
+        assert_eq!(error_fields(&malformed), ["body"]);
+        let huge = api.raw(&api.alice, "POST", "/v1/agent/runs", vec![b' '; (1 << 20) + 10]).await;
+        assert_error(&huge, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    });
+}
+
+fn db_uuid(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
+}
+
+#[test]
+fn runs_are_listed_newest_first_paged_filtered_and_private() {
+    rt().block_on(async {
+        let api = api().await;
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(api.create_run(&api.alice).await);
+        }
+        let other = api.create_run(&api.bob).await;
+
+        let run = api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs/{}", ids[0]), None).await;
+        assert_eq!(run.status, StatusCode::OK);
+        for field in ["id", "status", "progress_stage", "awaiting_input", "error", "target_url", "goal", "options", "created_at", "updated_at", "started_at", "finished_at"] {
+            assert!(run.json.get(field).is_some(), "run has {field}");
+        }
+        assert_eq!(run.json["status"], "queued");
+        assert_error(&api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs/{other}"), None).await, StatusCode::NOT_FOUND, "not_found");
+        assert_error(&api.call(Some(&api.alice), "GET", "/v1/agent/runs/not-a-uuid", None).await, StatusCode::NOT_FOUND, "not_found");
+        assert_error(&api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs/{}", db::new_id()), None).await, StatusCode::NOT_FOUND, "not_found");
+
+        let first = api.call(Some(&api.alice), "GET", "/v1/agent/runs?limit=2", None).await;
+        let page: Vec<&str> = first.json["data"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(page, [ids[4].as_str(), ids[3].as_str()], "newest first");
+        let cursor = first.json["next_cursor"].as_str().unwrap();
+        let second = api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs?limit=2&cursor={cursor}"), None).await;
+        let page: Vec<&str> = second.json["data"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(page, [ids[2].as_str(), ids[1].as_str()]);
+        let all = api.call(Some(&api.alice), "GET", "/v1/agent/runs?limit=100", None).await;
+        assert_eq!(all.json["data"].as_array().unwrap().len(), 5, "bob's run is not listed");
+        assert!(all.json["next_cursor"].is_null());
+
+        api.call(Some(&api.alice), "POST", &format!("/v1/agent/runs/{}/cancel", ids[1]), None).await;
+        let cancelled = api.call(Some(&api.alice), "GET", "/v1/agent/runs?status=cancelled", None).await;
+        assert_eq!(cancelled.json["data"][0]["id"], ids[1].as_str());
+        assert_eq!(cancelled.json["data"].as_array().unwrap().len(), 1);
+
+        for (query, field) in [("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("status=sleeping", "status"), ("cursor=%21%21", "cursor")] {
+            let answer = api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs?{query}"), None).await;
+            assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_request");
+            assert_eq!(error_fields(&answer), [field]);
+        }
+    });
+}
+
+#[test]
+fn input_and_cancel_follow_the_lifecycle() {
+    rt().block_on(async {
+        let api = api().await;
+        let id = api.create_run(&api.alice).await;
+        let input = |value: Value| api.call(Some(&api.alice), "POST", format!("/v1/agent/runs/{id}/input"), Some(json!({"value": value})));
+        assert_error(&input(json!("123456")).await, StatusCode::CONFLICT, "conflict");
+        assert_eq!(error_fields(&input(json!("")).await), ["value"]);
+        assert_eq!(error_fields(&input(json!("x".repeat(257))).await), ["value"]);
+        assert_eq!(error_fields(&input(json!(123456)).await), ["value"]);
+
+        // The runner's side: the run waits for input.
+        let mut run = api.store.run_by_id(&id).await.unwrap().unwrap();
+        run.status = RunStatus::AwaitingInput;
+        run.awaiting_input = Some(AwaitingInput { prompt: "Verification code".into(), requested_at: db::now(), expires_at: db::later(300) });
+        api.store.save_run_progress(&run).await.unwrap();
+        let receiver = api.hub.expect_input(&id);
+        let shown = api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs/{id}"), None).await;
+        assert_eq!(shown.json["awaiting_input"]["prompt"], "Verification code");
+        assert!(shown.json["awaiting_input"]["expires_at"].is_string());
+        assert_error(&api.call(Some(&api.bob), "POST", &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": "1"}))).await, StatusCode::NOT_FOUND, "not_found");
+        let given = input(json!("246810")).await;
+        assert_eq!(given.status, StatusCode::NO_CONTENT);
+        assert!(given.bytes.is_empty());
+        assert_eq!(receiver.await.unwrap(), "246810", "the value reaches the runner");
+
+        let queued = api.create_run(&api.alice).await;
+        let cancel = |id: String| api.call(Some(&api.alice), "POST", format!("/v1/agent/runs/{id}/cancel"), None);
+        assert_eq!(cancel(queued.clone()).await.status, StatusCode::NO_CONTENT);
+        let after = api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs/{queued}"), None).await;
+        assert_eq!(after.json["status"], "cancelled");
+        assert!(after.json["finished_at"].is_string());
+        assert_error(&cancel(queued.clone()).await, StatusCode::CONFLICT, "conflict");
+        assert_error(&api.call(Some(&api.bob), "POST", &format!("/v1/agent/runs/{id}/cancel"), None).await, StatusCode::NOT_FOUND, "not_found");
+        // A running run is flagged for its runner.
+        let flag = api.hub.cancel_flag(&id);
+        assert_eq!(cancel(id.clone()).await.status, StatusCode::NO_CONTENT);
+        assert!(flag.is_set());
+    });
+}
+
+#[test]
+fn artifacts_download_with_ranges_etags_and_signed_urls() {
+    rt().block_on(async {
+        let api = api().await;
+        let id = api.create_run(&api.alice).await;
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let source = api.dir.path().join("demo.mp4");
+        std::fs::write(&source, &bytes).unwrap();
+        let store = LocalStore::new(&api.dir.path().join("artifacts"));
+        use demoreel::store::ArtifactStore;
+        store.put(&format!("{id}/demo.mp4"), &source).await.unwrap();
+        let artifact_id = db::new_id();
+        use sha2::Digest;
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        api.store
+            .insert_artifact(&db::Artifact {
+                id: artifact_id.clone(),
+                run_id: id.clone(),
+                name: "demo.mp4".into(),
+                content_type: "video/mp4".into(),
+                size_bytes: bytes.len() as i64,
+                sha256: sha.clone(),
+                storage_key: format!("{id}/demo.mp4"),
+                created_at: db::now(),
+            })
+            .await
+            .unwrap();
+
+        let list = api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs/{id}/artifacts"), None).await;
+        assert_eq!(list.status, StatusCode::OK);
+        let listed = &list.json["data"][0];
+        for field in ["id", "name", "content_type", "size_bytes", "sha256", "download_url", "created_at"] {
+            assert!(listed.get(field).is_some(), "artifact has {field}");
+        }
+        assert_eq!(listed["sha256"], sha.as_str());
+        assert_error(&api.call(Some(&api.bob), "GET", &format!("/v1/agent/runs/{id}/artifacts"), None).await, StatusCode::NOT_FOUND, "not_found");
+
+        let path = format!("/v1/downloads/{artifact_id}");
+        let whole = api.call(Some(&api.alice), "GET", &path, None).await;
+        assert_eq!(whole.status, StatusCode::OK);
+        assert_eq!(whole.bytes, bytes);
+        assert_eq!(whole.headers["content-type"], "video/mp4");
+        assert_eq!(whole.headers["accept-ranges"], "bytes");
+        assert_eq!(whole.headers["content-length"], bytes.len().to_string().as_str());
+        assert!(whole.headers["content-disposition"].to_str().unwrap().contains("demo.mp4"));
+        let etag = whole.headers["etag"].to_str().unwrap().to_string();
+
+        let ranged = |range: &str| {
+            let request = Request::builder().uri(&path).header("x-api-key", &api.alice).header("range", range).body(Body::empty()).unwrap();
+            api.send(request)
+        };
+        let part = ranged("bytes=1000-1999").await;
+        assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(part.headers["content-range"], format!("bytes 1000-1999/{}", bytes.len()).as_str());
+        assert_eq!(part.bytes, bytes[1000..2000]);
+        let tail = ranged("bytes=-500").await;
+        assert_eq!(tail.bytes, bytes[bytes.len() - 500..]);
+        assert_eq!(ranged("bytes=200000-").await.status, StatusCode::RANGE_NOT_SATISFIABLE);
+        let cached = Request::builder().uri(&path).header("x-api-key", &api.alice).header("if-none-match", &etag).body(Body::empty()).unwrap();
+        assert_eq!(api.send(cached).await.status, StatusCode::NOT_MODIFIED);
+
+        assert_error(&api.call(Some(&api.bob), "GET", &path, None).await, StatusCode::NOT_FOUND, "not_found");
+        assert_error(&api.call(None, "GET", &path, None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+        // The signed URL opens without a key, and only for this artifact.
+        let url = listed["download_url"].as_str().unwrap();
+        let signed_path = &url[url.find("/v1/").unwrap()..];
+        let signed = api.call(None, "GET", signed_path, None).await;
+        assert_eq!(signed.status, StatusCode::OK);
+        assert_eq!(signed.bytes, bytes);
+        let tampered = signed_path.replace("signature=", "signature=00");
+        assert_eq!(api.call(None, "GET", &tampered, None).await.status, StatusCode::UNAUTHORIZED);
+        let other = signed_path.replace(&artifact_id, &db::new_id());
+        assert_eq!(api.call(None, "GET", &other, None).await.status, StatusCode::UNAUTHORIZED);
+    });
+}
+
+#[test]
+fn credentials_never_show_their_password() {
+    rt().block_on(async {
+        let api = api().await;
+        let key = Some(api.alice.as_str());
+        let password = "correct horse battery staple";
+        let created = api.call(key, "POST", "/v1/agent/credentials", Some(json!({"label": "Orbit", "domain": "App.Example.com", "email": "ada@example.com", "password": password, "is_default": true}))).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.json);
+        assert_eq!(created.json["domain"], "app.example.com");
+        let id = created.json["id"].as_str().unwrap().to_string();
+        let second = api.call(key, "POST", "/v1/agent/credentials", Some(json!({"label": "OTP only", "domain": "app.example.com", "email": "bo@example.com"}))).await;
+        let second_id = second.json["id"].as_str().unwrap().to_string();
+
+        let mut answers = vec![created.bytes.clone(), second.bytes.clone()];
+        let list = api.call(key, "GET", "/v1/agent/credentials", None).await;
+        assert_eq!(list.json["data"].as_array().unwrap().len(), 2);
+        answers.push(list.bytes.clone());
+        let default = api.call(key, "POST", &format!("/v1/agent/credentials/{second_id}/set-default"), None).await;
+        assert_eq!(default.json["is_default"], true);
+        answers.push(default.bytes.clone());
+        let list = api.call(key, "GET", "/v1/agent/credentials", None).await;
+        let defaults: Vec<&Value> = list.json["data"].as_array().unwrap().iter().filter(|c| c["is_default"] == true).collect();
+        assert_eq!(defaults.len(), 1, "one default per domain");
+        let patched = api.call(key, "PATCH", &format!("/v1/agent/credentials/{id}"), Some(json!({"label": "Orbit admin", "password": "new secret value"}))).await;
+        assert_eq!(patched.status, StatusCode::OK);
+        assert_eq!(patched.json["label"], "Orbit admin");
+        answers.push(patched.bytes.clone());
+        for answer in &answers {
+            let text = String::from_utf8_lossy(answer);
+            assert!(!text.contains(password) && !text.contains("new secret value") && !text.contains("password"), "an answer shows the password: {text}");
+        }
+        // At rest the password is sealed, not stored as text.
+        let stored = api.store.credential(&api.store.key_by_hash(&secrets::hash_api_key(&api.alice)).await.unwrap().unwrap().id, &id).await.unwrap().unwrap();
+        let sealed = stored.password_sealed.unwrap();
+        assert!(!sealed.windows(10).any(|w| w == &b"new secret value"[..10]));
+        assert_eq!(Sealer::new(&[9u8; 32]).open(&sealed).unwrap(), "new secret value");
+
+        let bad = api.call(key, "POST", "/v1/agent/credentials", Some(json!({"label": "", "domain": "not a host", "email": "nobody"}))).await;
+        assert_eq!(error_fields(&bad), ["label", "domain", "email"]);
+        assert_error(&api.call(Some(&api.bob), "PATCH", &format!("/v1/agent/credentials/{id}"), Some(json!({"label": "x"}))).await, StatusCode::NOT_FOUND, "not_found");
+        assert_error(&api.call(Some(&api.bob), "DELETE", &format!("/v1/agent/credentials/{id}"), None).await, StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(api.call(key, "DELETE", &format!("/v1/agent/credentials/{id}"), None).await.status, StatusCode::NO_CONTENT);
+        assert_error(&api.call(key, "DELETE", &format!("/v1/agent/credentials/{id}"), None).await, StatusCode::NOT_FOUND, "not_found");
+
+        // A saved credential must match the run's host.
+        let run = api.call(key, "POST", "/v1/agent/runs", Some(json!({"target_url": "https://other.example.org/", "goal": "x", "options": {"auth": {"source": "saved", "id": second_id}}}))).await;
+        assert_eq!(error_fields(&run), ["options.auth.id"]);
+        let run = api.call(key, "POST", "/v1/agent/runs", Some(json!({"target_url": "https://app.example.com/", "goal": "x", "options": {"auth": {"source": "saved", "id": second_id}}}))).await;
+        assert_eq!(run.status, StatusCode::CREATED);
+    });
+    rt().block_on(async {
+        let api = api_with(ApiConfig::default(), false).await;
+        let refused = api.call(Some(&api.alice), "POST", "/v1/agent/credentials", Some(json!({"label": "x", "domain": "a.example", "email": "a@a.example", "password": "pw"}))).await;
+        assert_eq!(error_fields(&refused), ["password"], "no secret key, no stored passwords");
+    });
+}
+
+#[test]
+fn feedback_names_only_own_runs() {
+    rt().block_on(async {
+        let api = api().await;
+        let mine = api.create_run(&api.alice).await;
+        let theirs = api.create_run(&api.bob).await;
+        let ok = api.call(Some(&api.alice), "POST", "/v1/agent/feedback", Some(json!({"feedback": "The cursor is lovely.", "run_ids": [mine]}))).await;
+        assert_eq!(ok.status, StatusCode::CREATED);
+        assert!(ok.json["created_at"].is_string());
+        assert_error(&api.call(Some(&api.alice), "POST", "/v1/agent/feedback", Some(json!({"feedback": "x", "run_ids": [theirs]}))).await, StatusCode::NOT_FOUND, "not_found");
+        let bad = api.call(Some(&api.alice), "POST", "/v1/agent/feedback", Some(json!({"feedback": "x".repeat(10_001), "run_ids": ["nope"]}))).await;
+        assert_eq!(error_fields(&bad), ["feedback", "run_ids[0]"]);
+        let too_many: Vec<String> = (0..21).map(|_| db::new_id()).collect();
+        assert_eq!(error_fields(&api.call(Some(&api.alice), "POST", "/v1/agent/feedback", Some(json!({"feedback": "x", "run_ids": too_many}))).await), ["run_ids"]);
+    });
+}
+
+#[test]
+fn one_keys_flood_is_limited_without_slowing_another() {
+    rt().block_on(async {
+        let config = ApiConfig { rate_per_second: 2.0, rate_burst: 5.0, ..ApiConfig::default() };
+        let api = api_with(config, true).await;
+        let mut statuses = Vec::new();
+        for _ in 0..12 {
+            statuses.push(api.call(Some(&api.alice), "GET", "/v1/agent/runs", None).await);
+        }
+        let limited: Vec<&Answer> = statuses.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).collect();
+        assert!(limited.len() >= 5, "a flood is refused: {} of 12", limited.len());
+        assert_error(limited[0], StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+        assert!(limited[0].headers.contains_key("retry-after"));
+        assert_eq!(api.call(Some(&api.bob), "GET", "/v1/agent/runs", None).await.status, StatusCode::OK, "another key is served");
+    });
+}
