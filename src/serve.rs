@@ -67,6 +67,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             "the database holds encrypted passwords but no secret key was given: set DEMOREEL_SECRET_KEY or --secret-key-file (the key they were stored with)"
         );
     }
+    let orphans = crate::capture::browser::sweep_orphans();
+    if orphans > 0 {
+        eprintln!("demoreel: ended {orphans} browser session(s) left by a process that died");
+    }
     let recovered = store.recover_interrupted(&crate::db::now()).await?;
     if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
         eprintln!(

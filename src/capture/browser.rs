@@ -122,3 +122,24 @@ pub fn leftover_processes() -> Vec<i32> {
         })
         .collect()
 }
+
+/// Ends browsers a dead demoreel process left behind (it was killed before it could close
+/// them) and removes their profile directories. Profiles are named after the process that
+/// made them, so a live process's browsers are never touched.
+pub fn sweep_orphans() -> usize {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return 0 };
+    let mut swept = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(owner) = name.strip_prefix("demoreel-chromium-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let alive = owner == std::process::id() as i32 || std::path::Path::new(&format!("/proc/{owner}")).exists();
+        if !alive {
+            kill_processes_using(&entry.path());
+            let _ = std::fs::remove_dir_all(entry.path());
+            swept += 1;
+        }
+    }
+    swept
+}

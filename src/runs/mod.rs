@@ -215,8 +215,7 @@ impl Job {
         self.stage("executing").await?;
         let bundle = self.dir.join("recording");
         let _ = std::fs::remove_dir_all(&bundle);
-        let mut record_options = RecordOptions::for_video(&options.video);
-        record_options.blur_emails = options.video.blur_emails;
+        let record_options = RecordOptions::for_video(&options.video);
         let mut capture = Capture::start(&target_url, &bundle, &record_options).await.map_err(capture_stop)?;
         self.run.lock().unwrap().recording_started = true;
         if let Err(stop) = self.save().await {
@@ -346,7 +345,15 @@ impl Job {
     async fn step(&self, capture: &mut Capture, input: &RunInput, number: &mut usize, step: &Step) -> Result<(), Stop> {
         *number += 1;
         let label = step.describe();
-        let result = capture.step(*number, step, input).await;
+        // A long step (a pause, a slow page) must not hold a cancel: it is dropped
+        // mid-way, and the recording is finished by the caller as usual.
+        let result = tokio::select! {
+            result = capture.step(*number, step, input) => result,
+            _ = self.cancel.cancelled() => {
+                self.event("action", json!({"action": label, "ok": false, "stopped_by": "cancel"}));
+                return Err(Stop::Cancelled);
+            }
+        };
         self.event("action", json!({"action": label, "ok": result.is_ok()}));
         if let Some(list) = self.plan.lock().unwrap()["action_history"].as_array_mut() {
             list.push(json!({"action": label, "ok": result.is_ok(), "at_ms": capture.t_ms().round()}));

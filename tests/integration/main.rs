@@ -10,3 +10,4 @@ mod golden;
 mod overlays;
 mod render_outputs;
 mod sample_app;
+mod service;

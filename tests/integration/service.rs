@@ -1,0 +1,331 @@
+//! The service end to end: the real `demoreel serve` process on a loopback port, real
+//! Chromium, the sample app. A sign-in run answered through the input endpoint (demo.mp4
+//! shorter than raw.mp4 by the wait, every artifact downloadable and seekable, no secret
+//! anywhere), cancel during recording, input expiry, and a server killed mid-run.
+
+use crate::common::TempDir;
+use demoreel::sample_app;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = sample_app::PASSWORD;
+
+fn demoreel() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_demoreel"))
+}
+
+/// A `demoreel serve` child process; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Server {
+        std::fs::create_dir_all(data).unwrap();
+        let key_file = data.join("secret.key");
+        if !key_file.exists() {
+            std::fs::write(&key_file, "ab".repeat(32)).unwrap();
+        }
+        let log = data.join(format!("serve-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let mut child = demoreel()
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .arg("--secret-key-file")
+            .arg(&key_file)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("demoreel serving on ").unwrap_or_else(|| panic!("server did not start: {line:?}")).to_string();
+        Server { child, url }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn api_key(data: &Path) -> String {
+    let out = demoreel().args(["keys", "create", "--label", "test", "--data-dir"]).arg(data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["key"].as_str().unwrap().to_string()
+}
+
+/// Talks to the server, keeping every answer's text for the secrets check.
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+    answers: std::sync::Mutex<Vec<String>>,
+}
+
+impl Client {
+    fn new(server: &Server, key: &str) -> Client {
+        Client { http: reqwest::Client::new(), url: server.url.clone(), key: key.to_string(), answers: Default::default() }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url)).header("x-api-key", &self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        self.answers.lock().unwrap().push(text.clone());
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn run(&self, id: &str) -> Value {
+        self.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}"), None).await.1
+    }
+
+    async fn create(&self, body: Value) -> String {
+        let (status, answer) = self.call(reqwest::Method::POST, "/v1/agent/runs", Some(body)).await;
+        assert_eq!(status, 201, "{answer}");
+        answer["run_id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls until `done(run)` holds; panics with the run after `limit`.
+    async fn wait_for(&self, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let run = self.run(id).await;
+            if done(&run) {
+                return run;
+            }
+            assert!(started.elapsed() < limit, "run did not get there in {limit:?}: {run}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+fn terminal(run: &Value) -> bool {
+    matches!(run["status"].as_str(), Some("succeeded" | "failed" | "cancelled"))
+}
+
+/// Chromium processes a server process started and left running.
+fn browsers_of(pid: u32) -> usize {
+    let needle = format!("demoreel-chromium-{pid}-");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())))
+        .filter(|e| {
+            let zombie = std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')));
+            !zombie && std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .count()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn a_sign_in_run_waits_for_its_code_and_ships_every_artifact_without_a_secret() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("service-login");
+    let data = dir.path().join("data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let app = sample_app::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let server = Server::start(&data, &[]);
+        let client = Client::new(&server, &api_key(&data));
+        let (status, _) = client
+            .call(reqwest::Method::POST, "/v1/agent/credentials", Some(json!({"label": "Orbit", "domain": "127.0.0.1", "email": sample_app::EMAIL, "password": PASSWORD, "is_default": true})))
+            .await;
+        assert_eq!(status, 201);
+        let id = client
+            .create(json!({
+                "target_url": app.url("/login"),
+                "goal": "Sign in, create a new project and open the analytics dashboard",
+                "options": {"auth": {"source": "default"}, "video": {"size": {"width": 1280, "height": 720}, "blur_emails": true, "shortcuts": true}, "artifacts": {"gif": true, "gif_width": 480}}
+            }))
+            .await;
+        let waiting = client.wait_for(&id, Duration::from_secs(90), |r| r["status"] == "awaiting_input" || terminal(r)).await;
+        assert_eq!(waiting["status"], "awaiting_input", "{waiting}");
+        assert!(waiting["awaiting_input"]["prompt"].as_str().is_some_and(|p| !p.is_empty()));
+        // A person takes a moment to find the code.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let outbox: Value = reqwest::get(app.url("/api/outbox")).await.unwrap().json().await.unwrap();
+        let code = outbox[0]["code"].as_str().unwrap().to_string();
+        let (status, _) = client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": code}))).await;
+        assert_eq!(status, 204);
+        let done = client.wait_for(&id, Duration::from_secs(240), terminal).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert!(done["error"].is_null() && done["finished_at"].is_string());
+
+        let (_, listed) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}/artifacts"), None).await;
+        let artifacts = listed["data"].as_array().unwrap().clone();
+        let mut names: Vec<&str> = artifacts.iter().map(|a| a["name"].as_str().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["demo.gif", "demo.mp4", "events.jsonl", "plan.json", "raw.mp4"]);
+        let downloads = dir.path().join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
+        let mut files = Vec::new();
+        for artifact in &artifacts {
+            let response = client.http.get(format!("{}/v1/downloads/{}", client.url, artifact["id"].as_str().unwrap())).header("x-api-key", &client.key).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let bytes = response.bytes().await.unwrap().to_vec();
+            assert_eq!(bytes.len() as u64, artifact["size_bytes"].as_u64().unwrap());
+            assert_eq!(sha256_hex(&bytes), artifact["sha256"].as_str().unwrap(), "{} arrives whole", artifact["name"]);
+            let path = downloads.join(artifact["name"].as_str().unwrap());
+            std::fs::write(&path, &bytes).unwrap();
+            files.push((path, bytes));
+        }
+
+        // demo.mp4 = raw.mp4 less the wait for the code, within a frame.
+        let timeline = std::fs::read_to_string(data.join("runs").join(&id).join("recording").join("timeline.jsonl")).unwrap();
+        let at = |kind: &str| timeline.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|e| e["type"] == kind).unwrap()["t_ms"].as_f64().unwrap();
+        let wait_ms = at("awaiting_input_end") - at("awaiting_input_start");
+        assert!(wait_ms > 2000.0, "the wait was recorded: {wait_ms} ms");
+        let raw = demoreel::encode::decode::probe(&downloads.join("raw.mp4")).unwrap();
+        let demo = demoreel::encode::decode::probe(&downloads.join("demo.mp4")).unwrap();
+        let (raw_ms, demo_ms) = (raw.duration_ns as f64 / 1e6, demo.duration_ns as f64 / 1e6);
+        eprintln!("raw.mp4 {raw_ms:.0} ms, demo.mp4 {demo_ms:.0} ms, wait {wait_ms:.0} ms");
+        assert!((raw_ms - demo_ms - wait_ms).abs() <= 1000.0 / 30.0 + 1.0, "raw {raw_ms} − demo {demo_ms} ≠ wait {wait_ms}");
+        let gif = &files.iter().find(|(p, _)| p.ends_with("demo.gif")).unwrap().1;
+        assert!(gif.starts_with(b"GIF89a"));
+
+        // A player can seek: the index is up front, and the signed URL answers ranges.
+        let boxes = demoreel::encode::decode::mp4_top_level_boxes(&downloads.join("demo.mp4")).unwrap();
+        let position = |name: &str| boxes.iter().position(|b| b == name).unwrap();
+        assert!(position("moov") < position("mdat"));
+        let demo_artifact = artifacts.iter().find(|a| a["name"] == "demo.mp4").unwrap();
+        let signed = demo_artifact["download_url"].as_str().unwrap();
+        let part = client.http.get(signed).header("range", "bytes=1000-4999").send().await.unwrap();
+        assert_eq!(part.status().as_u16(), 206);
+        let total = demo_artifact["size_bytes"].as_u64().unwrap();
+        assert_eq!(part.headers()["content-range"], format!("bytes 1000-4999/{total}").as_str());
+        let demo_bytes = &files.iter().find(|(p, _)| p.ends_with("demo.mp4")).unwrap().1;
+        assert_eq!(part.bytes().await.unwrap().to_vec(), demo_bytes[1000..5000]);
+
+        // Neither the password nor the code is in any artifact, log line or API answer.
+        drop(server);
+        let mut haystacks: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (p.display().to_string(), b.clone())).collect();
+        haystacks.push(("server log".into(), std::fs::read(data.read_dir().unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("serve-")).unwrap().path()).unwrap()));
+        haystacks.push(("the recording's timeline".into(), timeline.into_bytes()));
+        for (i, answer) in client.answers.lock().unwrap().iter().enumerate() {
+            haystacks.push((format!("API answer {i}"), answer.clone().into_bytes()));
+        }
+        for (name, bytes) in &haystacks {
+            for secret in [PASSWORD, code.as_str()] {
+                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{name} holds a secret");
+            }
+        }
+    });
+}
+
+#[test]
+fn cancel_stops_a_recording_and_its_browser() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("service-cancel");
+    let data = dir.path().join("data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let app = sample_app::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let server = Server::start(&data, &[]);
+        let client = Client::new(&server, &api_key(&data));
+        let id = client
+            .create(json!({"target_url": app.url("/login"), "goal": "Wait a long time", "options": {"workflow": {"steps": [{"action": "pause", "ms": 60000}]}, "video": {"size": {"width": 960, "height": 540}}}}))
+            .await;
+        client.wait_for(&id, Duration::from_secs(60), |r| r["progress_stage"] == "executing").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(browsers_of(server.pid()) > 0, "a browser records");
+        let asked = Instant::now();
+        let (status, _) = client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/cancel"), None).await;
+        assert_eq!(status, 204);
+        let run = client.wait_for(&id, Duration::from_secs(20), terminal).await;
+        eprintln!("cancelled {:.1} s after the request", asked.elapsed().as_secs_f64());
+        assert_eq!(run["status"], "cancelled", "{run}");
+        assert!(asked.elapsed() < Duration::from_secs(10), "stopped at the next checkpoint");
+        let (status, _) = client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/cancel"), None).await;
+        assert_eq!(status, 409);
+        for _ in 0..40 {
+            if browsers_of(server.pid()) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(browsers_of(server.pid()), 0, "no browser outlives the cancelled run");
+    });
+}
+
+#[test]
+fn unanswered_input_expires() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("service-expiry");
+    let data = dir.path().join("data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let app = sample_app::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let server = Server::start(&data, &["--input-window-secs", "3"]);
+        let client = Client::new(&server, &api_key(&data));
+        let id = client
+            .create(json!({"target_url": app.url("/login"), "goal": "Ask for a code", "options": {"workflow": {"steps": [{"action": "input", "prompt": "Code", "selector": "#email"}]}, "video": {"size": {"width": 960, "height": 540}}}}))
+            .await;
+        let waiting = client.wait_for(&id, Duration::from_secs(60), |r| r["status"] == "awaiting_input" || terminal(r)).await;
+        assert_eq!(waiting["awaiting_input"]["prompt"], "Code");
+        let requested = humantime::parse_rfc3339(waiting["awaiting_input"]["requested_at"].as_str().unwrap()).unwrap();
+        let expires = humantime::parse_rfc3339(waiting["awaiting_input"]["expires_at"].as_str().unwrap()).unwrap();
+        assert_eq!(expires.duration_since(requested).unwrap().as_secs(), 3);
+        let run = client.wait_for(&id, Duration::from_secs(30), terminal).await;
+        assert_eq!(run["status"], "failed");
+        assert_eq!(run["error"]["code"], "input_expired", "{run}");
+        let (status, _) = client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": "123456"}))).await;
+        assert_eq!(status, 409, "too late");
+    });
+}
+
+#[test]
+fn a_killed_server_leaves_no_run_running_after_restart() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("service-restart");
+    let data = dir.path().join("data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let app = sample_app::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let key = api_key(&data);
+        let mut first = Server::start(&data, &[]);
+        let client = Client::new(&first, &key);
+        let steps = |ms: u64| json!({"workflow": {"steps": [{"action": "pause", "ms": ms}]}, "video": {"size": {"width": 960, "height": 540}}});
+        let recording = client.create(json!({"target_url": app.url("/login"), "goal": "Wait", "options": steps(60_000)})).await;
+        let queued = client.create(json!({"target_url": app.url("/login"), "goal": "Wait briefly", "options": steps(500)})).await;
+        // Recording has begun once the first frame is in the run's bundle.
+        let frames = data.join("runs").join(&recording).join("recording").join("frames");
+        client.wait_for(&recording, Duration::from_secs(60), |_| std::fs::read_dir(&frames).is_ok_and(|mut d| d.next().is_some())).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(client.run(&queued).await["status"], "queued", "one recording at a time");
+        let dead_pid = first.pid();
+        first.child.kill().unwrap();
+        first.child.wait().unwrap();
+        assert!(browsers_of(dead_pid) > 0, "the killed server's browser is orphaned");
+
+        let second = Server::start(&data, &[]);
+        let client = Client::new(&second, &key);
+        let interrupted = client.run(&recording).await;
+        assert_eq!(interrupted["status"], "failed", "{interrupted}");
+        assert_eq!(interrupted["error"]["code"], "interrupted");
+        let (_, running) = client.call(reqwest::Method::GET, "/v1/agent/runs?status=running", None).await;
+        assert!(running["data"].as_array().unwrap().iter().all(|r| r["id"] == queued.as_str()), "only the re-queued run may be running: {running}");
+        assert_eq!(browsers_of(dead_pid), 0, "the orphaned browser was ended at start-up");
+        let finished = client.wait_for(&queued, Duration::from_secs(120), terminal).await;
+        assert_eq!(finished["status"], "succeeded", "the queued run ran after the restart: {finished}");
+    });
+}
