@@ -105,7 +105,18 @@ impl Runner {
         let job = match job {
             Ok(job) => job,
             Err(e) => {
+                // Nothing can be recorded without a work directory: fail the run, never strand it.
                 eprintln!("demoreel: run {run_id}: cannot create {}: {e}", dir.display());
+                if let Ok(Some(mut run)) = self.store.run_by_id(&run_id).await {
+                    let now = db::now();
+                    run.status = RunStatus::Failed;
+                    run.error = Some(RunError { code: "internal".into(), message: "the server could not create the run's work directory".into() });
+                    run.progress_stage = None;
+                    run.finished_at = Some(now.clone());
+                    run.updated_at = now;
+                    let _ = self.store.save_run_progress(&run).await;
+                }
+                self.hub.finished(&run_id);
                 return;
             }
         };

@@ -161,3 +161,36 @@ fn a_corrupt_frame_fails_the_render_and_leaves_no_video() {
     let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
     assert!(left.is_empty(), "nothing is left behind: {left:?}");
 }
+
+#[test]
+fn a_cancelled_render_stops_within_a_second_and_leaves_nothing() {
+    let _machine = crate::common::shared_machine();
+    let recording = Recording::open(&synthetic(20, Size { width: 1280, height: 720 })).unwrap();
+    let dir = TempDir::new("render-cancel");
+    let out = dir.path().join("out");
+    let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut asked: Option<std::time::Instant> = None;
+    let result = render::render_cancellable(
+        &recording,
+        &options,
+        &out,
+        Outputs::BOTH,
+        &mut |progress| {
+            // Cancel once raw.mp4 is well under way.
+            if let render::Progress::Advanced { done, .. } = progress
+                && done >= 60
+                && asked.is_none()
+            {
+                asked = Some(std::time::Instant::now());
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        },
+        &cancel,
+    );
+    let stopped_after = asked.expect("the render got going").elapsed();
+    assert!(matches!(result, Err(render::RenderError::Cancelled)), "{result:?}");
+    assert!(stopped_after.as_millis() < 1000, "stopped {stopped_after:?} after the request");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "a cancelled render leaves nothing behind: {left:?}");
+}
