@@ -115,7 +115,7 @@ struct Recorder {
     start_epoch_ms: Mutex<Option<f64>>,
 }
 
-fn now_epoch_ms() -> f64 {
+pub(crate) fn now_epoch_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
 }
 

@@ -92,7 +92,6 @@ fn raw_mp4_keeps_the_page_clock_for_twenty_seconds() {
 }
 
 #[test]
-#[ignore = "the page's reaction reaches the screencast 30-80 ms after the click on this 2-core machine; the one-frame target is not met yet"]
 fn a_click_is_on_the_timeline_within_a_frame_of_the_reaction() {
     let _machine = crate::common::whole_machine();
     let dir = TempDir::new("capture-click");
@@ -115,6 +114,7 @@ fn a_click_is_on_the_timeline_within_a_frame_of_the_reaction() {
             (p[0] > 200 && p[1] < 100).then_some(f.t_ms)
         })
         .expect("the page turned red");
+    eprintln!("click at {click:.1} ms, first red frame at {reacted:.1} ms");
     assert!((reacted - click).abs() <= 1000.0 / 30.0, "click at {click:.1} ms, first red frame at {reacted:.1} ms");
 }
 
