@@ -44,6 +44,7 @@ fn edit(path: &Path, f: impl FnOnce(String) -> String) {
 
 #[test]
 fn what_the_writer_writes_reads_back() {
+    let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-ok");
     let recording = Recording::open(&small_bundle(dir.path())).unwrap();
     assert_eq!(recording.frames.len(), 3);
@@ -56,6 +57,7 @@ fn what_the_writer_writes_reads_back() {
 
 #[test]
 fn an_unfinished_bundle_is_refused() {
+    let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-unfinished");
     let bundle = small_bundle(dir.path());
     std::fs::remove_file(bundle.join("meta.json")).unwrap();
@@ -65,6 +67,7 @@ fn an_unfinished_bundle_is_refused() {
 
 #[test]
 fn unknown_versions_and_formats_are_refused() {
+    let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-version");
     let bundle = small_bundle(dir.path());
     edit(&bundle.join("meta.json"), |t| t.replace("\"version\": 1", "\"version\": 2"));
@@ -79,6 +82,7 @@ fn unknown_versions_and_formats_are_refused() {
 
 #[test]
 fn a_truncated_index_is_refused_with_its_line() {
+    let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-truncated");
     let bundle = small_bundle(dir.path());
     edit(&bundle.join("frames.jsonl"), |t| t[..t.len() - 12].to_string());
@@ -88,6 +92,7 @@ fn a_truncated_index_is_refused_with_its_line() {
 
 #[test]
 fn a_malformed_timeline_line_is_named() {
+    let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-malformed");
     let bundle = small_bundle(dir.path());
     edit(&bundle.join("timeline.jsonl"), |t| {
@@ -111,6 +116,7 @@ fn a_malformed_timeline_line_is_named() {
 
 #[test]
 fn missing_or_escaping_frame_files_are_refused() {
+    let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-frames");
     let bundle = small_bundle(dir.path());
     std::fs::remove_file(bundle.join("frames/000001.jpg")).unwrap();
@@ -130,6 +136,7 @@ fn missing_or_escaping_frame_files_are_refused() {
 
 #[test]
 fn a_file_is_not_a_bundle() {
+    let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-file");
     let file = dir.path().join("x");
     std::fs::write(&file, "x").unwrap();

@@ -40,17 +40,20 @@ fn small(mut video: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn edge_to_edge() {
+    let _machine = crate::common::shared_machine();
 
     check("edge-to-edge", small(json!({})));
 }
 
 #[test]
 fn solid_background() {
+    let _machine = crate::common::shared_machine();
     check("solid", small(json!({"background": {"type": "solid", "color": "#1f2937"}})));
 }
 
 #[test]
 fn gradient_vertical() {
+    let _machine = crate::common::shared_machine();
     check(
         "gradient-vertical",
         small(json!({"background": {"type": "gradient", "from": "#0ea5e9", "to": "#1e3a8a", "direction": "vertical"}})),
@@ -59,6 +62,7 @@ fn gradient_vertical() {
 
 #[test]
 fn gradient_horizontal() {
+    let _machine = crate::common::shared_machine();
     check(
         "gradient-horizontal",
         small(json!({"background": {"type": "gradient", "from": "#f97316", "to": "#db2777", "direction": "horizontal"}})),
@@ -67,11 +71,13 @@ fn gradient_horizontal() {
 
 #[test]
 fn gradient_diagonal() {
+    let _machine = crate::common::shared_machine();
     check("gradient-diagonal", small(json!({"background": {"type": "gradient", "from": "#6366f1", "to": "#ec4899"}})));
 }
 
 #[test]
 fn content_scale() {
+    let _machine = crate::common::shared_machine();
     check(
         "scale-0.6",
         small(json!({"background": {"type": "solid", "color": "#e5e7eb"}, "size": {"content": {"scale": 0.6}}})),
@@ -80,6 +86,7 @@ fn content_scale() {
 
 #[test]
 fn content_padding() {
+    let _machine = crate::common::shared_machine();
     check(
         "padding-24",
         small(json!({"background": {"type": "solid", "color": "#e5e7eb"}, "size": {"content": {"padding": 24}}})),
@@ -88,6 +95,7 @@ fn content_padding() {
 
 #[test]
 fn square_output_keeps_the_page_aspect() {
+    let _machine = crate::common::shared_machine();
     check(
         "square-framed",
         json!({"size": {"width": 540, "height": 540}, "background": {"type": "gradient", "from": "#10b981", "to": "#064e3b"}}),

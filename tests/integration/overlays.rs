@@ -75,6 +75,7 @@ fn golden(name: &str, video: serde_json::Value, overlays: impl Fn(&Scene) -> Ove
 
 #[test]
 fn cursor_shapes_and_sizes() {
+    let _machine = crate::common::shared_machine();
     for size in ["small", "default", "large"] {
         golden(&format!("cursor-{size}"), json!({"cursor": size}), |s| OverlayFrame {
             cursor: Some(cursor_at(s, 330.0, 120.0, CursorShape::Default, 1.0)),
@@ -91,6 +92,7 @@ fn cursor_shapes_and_sizes() {
 
 #[test]
 fn click_mid_effect() {
+    let _machine = crate::common::shared_machine();
     golden("click", json!({}), |s| {
         let (x, y) = s.to_output(330.0, 120.0);
         OverlayFrame {
@@ -103,6 +105,7 @@ fn click_mid_effect() {
 
 #[test]
 fn key_chips() {
+    let _machine = crate::common::shared_machine();
     golden("chip", json!({"shortcuts": true}), |_| OverlayFrame { chips: vec![chip("⌘K", 1, 0.0)], ..Default::default() });
     golden("chips-stacked", json!({"shortcuts": true, "background": {"type": "gradient", "from": "#0ea5e9", "to": "#1e3a8a"}}), |_| OverlayFrame {
         chips: vec![chip("⇧⌘P", 1, 1.0), chip("esc", 1, 0.0)],
@@ -113,6 +116,7 @@ fn key_chips() {
 
 #[test]
 fn redacted_rectangle() {
+    let _machine = crate::common::shared_machine();
     for mode in ["blur", "pixelate"] {
         golden(&format!("redact-{mode}"), json!({"redaction": mode}), |s| {
             let (x0, y0) = s.to_output(300.0, 120.0);
