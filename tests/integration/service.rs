@@ -329,3 +329,74 @@ fn a_killed_server_leaves_no_run_running_after_restart() {
         assert_eq!(finished["status"], "succeeded", "the queued run ran after the restart: {finished}");
     });
 }
+
+#[test]
+fn the_cli_creates_waits_with_exit_codes_and_downloads() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("service-cli");
+    let data = dir.path().join("data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = runtime.block_on(sample_app::start("127.0.0.1:0".parse().unwrap())).unwrap();
+    let server = Server::start(&data, &["--input-window-secs", "4"]);
+    let key = api_key(&data);
+    let cli = |args: &[&str]| {
+        demoreel()
+            .args(args)
+            .env("DEMOREEL_SERVER", &server.url)
+            .env("DEMOREEL_API_KEY", &key)
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .output()
+            .unwrap()
+    };
+    let options = json!({"workflow": {"steps": [{"action": "input", "prompt": "Code", "selector": "#email"}]}, "video": {"size": {"width": 960, "height": 540}}}).to_string();
+    let created = cli(&["runs", "create", &app.url("/login"), "--goal", "Ask for a code", "--options", &options]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let id = serde_json::from_slice::<Value>(&created.stdout).unwrap()["run_id"].as_str().unwrap().to_string();
+
+    let waited = cli(&["runs", "wait", &id, "--timeout", "60"]);
+    assert_eq!(waited.status.code(), Some(10), "awaiting input: {}", String::from_utf8_lossy(&waited.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&waited.stdout).unwrap()["status"], "awaiting_input");
+    // Waiting again while it still waits answers 10 again; once the window has passed, 11.
+    std::thread::sleep(Duration::from_secs(5));
+    let waited = cli(&["runs", "wait", &id, "--timeout", "60", "--output", "text"]);
+    assert_eq!(waited.status.code(), Some(11), "failed (the code never came)");
+    assert!(String::from_utf8_lossy(&waited.stdout).contains("failed"));
+
+    let refused = cli(&["runs", "input", &id, "--value", "123456"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("409"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    let out = dir.path().join("out");
+    let downloaded = cli(&["runs", "download", &id, "--all", "--dir", out.to_str().unwrap()]);
+    assert!(downloaded.status.success(), "{}", String::from_utf8_lossy(&downloaded.stderr));
+    for name in ["raw.mp4", "plan.json", "events.jsonl"] {
+        assert!(out.join(name).is_file(), "a failed run keeps {name}");
+    }
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert!(events.contains("input_expired"));
+    let missing = cli(&["runs", "download", &id, "--artifact", "demo.mp4", "--dir", out.to_str().unwrap()]);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("no artifact"));
+    let no_key = demoreel().args(["runs", "list"]).env("DEMOREEL_SERVER", &server.url).env_remove("DEMOREEL_API_KEY").env("XDG_CONFIG_HOME", dir.path().join("empty")).output().unwrap();
+    assert!(!no_key.status.success() && String::from_utf8_lossy(&no_key.stderr).contains("no API key"));
+}
+
+#[test]
+fn stored_passwords_need_their_key_to_start() {
+    let dir = TempDir::new("service-key");
+    let data = dir.path().join("data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let server = Server::start(&data, &[]);
+        let client = Client::new(&server, &api_key(&data));
+        let (status, _) = client
+            .call(reqwest::Method::POST, "/v1/agent/credentials", Some(json!({"label": "x", "domain": "a.example", "email": "a@a.example", "password": "pw-123"})))
+            .await;
+        assert_eq!(status, 201);
+    });
+    let refused = demoreel().args(["serve", "--addr", "127.0.0.1:0", "--data-dir"]).arg(&data).env_remove("DEMOREEL_SECRET_KEY").env_remove("DEMOREEL_SECRET_KEY_FILE").output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("DEMOREEL_SECRET_KEY") && stderr.contains("encrypted passwords"), "{stderr}");
+    let database = std::fs::read(data.join("demoreel.db")).unwrap();
+    assert!(!database.windows(6).any(|w| w == b"pw-123"), "the password is not in the database as text");
+}
