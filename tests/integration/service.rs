@@ -59,6 +59,28 @@ impl Drop for Server {
     }
 }
 
+/// A test's world: a data directory, the sample app, a running server and a key.
+struct World {
+    dir: TempDir,
+    data: std::path::PathBuf,
+    runtime: tokio::runtime::Runtime,
+    app: sample_app::SampleApp,
+    server: Server,
+    key: String,
+}
+
+impl World {
+    fn new(label: &str, serve_args: &[&str]) -> World {
+        let dir = TempDir::new(label);
+        let data = dir.path().join("data");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let app = runtime.block_on(sample_app::start("127.0.0.1:0".parse().unwrap())).unwrap();
+        let server = Server::start(&data, serve_args);
+        let key = api_key(&data);
+        World { dir, data, runtime, app, server, key }
+    }
+}
+
 fn api_key(data: &Path) -> String {
     let out = demoreel().args(["keys", "create", "--label", "test", "--data-dir"]).arg(data).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -140,13 +162,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[test]
 fn a_sign_in_run_waits_for_its_code_and_ships_every_artifact_without_a_secret() {
     let _machine = crate::common::whole_machine();
-    let dir = TempDir::new("service-login");
-    let data = dir.path().join("data");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let app = sample_app::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let server = Server::start(&data, &[]);
-        let client = Client::new(&server, &api_key(&data));
+    let world = World::new("service-login", &[]);
+    let (dir, data, app, server) = (&world.dir, &world.data, &world.app, &world.server);
+    world.runtime.block_on(async {
+        let client = Client::new(server, &world.key);
         let (status, _) = client
             .call(reqwest::Method::POST, "/v1/agent/credentials", Some(json!({"label": "Orbit", "domain": "127.0.0.1", "email": sample_app::EMAIL, "password": PASSWORD, "is_default": true})))
             .await;
@@ -217,7 +236,6 @@ fn a_sign_in_run_waits_for_its_code_and_ships_every_artifact_without_a_secret() 
         assert_eq!(part.bytes().await.unwrap().to_vec(), demo_bytes[1000..5000]);
 
         // Neither the password nor the code is in any artifact, log line or API answer.
-        drop(server);
         let mut haystacks: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (p.display().to_string(), b.clone())).collect();
         haystacks.push(("server log".into(), std::fs::read(data.read_dir().unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("serve-")).unwrap().path()).unwrap()));
         haystacks.push(("the recording's timeline".into(), timeline.into_bytes()));
@@ -235,13 +253,10 @@ fn a_sign_in_run_waits_for_its_code_and_ships_every_artifact_without_a_secret() 
 #[test]
 fn cancel_stops_a_recording_and_its_browser() {
     let _machine = crate::common::whole_machine();
-    let dir = TempDir::new("service-cancel");
-    let data = dir.path().join("data");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let app = sample_app::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let server = Server::start(&data, &[]);
-        let client = Client::new(&server, &api_key(&data));
+    let world = World::new("service-cancel", &[]);
+    let (app, server) = (&world.app, &world.server);
+    world.runtime.block_on(async {
+        let client = Client::new(server, &world.key);
         let id = client
             .create(json!({"target_url": app.url("/login"), "goal": "Wait a long time", "options": {"workflow": {"steps": [{"action": "pause", "ms": 60000}]}, "video": {"size": {"width": 960, "height": 540}}}}))
             .await;
@@ -270,13 +285,10 @@ fn cancel_stops_a_recording_and_its_browser() {
 #[test]
 fn unanswered_input_expires() {
     let _machine = crate::common::whole_machine();
-    let dir = TempDir::new("service-expiry");
-    let data = dir.path().join("data");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let app = sample_app::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let server = Server::start(&data, &["--input-window-secs", "3"]);
-        let client = Client::new(&server, &api_key(&data));
+    let world = World::new("service-expiry", &["--input-window-secs", "3"]);
+    let (app, server) = (&world.app, &world.server);
+    world.runtime.block_on(async {
+        let client = Client::new(server, &world.key);
         let id = client
             .create(json!({"target_url": app.url("/login"), "goal": "Ask for a code", "options": {"workflow": {"steps": [{"action": "input", "prompt": "Code", "selector": "#email"}]}, "video": {"size": {"width": 960, "height": 540}}}}))
             .await;
@@ -333,12 +345,8 @@ fn a_killed_server_leaves_no_run_running_after_restart() {
 #[test]
 fn the_cli_creates_waits_with_exit_codes_and_downloads() {
     let _machine = crate::common::whole_machine();
-    let dir = TempDir::new("service-cli");
-    let data = dir.path().join("data");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let app = runtime.block_on(sample_app::start("127.0.0.1:0".parse().unwrap())).unwrap();
-    let server = Server::start(&data, &["--input-window-secs", "4"]);
-    let key = api_key(&data);
+    let world = World::new("service-cli", &["--input-window-secs", "4"]);
+    let (dir, app, server, key) = (&world.dir, &world.app, &world.server, &world.key);
     let cli = |args: &[&str]| {
         demoreel()
             .args(args)
