@@ -35,13 +35,14 @@ pub struct GifSummary {
 /// Writes `out` from `mp4`; with a byte budget, narrows the GIF (¾ each time, not below
 /// 240 px) until it fits, and answers the smallest it made if none fits.
 pub fn from_mp4(mp4: &Path, out: &Path, width: u32, fps: u32, max_bytes: Option<u64>) -> Result<GifSummary, GifError> {
+    let requested = width;
     let mut width = width;
     loop {
         let summary = encode_once(mp4, out, width, fps)?;
         let over = max_bytes.is_some_and(|max| summary.bytes > max);
         let next = width * 3 / 4;
         if !over || next < 240 {
-            return Ok(GifSummary { narrowed: width != summary.width || summary.narrowed, ..summary });
+            return Ok(GifSummary { narrowed: width < requested, ..summary });
         }
         width = next;
     }
@@ -98,10 +99,15 @@ fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32) -> Result<GifSummar
 /// (held until its delay is known).
 struct Writer {
     encoder: gif::Encoder<BufWriter<File>>,
+    resizer: fast_image_resize::Resizer,
+    scaled: Vec<u8>,
     width: u32,
     height: u32,
     shown: Vec<u8>,
     pending: Option<(gif::Frame<'static>, u64)>,
+    /// What rounding to whole centiseconds left over, given to the next delay so the
+    /// GIF's length stays the video's.
+    carry_ns: u64,
     frames: u32,
 }
 
@@ -109,12 +115,30 @@ impl Writer {
     fn new(file: File, width: u32, height: u32) -> Result<Writer, gif::EncodingError> {
         let mut encoder = gif::Encoder::new(BufWriter::new(file), width as u16, height as u16, &[])?;
         encoder.set_repeat(gif::Repeat::Infinite)?;
-        Ok(Writer { encoder, width, height, shown: vec![0; (width * height * 4) as usize], pending: None, frames: 0 })
+        let pixels = (width * height * 4) as usize;
+        Ok(Writer { encoder, resizer: fast_image_resize::Resizer::new(), scaled: vec![0; pixels], width, height, shown: vec![0; pixels], pending: None, carry_ns: 0, frames: 0 })
     }
 
     fn push(&mut self, rgba: &[u8], src_w: u32, src_h: u32, duration_ns: u64) -> Result<(), gif::EncodingError> {
-        let source = image::RgbaImage::from_raw(src_w, src_h, rgba.to_vec()).expect("decoder gives whole frames");
-        let scaled = image::imageops::resize(&source, self.width, self.height, image::imageops::FilterType::Triangle).into_raw();
+        self.scale(rgba, src_w, src_h)?;
+        let scaled = std::mem::take(&mut self.scaled);
+        let result = self.add(&scaled, duration_ns);
+        self.scaled = scaled;
+        result
+    }
+
+    /// Downscales a decoded frame into `self.scaled` (bilinear: the GIF is small, and a
+    /// 1080p frame takes a few ms this way instead of ~100 ms with `image`'s resize).
+    fn scale(&mut self, rgba: &[u8], src_w: u32, src_h: u32) -> Result<(), gif::EncodingError> {
+        use fast_image_resize as fir;
+        let io = |e: &dyn std::fmt::Display| gif::EncodingError::from(std::io::Error::other(e.to_string()));
+        let src = fir::images::ImageRef::new(src_w, src_h, rgba, fir::PixelType::U8x4).map_err(|e| io(&e))?;
+        let mut dst = fir::images::Image::from_slice_u8(self.width, self.height, &mut self.scaled, fir::PixelType::U8x4).map_err(|e| io(&e))?;
+        let options = fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear));
+        self.resizer.resize(&src, &mut dst, &options).map_err(|e| io(&e))
+    }
+
+    fn add(&mut self, scaled: &[u8], duration_ns: u64) -> Result<(), gif::EncodingError> {
         // The rectangle that changed visibly since the last GIF frame (small codec noise ignored).
         let (w, h) = (self.width as usize, self.height as usize);
         let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0usize, 0usize);
@@ -151,7 +175,12 @@ impl Writer {
 
     fn flush_pending(&mut self) -> Result<(), gif::EncodingError> {
         if let Some((mut frame, held_ns)) = self.pending.take() {
-            frame.delay = ((held_ns / 10_000_000).max(2)).min(u16::MAX as u64) as u16;
+            const CENTISECOND_NS: u64 = 10_000_000;
+            let total = held_ns + self.carry_ns;
+            // Players stretch delays under 2 cs to 10 cs: never write one.
+            let delay = (total / CENTISECOND_NS).clamp(2, u16::MAX as u64);
+            self.carry_ns = total.saturating_sub(delay * CENTISECOND_NS);
+            frame.delay = delay as u16;
             self.encoder.write_frame(&frame)?;
         }
         Ok(())

@@ -194,3 +194,35 @@ fn a_cancelled_render_stops_within_a_second_and_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "a cancelled render leaves nothing behind: {left:?}");
 }
+
+#[test]
+fn the_gif_lasts_as_long_as_demo_mp4_and_stores_only_what_changed() {
+    let _machine = crate::common::shared_machine();
+    let recording = Recording::open(&synthetic(10, Size { width: 1280, height: 720 })).unwrap();
+    let dir = TempDir::new("gif");
+    let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
+    render::render(&recording, &options, dir.path(), Outputs { raw: false, demo: true }, &mut |_| {}).unwrap();
+    let demo = decode::probe(&dir.path().join(DEMO_MP4)).unwrap();
+    let gif_path = dir.path().join("demo.gif");
+    let made = demoreel::gif::from_mp4(&dir.path().join(DEMO_MP4), &gif_path, 480, 12, None).unwrap();
+    assert_eq!((made.width, made.height), (480, 270));
+
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    let mut decoder = options.read_info(std::fs::File::open(&gif_path).unwrap()).unwrap();
+    let (mut frames, mut total_cs, mut full_frames) = (0u32, 0u64, 0u32);
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        frames += 1;
+        total_cs += frame.delay as u64;
+        if frame.width == 480 && frame.height == 270 {
+            full_frames += 1;
+        }
+    }
+    let demo_s = demo.duration_ns as f64 / 1e9;
+    let gif_s = total_cs as f64 / 100.0;
+    eprintln!("demo.mp4 {demo_s:.2} s, demo.gif {gif_s:.2} s in {frames} frames ({full_frames} whole), {} bytes", made.bytes);
+    assert_eq!(frames, made.frames);
+    assert!(frames > 10 && (frames as f64) < demo_s * 12.0 + 1.0, "at most 12 frames a second, unchanged ones merged: {frames}");
+    assert!((gif_s - demo_s).abs() <= 0.1, "the GIF plays as long as the video: {gif_s} vs {demo_s}");
+    assert!(full_frames < frames / 2, "most frames store only the rectangle that changed ({full_frames} of {frames} are whole)");
+}
