@@ -65,12 +65,6 @@ impl Driver {
                     let (x, y) = self.locate(target, *timeout_ms).await?;
                     self.click(x, y).await?;
                 }
-                if *secret {
-                    // A secret (a one-time code, a password in a plain field) is drawn as
-                    // dots, so no video shows it. The box keeps its size: nothing moves.
-                    let hide = "(() => { const el = document.activeElement;                                 if (el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA'))                                 el.style.setProperty('-webkit-text-security', 'disc', 'important'); })()";
-                    let _ = self.page.evaluate(hide).await;
-                }
                 for ch in text.chars() {
                     let s = ch.to_string();
                     self.key(&s, &[], Some(&s), *secret).await?;

@@ -110,15 +110,6 @@ pub fn whole_machine() -> std::sync::RwLockWriteGuard<'static, ()> {
 /// E-mail addresses tesseract reads in every 20th frame of `video` (frames written as PNGs
 /// into `dir`), sorted and without repeats.
 pub fn ocr_emails(video: &Path, dir: &Path) -> Vec<String> {
-    let email = regex_lite_email();
-    let mut found: Vec<String> = ocr_texts(video, dir).iter().flat_map(|text| email(text)).collect();
-    found.sort();
-    found.dedup();
-    found
-}
-
-/// What tesseract reads in every 20th frame of `video`, a text per frame.
-pub fn ocr_texts(video: &Path, dir: &Path) -> Vec<String> {
     let mut pngs = Vec::new();
     demoreel::encode::decode::decode(video, |frame| {
         if frame.index % 20 == 10 {
@@ -129,8 +120,9 @@ pub fn ocr_texts(video: &Path, dir: &Path) -> Vec<String> {
     })
     .unwrap();
     assert!(!pngs.is_empty());
+    let email = regex_lite_email();
     // Two tesseracts at a time: one per core.
-    let mut texts = Vec::new();
+    let mut found = Vec::new();
     for pair in pngs.chunks(2) {
         let children: Vec<_> = pair
             .iter()
@@ -146,10 +138,12 @@ pub fn ocr_texts(video: &Path, dir: &Path) -> Vec<String> {
             .collect();
         for child in children {
             let out = child.wait_with_output().unwrap();
-            texts.push(String::from_utf8_lossy(&out.stdout).to_string());
+            found.extend(email(&String::from_utf8_lossy(&out.stdout)));
         }
     }
-    texts
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// Words that look like e-mail addresses (something@something.tld).
