@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -123,15 +122,11 @@ async fn shell() -> Html<&'static str> {
 }
 
 fn random_u64() -> u64 {
-    // RandomState is seeded from the OS per instance: enough for a sample app's codes.
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    hasher.finish()
+    u64::from_le_bytes(crate::secrets::random_bytes::<8>())
 }
 
 fn token() -> String {
-    format!("{:016x}{:016x}", random_u64(), random_u64())
+    hex::encode(crate::secrets::random_bytes::<16>())
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -107,8 +107,16 @@ pub fn kill_processes_using(profile: &Path) {
     }
 }
 
-/// Processes still running with a demoreel profile directory (for checks and tests).
+/// Processes still running with a demoreel profile directory of this process (for
+/// checks and tests).
 pub fn leftover_processes() -> Vec<i32> {
+    processes_of(std::process::id())
+}
+
+/// Live (not zombie) browser processes whose profile directory belongs to the demoreel
+/// process `owner`.
+pub fn processes_of(owner: u32) -> Vec<i32> {
+    let needle = format!("demoreel-chromium-{owner}-");
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     entries
         .flatten()
@@ -117,8 +125,7 @@ pub fn leftover_processes() -> Vec<i32> {
             let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
             let state = std::fs::read_to_string(entry.path().join("stat")).ok()?;
             let zombie = state.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-            (String::from_utf8_lossy(&cmdline).contains(&format!("demoreel-chromium-{}-", std::process::id())) && !zombie)
-                .then_some(pid)
+            (String::from_utf8_lossy(&cmdline).contains(&needle) && !zombie).then_some(pid)
         })
         .collect()
 }

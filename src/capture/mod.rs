@@ -51,7 +51,20 @@ pub enum CaptureError {
     LiveRaw(#[from] live_raw::LiveRawError),
     /// The value an input step waited for never came (expired, cancelled).
     #[error("step {index} ({description}): no input: {reason}")]
-    NoInput { index: usize, description: String, reason: String },
+    NoInput { index: usize, description: String, reason: NoValue },
+}
+
+/// Why an input step got no value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NoValue {
+    /// Nobody answered within the waiting window.
+    #[error("no input within {seconds} s")]
+    Expired { seconds: u64 },
+    #[error("cancelled")]
+    Cancelled,
+    /// No one can answer here (no terminal, a closed stdin, a source that gave up).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 #[derive(Debug, Clone)]
@@ -149,16 +162,16 @@ impl Recorder {
 /// Where an input step gets its value (a one-time code): a person at a terminal, the
 /// runs API's input endpoint, a test reading the sample app's outbox.
 pub trait InputSource: Send + Sync {
-    /// Waits for the value; an error (expired, cancelled) ends the recording.
-    fn ask<'a>(&'a self, prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, String>>;
+    /// Waits for the value; no value (expired, cancelled) ends the recording.
+    fn ask<'a>(&'a self, prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, NoValue>>;
 }
 
 /// For step lists without input steps.
 pub struct NoInput;
 
 impl InputSource for NoInput {
-    fn ask<'a>(&'a self, _prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, String>> {
-        Box::pin(async { Err("nobody can answer here".to_string()) })
+    fn ask<'a>(&'a self, _prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, NoValue>> {
+        Box::pin(async { Err(NoValue::Unavailable("nobody can answer here".to_string())) })
     }
 }
 
@@ -241,33 +254,14 @@ impl Capture {
         let description = step.describe();
         self.recorder.event(Event::StepStart { label: description.clone() });
         let result = match step {
-            Step::Input { prompt, target, timeout_ms, .. } => {
-                match self.limited(step, self.driver.locate(target, *timeout_ms)).await {
-                    Err(reason) => Err(reason),
-                    Ok(_) => {
-                        self.recorder.event(Event::AwaitingInputStart { prompt: Some(prompt.clone()) });
-                        let answer = input.ask(prompt).await;
-                        self.recorder.event(Event::AwaitingInputEnd {});
-                        match answer {
-                            Err(reason) => {
-                                self.recorder.event(Event::StepEnd { label: description.clone(), ok: false });
-                                self.failed = true;
-                                return Err(CaptureError::NoInput { index, description, reason });
-                            }
-                            Ok(value) => {
-                                let typing = Step::Type {
-                                    text: value,
-                                    target: target.clone(),
-                                    secret: true,
-                                    label: None,
-                                    timeout_ms: *timeout_ms,
-                                };
-                                self.run_limited(&typing).await
-                            }
-                        }
-                    }
+            Step::Input { prompt, target, timeout_ms, .. } => match self.ask_and_type(step, prompt, target, *timeout_ms, input).await {
+                Ok(typed) => typed,
+                Err(reason) => {
+                    self.recorder.event(Event::StepEnd { label: description.clone(), ok: false });
+                    self.failed = true;
+                    return Err(CaptureError::NoInput { index, description, reason });
                 }
-            }
+            },
             _ => self.run_limited(step).await,
         };
         // A page that opened a tab must not lose the screencast to it.
@@ -281,28 +275,31 @@ impl Capture {
         Ok(())
     }
 
-    async fn run_limited(&mut self, step: &Step) -> Result<(), String> {
-        if self.driver.crashed() {
-            return Err("the page's renderer crashed".to_string());
+    /// An input step: finds the field (within the step's limit), waits for the value
+    /// (outside it, marked as awaiting input), types it as a secret. `Err`: no value
+    /// came; `Ok(Err)`: the page refused.
+    async fn ask_and_type(
+        &mut self,
+        step: &Step,
+        prompt: &str,
+        target: &steps::Target,
+        timeout_ms: Option<u64>,
+        input: &dyn InputSource,
+    ) -> Result<Result<(), String>, NoValue> {
+        let crashed = self.driver.crashed.clone();
+        if let Err(reason) = within_limit(step, &crashed, self.driver.locate(target, timeout_ms)).await {
+            return Ok(Err(reason));
         }
-        // Nothing a page does may hold a step forever.
-        let limit = Duration::from_millis(step.time_limit_ms());
-        let result = match tokio::time::timeout(limit, self.driver.run(step)).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
-        };
-        result.map_err(|reason| if self.driver.crashed() { format!("the page's renderer crashed ({reason})") } else { reason })
+        self.recorder.event(Event::AwaitingInputStart { prompt: Some(prompt.to_string()) });
+        let answer = input.ask(prompt).await;
+        self.recorder.event(Event::AwaitingInputEnd {});
+        let typing = Step::Type { text: answer?, target: target.clone(), secret: true, label: None, timeout_ms };
+        Ok(self.run_limited(&typing).await)
     }
 
-    async fn limited<T>(&self, step: &Step, work: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
-        if self.driver.crashed() {
-            return Err("the page's renderer crashed".to_string());
-        }
-        let limit = Duration::from_millis(step.time_limit_ms());
-        match tokio::time::timeout(limit, work).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
-        }
+    async fn run_limited(&mut self, step: &Step) -> Result<(), String> {
+        let crashed = self.driver.crashed.clone();
+        within_limit(step, &crashed, self.driver.run(step)).await
     }
 
     /// Stops recording, finishes the bundle and `raw.mp4`, and closes the browser.
@@ -332,6 +329,20 @@ impl Capture {
         live.finish(duration_ms)?.commit().map_err(|e| CaptureError::Io { path: raw_path.clone(), reason: e.to_string() })?;
         Ok(RecordSummary { bundle: out, raw_mp4: raw_path, frames: frame_count, duration_ms })
     }
+}
+
+/// Runs a step's work within its time limit (nothing a page does may hold a step
+/// forever), naming a renderer crash as the reason when there was one.
+async fn within_limit<T>(step: &Step, crashed: &AtomicBool, work: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+    if crashed.load(Ordering::SeqCst) {
+        return Err("the page's renderer crashed".to_string());
+    }
+    let limit = Duration::from_millis(step.time_limit_ms());
+    let result = match tokio::time::timeout(limit, work).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
+    };
+    result.map_err(|reason| if crashed.load(Ordering::SeqCst) { format!("the page's renderer crashed ({reason})") } else { reason })
 }
 
 /// What [`begin`] sets up, before it is owned by a [`Capture`].

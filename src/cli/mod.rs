@@ -343,10 +343,12 @@ fn sample_app_command(addr: std::net::SocketAddr) -> Result<()> {
 struct TerminalInput;
 
 impl crate::capture::InputSource for TerminalInput {
-    fn ask<'a>(&'a self, prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, String>> {
+    fn ask<'a>(&'a self, prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, crate::capture::NoValue>> {
+        use crate::capture::NoValue;
         let prompt = prompt.to_string();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || read_secret_line(&prompt)).await.map_err(|e| e.to_string())?
+            let read = tokio::task::spawn_blocking(move || read_secret_line(&prompt)).await.map_err(|e| NoValue::Unavailable(e.to_string()))?;
+            read.map_err(NoValue::Unavailable)
         })
     }
 }

@@ -13,7 +13,7 @@
 pub mod hub;
 
 use crate::agent::{Clause, Next, PageView, Planner};
-use crate::capture::{self, Capture, CaptureError, InputSource, RecordOptions, steps::Step};
+use crate::capture::{self, Capture, CaptureError, InputSource, NoValue, RecordOptions, steps::Step};
 use crate::db::{self, AwaitingInput, Credential, Run, RunError, RunStatus, Store};
 use crate::secrets::Sealer;
 use crate::store::ArtifactStore;
@@ -321,13 +321,15 @@ impl Job {
             let mut done: Vec<Vec<Step>> = Vec::new();
             loop {
                 self.checkpoint()?;
-                self.answer_code_if_asked(capture, input, &mut step_number).await?;
                 let view = self.observe(capture).await?;
+                // A code the product asks for mid-goal is answered first; then the page is read again.
+                if self.answer_code_if_asked(capture, input, &mut step_number, &view).await? {
+                    continue;
+                }
                 match self.runner.planner.next(clause, &view, &done) {
                     Next::Done => break,
                     Next::Fail(reason) => return Err(Stop::failed("goal_failed", format!("{:?}: {reason}", clause.text))),
-                    Next::Do(steps) if done.len() >= 6 => {
-                        let _ = steps;
+                    Next::Do(_) if done.len() >= 6 => {
                         return Err(Stop::failed("goal_failed", format!("{:?}: still not done after 6 rounds of actions", clause.text)));
                     }
                     Next::Do(steps) => {
@@ -410,19 +412,20 @@ impl Job {
             self.checkpoint()?;
             self.step(capture, input, number, step).await?;
         }
-        self.answer_code_if_asked(capture, input, number).await?;
-        let view = self.observe(capture).await?;
+        let mut view = self.observe(capture).await?;
+        if self.answer_code_if_asked(capture, input, number, &view).await? {
+            view = self.observe(capture).await?;
+        }
         if view.elements.iter().any(|e| e.is_password()) {
             return Err(Stop::failed("login_failed", "the sign-in form is still shown after submitting (wrong e-mail or password?)"));
         }
         Ok(())
     }
 
-    /// A one-time-code field on the page puts the run in `awaiting_input`; the answer is
-    /// typed as a secret and submitted.
-    async fn answer_code_if_asked(&self, capture: &mut Capture, input: &RunInput, number: &mut usize) -> Result<(), Stop> {
-        let view = self.observe(capture).await?;
-        let Some(field) = view.elements.iter().find(|e| e.is_one_time_code() && e.empty) else { return Ok(()) };
+    /// A one-time-code field in `view` puts the run in `awaiting_input`; the answer is
+    /// typed as a secret and submitted. Answers whether it did (the page then changed).
+    async fn answer_code_if_asked(&self, capture: &mut Capture, input: &RunInput, number: &mut usize, view: &PageView) -> Result<bool, Stop> {
+        let Some(field) = view.elements.iter().find(|e| e.is_one_time_code() && e.empty) else { return Ok(false) };
         let prompt = if field.label.is_empty() { "One-time code".to_string() } else { field.label.clone() };
         let target = crate::capture::steps::Target { selector: Some(field.selector.clone()), ..Default::default() };
         let steps = [
@@ -434,7 +437,7 @@ impl Job {
         for step in &steps {
             self.step(capture, input, number, step).await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn render_demo(&self, bundle: &Path, options: &crate::options::RenderOptions) -> Result<PathBuf, Stop> {
@@ -516,8 +519,8 @@ impl Job {
 
 fn capture_stop(error: CaptureError) -> Stop {
     match error {
-        CaptureError::NoInput { reason, .. } if reason.starts_with("cancelled") => Stop::Cancelled,
-        CaptureError::NoInput { reason, .. } if reason.starts_with("input_expired") => Stop::failed("input_expired", reason),
+        CaptureError::NoInput { reason: NoValue::Cancelled, .. } => Stop::Cancelled,
+        CaptureError::NoInput { reason: reason @ NoValue::Expired { .. }, .. } => Stop::failed("input_expired", reason.to_string()),
         CaptureError::Step { description, reason, .. } if description.starts_with("go to") => {
             Stop::failed("navigation_failed", format!("{description}: {reason}"))
         }
@@ -551,7 +554,7 @@ struct RunInput {
 }
 
 impl InputSource for RunInput {
-    fn ask<'a>(&'a self, prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, String>> {
+    fn ask<'a>(&'a self, prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, NoValue>> {
         Box::pin(async move {
             let job = &self.job;
             let id = job.id();
@@ -566,12 +569,13 @@ impl InputSource for RunInput {
             job.event("awaiting_input", json!({"prompt": waiting.prompt, "expires_at": waiting.expires_at}));
             if job.save().await.is_err() {
                 job.runner.hub.stop_expecting_input(&id);
-                return Err("cancelled".into());
+                return Err(NoValue::Cancelled);
             }
             let answer = tokio::select! {
-                value = receiver => value.map_err(|_| "cancelled: the input channel closed".to_string()),
-                _ = tokio::time::sleep(window) => Err(format!("input_expired: no input within {} s", window.as_secs())),
-                _ = job.cancel.cancelled() => Err("cancelled".to_string()),
+                // The hub drops the sender only when the run is finished.
+                value = receiver => value.map_err(|_| NoValue::Cancelled),
+                _ = tokio::time::sleep(window) => Err(NoValue::Expired { seconds: window.as_secs() }),
+                _ = job.cancel.cancelled() => Err(NoValue::Cancelled),
             };
             job.runner.hub.stop_expecting_input(&id);
             {
@@ -582,10 +586,10 @@ impl InputSource for RunInput {
             match &answer {
                 // The value itself is never written down.
                 Ok(_) => job.event("input_received", json!({})),
-                Err(reason) => job.event("input_missing", json!({"reason": reason})),
+                Err(reason) => job.event("input_missing", json!({"reason": reason.to_string()})),
             }
             if answer.is_ok() {
-                job.save().await.map_err(|_| "cancelled".to_string())?;
+                job.save().await.map_err(|_| NoValue::Cancelled)?;
             }
             answer
         })

@@ -4,7 +4,7 @@
 //! never written down, and a person's input reported by the page's own listeners.
 
 use crate::common::TempDir;
-use demoreel::capture::{self, InputSource, RecordOptions, steps};
+use demoreel::capture::{self, InputSource, NoValue, RecordOptions, steps};
 use demoreel::geometry::Size;
 use demoreel::recording::{CursorShape, Event, Recording};
 use demoreel::sample_app;
@@ -30,7 +30,7 @@ struct Outbox {
 }
 
 impl InputSource for Outbox {
-    fn ask<'a>(&'a self, _prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, String>> {
+    fn ask<'a>(&'a self, _prompt: &'a str) -> futures::future::BoxFuture<'a, Result<String, NoValue>> {
         Box::pin(async move {
             for _ in 0..50 {
                 let mails: serde_json::Value = serde_json::from_str(&http_get(self.addr, "/api/outbox").await).unwrap();
@@ -40,7 +40,7 @@ impl InputSource for Outbox {
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            Err("no mail in the outbox".into())
+            Err(NoValue::Unavailable("no mail in the outbox".into()))
         })
     }
 }

@@ -142,16 +142,7 @@ fn terminal(run: &Value) -> bool {
 
 /// Chromium processes a server process started and left running.
 fn browsers_of(pid: u32) -> usize {
-    let needle = format!("demoreel-chromium-{pid}-");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())))
-        .filter(|e| {
-            let zombie = std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')));
-            !zombie && std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
-        })
-        .count()
+    demoreel::capture::browser::processes_of(pid).len()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
