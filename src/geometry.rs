@@ -130,3 +130,22 @@ mod tests {
         assert!((p.y - (54.0 + 540.0 * 0.9)).abs() < 1e-9);
     }
 }
+
+/// The page a capture opens: its size in CSS px and the device scale factor that turns
+/// it into frame pixels. Chosen by `compose::layout` for a video's content area.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PageSize {
+    pub viewport: Size,
+    pub device_scale_factor: f64,
+}
+
+impl PageSize {
+    /// Frame pixels: the viewport times the density, rounded.
+    pub fn frame_size(&self) -> Size {
+        Size {
+            width: (self.viewport.width as f64 * self.device_scale_factor).round() as u32,
+            height: (self.viewport.height as f64 * self.device_scale_factor).round() as u32,
+        }
+    }
+}
+

@@ -1,31 +1,43 @@
 //! demoreel: records a browser session and renders polished demo videos from it.
 //!
-//! Modules are listed in the order a frame flows through them:
-//! recording → timeline → compose → encode → render (the orchestration of one render).
-//! `options` validates what the user asked for; `fixture` writes synthetic recordings
-//! so every stage downstream of capture can be exercised without a browser; `sample_app`
-//! serves Orbit, the bundled product the main job and the tests record.
+//! Modules are listed so that each imports only modules above it (a test in
+//! `tests/integration/structure.rs` holds the code to that). Read top to bottom, that is
+//! the flow of a frame, with the leaves it stands on first:
 //!
-//! The service sits on top: `agent` turns a goal into steps, `runs` orchestrates capture
-//! → render → gif for queued runs, `db` and `store` keep state and artifact bytes, `api`
-//! and `serve` are the HTTP edge, `cli` the command line (including a client of the API).
+//! - leaves: `fonts`, `geometry` (coordinates typed by space), `files` (atomic writes,
+//!   digests), `secrets` (sealed
+//!   passwords, hashed keys, signed URLs), `options` (what the user asked for, validated);
+//! - the recording (`recording`: the bundle, the captured frames' broadcast, the events
+//!   and their key vocabulary) and the step schema with the one URL rule (`steps`): the
+//!   data every stage shares;
+//! - the stages a frame passes through: `capture` (Chromium → recording) → `timeline`
+//!   (one clock: slots, cuts, overlays) → `compose` (layers into a picture) → `encode`
+//!   (GStreamer) → `render` (one render, and the live `raw.mp4`) → `gif`;
+//! - stand-ins for the outside world: `fixture` (synthetic recordings), `sample_app`
+//!   (Orbit, the product the main job and the tests record);
+//! - the service: `db` and `store` (state and artifact bytes), `agent` (goal → steps, and
+//!   the act loop that carries them out in a capture), `produce` (recording → stored
+//!   artifacts), `runs` (the lifecycle), `api` and `serve` (the HTTP edge), `cli`.
 
 pub mod fonts;
 pub mod geometry;
+pub mod files;
+pub mod secrets;
 pub mod options;
 pub mod recording;
-pub mod fixture;
+pub mod steps;
+pub mod capture;
 pub mod timeline;
 pub mod compose;
 pub mod encode;
 pub mod render;
-pub mod capture;
 pub mod gif;
+pub mod fixture;
 pub mod sample_app;
-pub mod agent;
-pub mod secrets;
 pub mod db;
 pub mod store;
+pub mod produce;
+pub mod agent;
 pub mod runs;
 pub mod api;
 pub mod serve;

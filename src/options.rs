@@ -158,32 +158,7 @@ pub fn parse(value: &Value) -> Result<Parsed, OptionsError> {
     v.unknown_keys(&video_map, "video", &["cursor", "shortcuts", "blur_emails", "fps", "redaction", "size", "background"]);
     v.unknown_keys(&size_map, "video.size", &["width", "height", "content"]);
 
-    let gif = v.boolean(&artifacts_map, "gif", "artifacts.gif").unwrap_or(false);
-    let gif_width = match v.integer(&artifacts_map, "gif_width", "artifacts.gif_width") {
-        None => 960,
-        Some(w) if (160..=1920).contains(&w) => w as u32,
-        Some(_) => {
-            v.error("artifacts.gif_width", "must be between 160 and 1920");
-            960
-        }
-    };
-    let gif_fps = match v.integer(&artifacts_map, "gif_fps", "artifacts.gif_fps") {
-        None => 12,
-        Some(f) if (1..=30).contains(&f) => f as u32,
-        Some(_) => {
-            v.error("artifacts.gif_fps", "must be between 1 and 30");
-            12
-        }
-    };
-    let gif_max_bytes = match v.integer(&artifacts_map, "gif_max_bytes", "artifacts.gif_max_bytes") {
-        None => None,
-        Some(b) if b >= 10_000 => Some(b as u64),
-        Some(_) => {
-            v.error("artifacts.gif_max_bytes", "must be at least 10000");
-            None
-        }
-    };
-    v.unknown_keys(&artifacts_map, "artifacts", &["gif", "gif_width", "gif_fps", "gif_max_bytes"]);
+    let artifacts = parse_artifacts(&mut v, &artifacts_map);
 
     if !v.errors.is_empty() {
         return Err(OptionsError { details: v.errors });
@@ -191,10 +166,41 @@ pub fn parse(value: &Value) -> Result<Parsed, OptionsError> {
     Ok(Parsed {
         options: RenderOptions {
             video: VideoOptions { cursor, shortcuts, blur_emails, width, height, content, background, fps, redaction },
-            artifacts: ArtifactOptions { gif, gif_width, gif_fps, gif_max_bytes },
+            artifacts,
         },
         warnings: v.warnings,
     })
+}
+
+/// `options.artifacts`: the GIF's switch, width, rate and byte budget.
+fn parse_artifacts(v: &mut Validator, artifacts_map: &Map<String, Value>) -> ArtifactOptions {
+    let gif = v.boolean(artifacts_map, "gif", "artifacts.gif").unwrap_or(false);
+    let gif_width = match v.integer(artifacts_map, "gif_width", "artifacts.gif_width") {
+        None => 960,
+        Some(w) if (160..=1920).contains(&w) => w as u32,
+        Some(_) => {
+            v.error("artifacts.gif_width", "must be between 160 and 1920");
+            960
+        }
+    };
+    let gif_fps = match v.integer(artifacts_map, "gif_fps", "artifacts.gif_fps") {
+        None => 12,
+        Some(f) if (1..=30).contains(&f) => f as u32,
+        Some(_) => {
+            v.error("artifacts.gif_fps", "must be between 1 and 30");
+            12
+        }
+    };
+    let gif_max_bytes = match v.integer(artifacts_map, "gif_max_bytes", "artifacts.gif_max_bytes") {
+        None => None,
+        Some(b) if b >= 10_000 => Some(b as u64),
+        Some(_) => {
+            v.error("artifacts.gif_max_bytes", "must be at least 10000");
+            None
+        }
+    };
+    v.unknown_keys(artifacts_map, "artifacts", &["gif", "gif_width", "gif_fps", "gif_max_bytes"]);
+    ArtifactOptions { gif, gif_width, gif_fps, gif_max_bytes }
 }
 
 fn parse_background(v: &mut Validator, video: &Map<String, Value>) -> Background {

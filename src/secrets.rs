@@ -95,11 +95,7 @@ impl UrlSigner {
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent).map_err(file_error)?;
                 }
-                let partial = path.with_extension("partial");
-                std::fs::write(&partial, hex::encode(key)).map_err(file_error)?;
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600)).map_err(file_error)?;
-                std::fs::rename(&partial, path).map_err(file_error)?;
+                crate::files::write_private(path, hex::encode(key).as_bytes()).map_err(file_error)?;
                 Ok(UrlSigner { key })
             }
             Err(e) => Err(file_error(e)),

@@ -5,9 +5,9 @@
 //! refuses to start without the key that opens them.
 
 use crate::api::{self, ApiConfig, AppState, Services};
-use crate::db::Store;
-use crate::db::sqlite::SqliteStore;
-use crate::runs::hub::Hub;
+use crate::db::Database;
+use crate::db::sqlite::SqliteDatabase;
+use crate::runs::signals::InProcess;
 use crate::runs::{Runner, RunnerConfig};
 use crate::secrets::{Sealer, UrlSigner};
 use crate::store::LocalStore;
@@ -34,9 +34,9 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Opens (and migrates) the data directory's database.
-pub async fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+pub async fn open_database(data_dir: &Path) -> anyhow::Result<SqliteDatabase> {
     let path = database_path(data_dir);
-    SqliteStore::open(&path).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    SqliteDatabase::open(&path).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 pub struct Server {
@@ -61,32 +61,28 @@ impl Drop for Server {
 
 pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(open_store(&config.data_dir).await?);
-    if config.secret_key.is_none() && store.any_stored_password().await? {
+    let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir).await?);
+    if config.secret_key.is_none() && db.any_stored_password().await? {
         anyhow::bail!(
             "the database holds encrypted passwords but no secret key was given: set DEMOREEL_SECRET_KEY or --secret-key-file (the key they were stored with)"
         );
     }
     let orphans = crate::capture::browser::sweep_orphans();
     if orphans > 0 {
-        eprintln!("demoreel: ended {orphans} browser session(s) left by a process that died");
+        tracing::warn!(orphans, "ended browser sessions left by a process that died");
     }
-    let recovered = store.recover_interrupted(&crate::db::now()).await?;
+    let recovered = db.recover_interrupted(&crate::db::now()).await?;
     if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
-        eprintln!(
-            "demoreel: runs left unfinished by the last process: {} re-queued, {} failed as interrupted",
-            recovered.requeued.len(),
-            recovered.failed.len()
-        );
+        tracing::warn!(requeued = recovered.requeued.len(), failed = recovered.failed.len(), "runs left unfinished by the last process");
     }
     let sealer = config.secret_key.as_ref().map(|k| Arc::new(Sealer::new(k)));
     let artifacts = Arc::new(LocalStore::new(&config.data_dir.join("artifacts")));
-    let hub = Arc::new(Hub::default());
+    let signals = Arc::new(InProcess::default());
     let signer = UrlSigner::load_or_create(&config.data_dir.join("signing.key"))?;
     let runner = Arc::new(Runner::new(
-        store.clone(),
+        db.clone(),
         artifacts.clone(),
-        hub.clone(),
+        signals.clone(),
         sealer.clone(),
         Arc::new(crate::agent::RulePlanner),
         RunnerConfig {
@@ -96,13 +92,13 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             input_window: config.input_window,
         },
     ));
-    let state = AppState::new(Services { store, artifacts, signer, sealer, hub, config: config.api.clone() });
+    let state = AppState::new(Services { db, artifacts, signer, sealer, signals, config: config.api.clone() });
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| anyhow::anyhow!("--addr {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
     let app = api::router(state);
     let serve_task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("demoreel: server stopped: {e}");
+            tracing::error!(error = %e, "server stopped");
         }
     });
     let dispatcher = runner.spawn_dispatcher();

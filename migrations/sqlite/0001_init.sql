@@ -1,13 +1,13 @@
 -- demoreel's state: API keys (hashes only), runs, artifacts, credentials, feedback.
 -- Times are RFC 3339 UTC strings with milliseconds (they sort as text).
-CREATE TABLE api_keys (
+CREATE TABLE IF NOT EXISTS api_keys (
     id          TEXT PRIMARY KEY,
     label       TEXT NOT NULL,
     key_hash    TEXT NOT NULL UNIQUE,
     created_at  TEXT NOT NULL
 );
 
-CREATE TABLE runs (
+CREATE TABLE IF NOT EXISTS runs (
     id                  TEXT PRIMARY KEY,
     -- Creation order (times can tie within a millisecond): lists and cursors use it.
     seq                 INTEGER NOT NULL UNIQUE,
@@ -29,10 +29,10 @@ CREATE TABLE runs (
     started_at          TEXT,
     finished_at         TEXT
 );
-CREATE INDEX runs_by_owner ON runs(owner, seq DESC);
-CREATE INDEX runs_by_status ON runs(status, seq);
+CREATE INDEX IF NOT EXISTS runs_by_owner ON runs(owner, seq DESC);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status, seq);
 
-CREATE TABLE artifacts (
+CREATE TABLE IF NOT EXISTS artifacts (
     id            TEXT PRIMARY KEY,
     run_id        TEXT NOT NULL REFERENCES runs(id),
     name          TEXT NOT NULL,
@@ -44,7 +44,7 @@ CREATE TABLE artifacts (
     UNIQUE (run_id, name)
 );
 
-CREATE TABLE credentials (
+CREATE TABLE IF NOT EXISTS credentials (
     id                   TEXT PRIMARY KEY,
     owner                TEXT NOT NULL REFERENCES api_keys(id),
     label                TEXT NOT NULL,
@@ -54,9 +54,9 @@ CREATE TABLE credentials (
     is_default           INTEGER NOT NULL DEFAULT 0,
     created_at           TEXT NOT NULL
 );
-CREATE INDEX credentials_by_owner ON credentials(owner, domain);
+CREATE INDEX IF NOT EXISTS credentials_by_owner ON credentials(owner, domain);
 
-CREATE TABLE feedback (
+CREATE TABLE IF NOT EXISTS feedback (
     id          TEXT PRIMARY KEY,
     owner       TEXT NOT NULL REFERENCES api_keys(id),
     feedback    TEXT NOT NULL,

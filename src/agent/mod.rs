@@ -8,7 +8,9 @@
 //! [`Planner`] is the interface the runner uses; [`RulePlanner`] the built-in one. A
 //! model-backed planner implements the same trait.
 
-use crate::capture::steps::{Step, Target};
+pub mod act;
+
+use crate::steps::{Step, Target};
 use crate::recording::Modifier;
 use serde::{Deserialize, Serialize};
 
@@ -172,7 +174,7 @@ fn classify(clause: &str) -> Option<(Intent, String)> {
     }
     if lower.contains("shortcut") || lower.contains("palette") || parse_combo(clause).is_some() {
         let (key, modifiers) = parse_combo(clause).unwrap_or(("k".into(), vec![Modifier::Meta]));
-        let label = crate::timeline::keys::chip_label(&key, &modifiers).unwrap_or_else(|| key.clone());
+        let label = crate::recording::chip_label(&key, &modifiers).unwrap_or_else(|| key.clone());
         return Some((Intent::Shortcut { key, modifiers }, format!("{label} pressed and a dialog or palette opened")));
     }
     if has("create") || has("add") || has("new") {
@@ -245,6 +247,8 @@ impl Planner for RulePlanner {
             .collect()
     }
 
+    /// The next actions for `clause` on the page `view` shows (long because each intent's
+    /// rule is a few lines, and they read best side by side in one match).
     fn next(&self, clause: &Clause, view: &PageView, done: &[Vec<Step>]) -> Next {
         // While a dialog is open, what is in it is what a person can reach.
         let reachable = |e: &&Element| !view.dialog_open || e.in_dialog;

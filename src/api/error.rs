@@ -15,6 +15,8 @@ pub enum ApiError {
     Unauthorized,
     /// 404: missing, or not visible to this key (never 403: ids cannot be probed).
     NotFound(&'static str),
+    /// 405: the path exists, the method does not.
+    MethodNotAllowed(String),
     /// 409: the lifecycle does not allow it now.
     Conflict(String),
     /// 413: the body is larger than the limit.
@@ -56,6 +58,9 @@ impl IntoResponse for ApiError {
             ApiError::Invalid { message, details } => (StatusCode::BAD_REQUEST, "invalid_request", message, details),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid API key".into(), vec![]),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), vec![]),
+            ApiError::MethodNotAllowed(method) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on this path"), vec![])
+            }
             ApiError::Conflict(message) => (StatusCode::CONFLICT, "conflict", message, vec![]),
             ApiError::TooLarge(limit) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body is larger than {limit} bytes"), vec![])
@@ -69,7 +74,7 @@ impl IntoResponse for ApiError {
                 return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after.to_string())], axum::Json(body)).into_response();
             }
             ApiError::Internal(cause) => {
-                eprintln!("demoreel: internal error: {cause}");
+                tracing::error!(%cause, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged".into(), vec![])
             }
         };

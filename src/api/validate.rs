@@ -7,19 +7,13 @@ use super::error::ApiError;
 use crate::options::FieldError;
 use serde_json::{Map, Value};
 
-pub const MAX_URL_CHARS: usize = 2048;
+pub use crate::steps::url::MAX_URL_CHARS;
 pub const MAX_GOAL_CHARS: usize = 2000;
 
-/// An absolute http(s) URL with a host; answers the host.
+/// An absolute http(s) URL with a host (the one URL rule); answers the host.
 pub fn http_url(text: &str) -> Result<String, String> {
-    if text.chars().count() > MAX_URL_CHARS {
-        return Err(format!("must be at most {MAX_URL_CHARS} characters"));
-    }
-    let url = url::Url::parse(text).map_err(|e| format!("is not an absolute URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("must be an http or https URL, not {}", url.scheme()));
-    }
-    url.host_str().filter(|h| !h.is_empty()).map(str::to_string).ok_or_else(|| "has no host".to_string())
+    let checked = crate::steps::url::check(text, crate::steps::Schemes::Web)?;
+    Ok(checked.host.expect("web URLs have a host"))
 }
 
 pub fn object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
@@ -165,7 +159,7 @@ fn check_workflow(workflow: Option<&Value>, errors: &mut Vec<FieldError>) {
     };
     match (map.get("steps"), map.get("task_id")) {
         (Some(steps), _) => {
-            if let Err(e) = crate::capture::steps::parse(&serde_json::json!({"steps": steps})) {
+            if let Err(e) = crate::steps::parse_with(&serde_json::json!({"steps": steps}), crate::steps::Schemes::Web) {
                 errors.push(FieldError { field: format!("options.workflow.{}", e.field), message: e.message });
             }
         }

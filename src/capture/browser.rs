@@ -27,7 +27,7 @@ const FLAGS: [&str; 9] = [
 ];
 
 pub struct Session {
-    pub browser: Browser,
+    pub(super) browser: Browser,
     profile: ProfileDir,
     handler: tokio::task::JoinHandle<()>,
 }

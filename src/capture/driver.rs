@@ -3,8 +3,9 @@
 //! events on the recording's timeline. Invariant: a secret is typed but never written
 //! down, neither its keys nor its text.
 
-use super::steps::{self, Step};
-use super::{Recorder, goto};
+use super::clock::{Recorder, now_epoch_ms};
+use super::screencast::goto;
+use crate::steps::{self, Step};
 use crate::recording::{Button, CursorShape, Event, Modifier};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::input::{
@@ -138,7 +139,7 @@ impl Driver {
         self.mouse(DispatchMouseEventType::MousePressed, x, y).await?;
         self.note(Event::PointerDown { x, y, button: Button::Left });
         tokio::time::sleep(Duration::from_millis(60)).await;
-        let released_epoch = super::now_epoch_ms();
+        let released_epoch = now_epoch_ms();
         self.mouse(DispatchMouseEventType::MouseReleased, x, y).await?;
         // The click is placed where the page shows its reaction, not when the command
         // returned: a change that needs the page repainted reaches the screen (and the

@@ -278,7 +278,6 @@ pub async fn runs(args: &ClientArgs, command: RunsCommand) -> Result<i32> {
 
 /// Streams an artifact to `.NAME.partial`, checks its SHA-256, then renames it.
 async fn download(client: &Client, artifact_id: &str, path: &Path, sha256: Option<&str>) -> Result<()> {
-    use sha2::{Digest, Sha256};
     use tokio::io::AsyncWriteExt;
     let mut response = client
         .http
@@ -290,22 +289,23 @@ async fn download(client: &Client, artifact_id: &str, path: &Path, sha256: Optio
     if !response.status().is_success() {
         bail!("downloading {}: {}", path.display(), response.status());
     }
-    let partial = path.with_file_name(format!(".{}.partial", path.file_name().and_then(|n| n.to_str()).unwrap_or("download")));
+    let partial = crate::files::partial_path(path);
     let mut file = tokio::fs::File::create(&partial).await?;
-    let mut hasher = Sha256::new();
+    let mut digest = crate::files::Sha256Stream::default();
     while let Some(chunk) = response.chunk().await? {
-        hasher.update(&chunk);
+        digest.update(&chunk);
         file.write_all(&chunk).await?;
     }
     file.flush().await?;
-    let got = hex::encode(hasher.finalize());
+    let (got, _) = digest.finish();
     if let Some(expected) = sha256
         && expected != got
     {
         let _ = tokio::fs::remove_file(&partial).await;
         bail!("{}: checksum mismatch (expected {expected}, got {got})", path.display());
     }
-    tokio::fs::rename(&partial, path).await?;
+    let target = path.to_path_buf();
+    tokio::task::spawn_blocking(move || crate::files::commit(&partial, &target)).await??;
     Ok(())
 }
 

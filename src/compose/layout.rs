@@ -3,7 +3,7 @@
 //! it covers the whole frame (cropping the page's overflow), framed it sits centred on the
 //! background at the page's own aspect.
 
-use crate::geometry::{ContentMapping, PixelRect, Rect, Size};
+use crate::geometry::{ContentMapping, PageSize, PixelRect, Rect, Size};
 use crate::options::{Background, ContentFit, VideoOptions};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +99,26 @@ impl Layout {
             shadow: None,
         }
     }
+}
+
+/// Widest page a capture opens, in CSS px: a laptop's browser window.
+pub const MAX_PAGE_CSS_WIDTH: f64 = 1280.0;
+
+/// The page to capture for a content area of `content` output px: at most
+/// [`MAX_PAGE_CSS_WIDTH`] CSS px wide, with the density making up the rest so the page is
+/// never upscaled.
+pub fn page_for_content(content: Size) -> PageSize {
+    let dsf = (content.width as f64 / MAX_PAGE_CSS_WIDTH).max(1.0);
+    PageSize {
+        viewport: Size { width: (content.width as f64 / dsf).round() as u32, height: (content.height as f64 / dsf).round() as u32 },
+        device_scale_factor: dsf,
+    }
+}
+
+/// The page to capture for a video made with `video` options: sized for its content area.
+pub fn page_for_video(video: &VideoOptions) -> PageSize {
+    let layout = Layout::for_demo(Size { width: video.width, height: video.height }, 1.0, video);
+    page_for_content(Size { width: layout.mapping.dest.width, height: layout.mapping.dest.height })
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! a status changes only along the run lifecycle (`queued → running ⇄ awaiting_input →
 //! succeeded | failed | cancelled`) through conditional updates.
 //!
-//! [`Store`] is the interface; [`sqlite::SqliteStore`] the embedded default.
+//! [`Database`] is the interface, one trait per aggregate (keys, runs, artifacts,
+//! credentials, feedback); [`sqlite::SqliteDatabase`] the embedded default.
 
 pub mod sqlite;
 
@@ -16,6 +17,8 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
     #[error("database: {0}")]
     Corrupt(String),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -62,9 +65,91 @@ pub struct AwaitingInput {
     pub expires_at: String,
 }
 
+/// What a running run is doing (`progress_stage`, display only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    NormalizingGoal,
+    Executing,
+    RenderingDemoVideo,
+    RenderingIntro,
+    RenderingGif,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [Stage::NormalizingGoal, Stage::Executing, Stage::RenderingDemoVideo, Stage::RenderingIntro, Stage::RenderingGif];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::NormalizingGoal => "normalizing_goal",
+            Stage::Executing => "executing",
+            Stage::RenderingDemoVideo => "rendering_demo_video",
+            Stage::RenderingIntro => "rendering_intro",
+            Stage::RenderingGif => "rendering_gif",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Why a run failed (`error.code`): exactly the codes the docs list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    GoalNotUnderstood,
+    GoalFailed,
+    NoCredential,
+    LoginFailed,
+    StepFailed,
+    NavigationFailed,
+    InputExpired,
+    BrowserError,
+    RenderFailed,
+    Interrupted,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::GoalNotUnderstood,
+        ErrorCode::GoalFailed,
+        ErrorCode::NoCredential,
+        ErrorCode::LoginFailed,
+        ErrorCode::StepFailed,
+        ErrorCode::NavigationFailed,
+        ErrorCode::InputExpired,
+        ErrorCode::BrowserError,
+        ErrorCode::RenderFailed,
+        ErrorCode::Interrupted,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::GoalNotUnderstood => "goal_not_understood",
+            ErrorCode::GoalFailed => "goal_failed",
+            ErrorCode::NoCredential => "no_credential",
+            ErrorCode::LoginFailed => "login_failed",
+            ErrorCode::StepFailed => "step_failed",
+            ErrorCode::NavigationFailed => "navigation_failed",
+            ErrorCode::InputExpired => "input_expired",
+            ErrorCode::BrowserError => "browser_error",
+            ErrorCode::RenderFailed => "render_failed",
+            ErrorCode::Interrupted => "interrupted",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunError {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -73,7 +158,7 @@ pub struct Run {
     pub id: String,
     pub owner: String,
     pub status: RunStatus,
-    pub progress_stage: Option<String>,
+    pub progress_stage: Option<Stage>,
     pub target_url: String,
     pub goal: String,
     pub options: serde_json::Value,
@@ -135,13 +220,16 @@ pub struct Recovered {
     pub failed: Vec<String>,
 }
 
-/// The persistence interface: SQLite by default; a shared database for many workers
-/// implements the same.
+/// API keys (stored as hashes).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait KeyRepo: Send + Sync {
     async fn create_key(&self, label: &str, key_hash: &str) -> DbResult<ApiKey>;
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>>;
+}
 
+/// Runs and their lifecycle; the queue of runs is claimed through here.
+#[async_trait::async_trait]
+pub trait RunRepo: Send + Sync {
     async fn insert_run(&self, run: &Run) -> DbResult<()>;
     /// The run if `owner` may see it.
     async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>>;
@@ -158,12 +246,20 @@ pub trait Store: Send + Sync {
     /// At start-up: runs left running are re-queued if their recording had not begun,
     /// else failed with `interrupted`.
     async fn recover_interrupted(&self, now: &str) -> DbResult<Recovered>;
+}
 
+/// Artifact rows (the bytes are in the artifact store).
+#[async_trait::async_trait]
+pub trait ArtifactRepo: Send + Sync {
     async fn insert_artifact(&self, artifact: &Artifact) -> DbResult<()>;
     async fn artifacts(&self, run_id: &str) -> DbResult<Vec<Artifact>>;
     /// The artifact and the owner of its run.
     async fn artifact(&self, id: &str) -> DbResult<Option<(Artifact, String)>>;
+}
 
+/// Saved logins for target apps (passwords sealed).
+#[async_trait::async_trait]
+pub trait CredentialRepo: Send + Sync {
     async fn insert_credential(&self, credential: &Credential) -> DbResult<()>;
     async fn credentials(&self, owner: &str) -> DbResult<Vec<Credential>>;
     async fn credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>>;
@@ -171,10 +267,38 @@ pub trait Store: Send + Sync {
     /// Makes `id` the default of its domain (and no other credential of that domain).
     async fn set_default_credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>>;
     async fn delete_credential(&self, owner: &str, id: &str) -> DbResult<bool>;
-    async fn default_credential(&self, owner: &str, domain: &str) -> DbResult<Option<Credential>>;
+    /// The owner's default credential serving `host`, by the one rule of which login
+    /// serves a host (`steps::url::host_within`); the most specific domain wins.
+    async fn default_credential_for_host(&self, owner: &str, host: &str) -> DbResult<Option<Credential>> {
+        let mut serving: Vec<Credential> =
+            self.credentials(owner).await?.into_iter().filter(|c| c.is_default && crate::steps::url::host_within(host, &c.domain)).collect();
+        serving.sort_by_key(|c| std::cmp::Reverse(c.domain.len()));
+        Ok(serving.into_iter().next())
+    }
     async fn any_stored_password(&self) -> DbResult<bool>;
+}
 
+#[async_trait::async_trait]
+pub trait FeedbackRepo: Send + Sync {
     async fn insert_feedback(&self, owner: &str, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()>;
+}
+
+/// The whole database: SQLite by default; a shared database for many workers implements
+/// the same.
+pub trait Database: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo {}
+
+impl<T: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo> Database for T {}
+
+/// A list cursor names the last item shown by its place in creation order.
+pub fn encode_cursor(seq: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("runs:{seq}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Option<i64> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes).ok()?.strip_prefix("runs:")?.parse().ok()
 }
 
 /// Now, as the RFC 3339 UTC text every table stores.

@@ -1,21 +1,39 @@
-//! The embedded store: one SQLite file (WAL, so the api reads while a runner writes).
-//! Input: a path. Output: a [`Store`]. Invariant: the schema is migrated before the
-//! first query; migrations are applied in order, each once, each in a transaction.
+//! The embedded database: one SQLite file (WAL, so the api reads while a runner writes).
+//! Input: a path. Output: a [`Database`]. Invariant: the schema is migrated (sqlx's
+//! migrator, over the files of `migrations/sqlite/` built into the binary) before the
+//! first query; each migration is applied once, in a transaction.
 
 use super::*;
 use sqlx::Row;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use std::path::Path;
 
-/// The schema's history; a new migration is appended, never edited.
-const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+/// The schema's history, `migrations/sqlite/NNNN_description.sql`: a new migration is
+/// appended, never edited (sqlx refuses a changed checksum).
+const MIGRATIONS: [(i64, &str, &str); 1] = [(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
 
-pub struct SqliteStore {
+/// The migrations as sqlx's migrator reads them, from the binary rather than the disk.
+#[derive(Debug)]
+struct Embedded;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> futures::future::BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|&(version, description, sql)| Migration::new(version, description.into(), MigrationType::Simple, sql.into(), false))
+                .collect())
+        })
+    }
+}
+
+pub struct SqliteDatabase {
     pool: SqlitePool,
 }
 
-impl SqliteStore {
-    pub async fn open(path: &Path) -> DbResult<SqliteStore> {
+impl SqliteDatabase {
+    pub async fn open(path: &Path) -> DbResult<SqliteDatabase> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| DbError::Corrupt(format!("{}: {e}", parent.display())))?;
         }
@@ -26,28 +44,8 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        let store = SqliteStore { pool };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self) -> DbResult<()> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-            .execute(&self.pool)
-            .await?;
-        for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
-            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if done.is_none() {
-                sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").bind(version).bind(now()).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }
-        Ok(())
+        Migrator::new(Embedded).await?.run(&pool).await?;
+        Ok(SqliteDatabase { pool })
     }
 }
 
@@ -60,7 +58,7 @@ fn run_from(row: &SqliteRow) -> DbResult<Run> {
         id: row.get("id"),
         owner: row.get("owner"),
         status: RunStatus::parse(&status).ok_or_else(|| DbError::Corrupt(format!("unknown run status {status:?}")))?,
-        progress_stage: row.get("progress_stage"),
+        progress_stage: row.get::<Option<String>, _>("progress_stage").as_deref().and_then(Stage::parse),
         target_url: row.get("target_url"),
         goal: row.get("goal"),
         options: serde_json::from_str(&options).map_err(|e| DbError::Corrupt(format!("run options: {e}")))?,
@@ -69,7 +67,8 @@ fn run_from(row: &SqliteRow) -> DbResult<Run> {
             requested_at: row.get::<Option<String>, _>("awaiting_requested").unwrap_or_default(),
             expires_at: row.get::<Option<String>, _>("awaiting_expires").unwrap_or_default(),
         }),
-        error: code.map(|code| RunError { code, message: row.get::<Option<String>, _>("error_message").unwrap_or_default() }),
+        // A code this version does not know (written by a newer one) still fails the run.
+        error: code.map(|code| RunError { code: ErrorCode::parse(&code).unwrap_or(ErrorCode::Internal), message: row.get::<Option<String>, _>("error_message").unwrap_or_default() }),
         recording_started: row.get::<i64, _>("recording_started") != 0,
         cancel_requested: row.get::<i64, _>("cancel_requested") != 0,
         created_at: row.get("created_at"),
@@ -105,20 +104,8 @@ fn credential_from(row: &SqliteRow) -> Credential {
     }
 }
 
-/// A list cursor names the last item shown by its place in creation order.
-fn encode_cursor(seq: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("runs:{seq}"))
-}
-
-pub fn decode_cursor(cursor: &str) -> Option<i64> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(bytes).ok()?.strip_prefix("runs:")?.parse().ok()
-}
-
 #[async_trait::async_trait]
-impl Store for SqliteStore {
+impl KeyRepo for SqliteDatabase {
     async fn create_key(&self, label: &str, key_hash: &str) -> DbResult<ApiKey> {
         let id = new_id();
         sqlx::query("INSERT INTO api_keys (id, label, key_hash, created_at) VALUES (?, ?, ?, ?)")
@@ -136,6 +123,10 @@ impl Store for SqliteStore {
         Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
     }
 
+}
+
+#[async_trait::async_trait]
+impl RunRepo for SqliteDatabase {
     async fn insert_run(&self, run: &Run) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO runs (id, seq, owner, status, progress_stage, target_url, goal, options, created_at, updated_at) \
@@ -144,7 +135,7 @@ impl Store for SqliteStore {
         .bind(&run.id)
         .bind(&run.owner)
         .bind(run.status.as_str())
-        .bind(&run.progress_stage)
+        .bind(run.progress_stage.map(Stage::as_str))
         .bind(&run.target_url)
         .bind(&run.goal)
         .bind(run.options.to_string())
@@ -211,7 +202,7 @@ impl Store for SqliteStore {
              WHERE id = ? AND status NOT IN ('succeeded', 'failed', 'cancelled')",
         )
         .bind(run.status.as_str())
-        .bind(&run.progress_stage)
+        .bind(run.progress_stage.map(Stage::as_str))
         .bind(prompt)
         .bind(requested)
         .bind(expires)
@@ -279,6 +270,10 @@ impl Store for SqliteStore {
         Ok(Recovered { requeued, failed })
     }
 
+}
+
+#[async_trait::async_trait]
+impl ArtifactRepo for SqliteDatabase {
     async fn insert_artifact(&self, a: &Artifact) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO artifacts (id, run_id, name, content_type, size_bytes, sha256, storage_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
@@ -311,6 +306,10 @@ impl Store for SqliteStore {
         Ok(row.map(|r| (artifact_from(&r), r.get("run_owner"))))
     }
 
+}
+
+#[async_trait::async_trait]
+impl CredentialRepo for SqliteDatabase {
     async fn insert_credential(&self, c: &Credential) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         if c.is_default {
@@ -379,20 +378,15 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn default_credential(&self, owner: &str, domain: &str) -> DbResult<Option<Credential>> {
-        let row = sqlx::query("SELECT * FROM credentials WHERE owner = ? AND domain = ? AND is_default = 1")
-            .bind(owner)
-            .bind(domain)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(credential_from))
-    }
-
     async fn any_stored_password(&self) -> DbResult<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE password_sealed IS NOT NULL").fetch_one(&self.pool).await?;
         Ok(n > 0)
     }
 
+}
+
+#[async_trait::async_trait]
+impl FeedbackRepo for SqliteDatabase {
     async fn insert_feedback(&self, owner: &str, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()> {
         sqlx::query("INSERT INTO feedback (id, owner, feedback, run_ids, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(id)

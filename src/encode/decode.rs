@@ -58,6 +58,9 @@ pub fn probe(path: &Path) -> Result<VideoFacts, EncodeError> {
     run(path, None)
 }
 
+/// Decodes `path`, handing each frame to `on_frame` (long because the pipeline's set-up,
+/// its pull loop and its error paths share the element handles; split, each part would
+/// take them all as arguments).
 fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame)>) -> Result<VideoFacts, EncodeError> {
     super::init()?;
     if !path.is_file() {

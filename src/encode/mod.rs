@@ -10,8 +10,10 @@
 //! ```
 
 pub mod decode;
+mod sink;
 pub mod yuv;
 
+pub use sink::VideoSink;
 pub use yuv::I420Frame;
 
 use crate::geometry::Size;
@@ -120,11 +122,10 @@ fn pending_error(pipeline: &gst::Pipeline) -> Option<EncodeError> {
     None
 }
 
-/// A video being encoded to an MP4 file.
-pub struct Encoder {
+/// A video being encoded to an MP4 file (fed through [`VideoSink`]).
+struct Encoder {
     pipeline: gst::Pipeline,
     appsrc: gst_app::AppSrc,
-    size: Size,
     partial: PathBuf,
     target: PathBuf,
     done: bool,
@@ -140,8 +141,7 @@ pub struct EncodedFile {
 impl EncodedFile {
     /// Moves the file to its final name.
     pub fn commit(self) -> Result<PathBuf, EncodeError> {
-        std::fs::rename(&self.partial, &self.target)
-            .map_err(|e| EncodeError::Io { path: self.target.clone(), reason: e.to_string() })?;
+        crate::files::commit(&self.partial, &self.target).map_err(|e| EncodeError::Io { path: self.target.clone(), reason: e.to_string() })?;
         Ok(self.target)
     }
 
@@ -152,15 +152,14 @@ impl EncodedFile {
 
 impl Encoder {
     /// Starts encoding `size` frames at `fps` into `target` (written as `.NAME.partial`).
-    pub fn start(target: &Path, size: Size, fps: u32) -> Result<Encoder, EncodeError> {
+    fn start(target: &Path, size: Size, fps: u32) -> Result<Encoder, EncodeError> {
         init()?;
         let description = load_pipeline(H264_MP4_PIPELINE, &[("key_int_max", (2 * fps).to_string())])?;
         let pipeline = launch(&description, H264_MP4_PIPELINE)?;
         let appsrc: gst_app::AppSrc = named(&pipeline, "src", H264_MP4_PIPELINE)?;
         let sink: gst::Element = named(&pipeline, "sink", H264_MP4_PIPELINE)?;
 
-        let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("video.mp4");
-        let partial = target.with_file_name(format!(".{name}.partial"));
+        let partial = crate::files::partial_path(target);
         sink.set_property("location", partial.to_str().ok_or_else(|| EncodeError::Io {
             path: partial.clone(),
             reason: "path is not UTF-8".into(),
@@ -182,25 +181,21 @@ impl Encoder {
         appsrc.set_block(true);
         appsrc.set_max_bytes(APPSRC_MAX_BYTES);
 
-        let encoder = Encoder { pipeline, appsrc, size, partial, target: target.to_path_buf(), done: false };
+        let encoder = Encoder { pipeline, appsrc, partial, target: target.to_path_buf(), done: false };
         encoder.pipeline.set_state(gst::State::Playing).map_err(|_| {
             pending_error(&encoder.pipeline).unwrap_or_else(|| EncodeError::Flow("the pipeline refused to start".into()))
         })?;
         Ok(encoder)
     }
 
-    pub fn size(&self) -> Size {
-        self.size
-    }
-
     /// Wraps I420 planes into a buffer (one copy: the planes keep being updated).
-    pub fn buffer_from(frame: &I420Frame) -> gst::Buffer {
+    fn buffer_from(frame: &I420Frame) -> gst::Buffer {
         gst::Buffer::from_mut_slice(frame.data.clone())
     }
 
     /// Pushes one frame. `buffer` may share memory with an earlier push (a repeated
     /// picture): only its timestamps are new.
-    pub fn push(&mut self, buffer: &gst::Buffer, pts_ns: u64, duration_ns: u64) -> Result<(), EncodeError> {
+    fn push(&mut self, buffer: &gst::Buffer, pts_ns: u64, duration_ns: u64) -> Result<(), EncodeError> {
         let mut buffer = buffer.copy();
         {
             let b = buffer.get_mut().expect("a fresh copy is writable");
@@ -213,7 +208,7 @@ impl Encoder {
     }
 
     /// Ends the stream, waits until the file is finalized, and hands it over.
-    pub fn finish(mut self) -> Result<EncodedFile, EncodeError> {
+    fn finish(mut self) -> Result<EncodedFile, EncodeError> {
         self.appsrc
             .end_of_stream()
             .map_err(|flow| pending_error(&self.pipeline).unwrap_or_else(|| EncodeError::Flow(format!("{flow:?}"))))?;

@@ -49,7 +49,7 @@ pub fn from_mp4(mp4: &Path, out: &Path, width: u32, fps: u32, max_bytes: Option<
 }
 
 fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32) -> Result<GifSummary, GifError> {
-    let partial = out.with_file_name(format!(".{}.partial", out.file_name().and_then(|n| n.to_str()).unwrap_or("demo.gif")));
+    let partial = crate::files::partial_path(out);
     let write_error = |e: &dyn std::fmt::Display| GifError::Write { path: out.to_path_buf(), reason: e.to_string() };
     let file = File::create(&partial).map_err(|e| write_error(&e))?;
     let mut state: Option<Writer> = None;
@@ -90,7 +90,7 @@ fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32) -> Result<GifSummar
     let writer = state.ok_or_else(|| cleanup(GifError::Empty { path: mp4.to_path_buf() }))?;
     let (w, h, frames) = (writer.width, writer.height, writer.frames);
     writer.finish().map_err(|e| cleanup(write_error(&e)))?;
-    std::fs::rename(&partial, out).map_err(|e| cleanup(write_error(&e)))?;
+    crate::files::commit(&partial, out).map_err(|e| cleanup(write_error(&e)))?;
     let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     Ok(GifSummary { path: out.to_path_buf(), width: w, height: h, frames, bytes, narrowed: false })
 }

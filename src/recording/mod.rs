@@ -5,9 +5,13 @@
 //! monotonic (clamped), so nothing downstream re-checks them.
 
 pub mod events;
+pub mod frames;
+pub mod keys;
 mod writer;
 
 pub use events::{Button, CursorShape, Event, Modifier, TimedEvent};
+pub use frames::{CapturedFrame, FrameSource};
+pub use keys::chip_label;
 pub use writer::RecordingWriter;
 
 use crate::geometry::Size;
@@ -47,9 +51,10 @@ pub struct FrameEntry {
     pub file: String,
 }
 
-/// A frame of an opened recording: its clamped time and where its bytes are.
+/// A frame of an opened recording: its clamped time and where its bytes are (the
+/// capture's live frames, with their bytes in memory, are [`frames::CapturedFrame`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct CapturedFrame {
+pub struct StoredFrame {
     pub t_ms: f64,
     pub path: PathBuf,
 }
@@ -76,7 +81,7 @@ impl RecordingError {
 pub struct Recording {
     pub dir: PathBuf,
     pub meta: Meta,
-    pub frames: Vec<CapturedFrame>,
+    pub frames: Vec<StoredFrame>,
     pub events: Vec<TimedEvent>,
 }
 
@@ -154,7 +159,7 @@ fn read_meta(path: &Path) -> Result<Meta, RecordingError> {
     Ok(meta)
 }
 
-fn read_frames(dir: &Path, meta: &Meta) -> Result<Vec<CapturedFrame>, RecordingError> {
+fn read_frames(dir: &Path, meta: &Meta) -> Result<Vec<StoredFrame>, RecordingError> {
     let index = dir.join(FRAMES_FILE);
     let entries = read_jsonl::<FrameEntry>(&index, |path, line, entry| {
         check_time(path, line, entry.t_ms)?;
@@ -178,7 +183,7 @@ fn read_frames(dir: &Path, meta: &Meta) -> Result<Vec<CapturedFrame>, RecordingE
     let mut latest = 0.0f64;
     for entry in entries {
         latest = latest.max(entry.t_ms).min(meta.duration_ms);
-        frames.push(CapturedFrame { t_ms: latest, path: dir.join(&entry.file) });
+        frames.push(StoredFrame { t_ms: latest, path: dir.join(&entry.file) });
     }
     Ok(frames)
 }

@@ -77,9 +77,7 @@ impl RecordingWriter {
             started_at: humantime::format_rfc3339_millis(self.started_at).to_string(),
             duration_ms,
         };
-        let partial = self.dir.join(format!(".{META_FILE}.partial"));
-        std::fs::write(&partial, serde_json::to_vec_pretty(&meta)?)?;
-        std::fs::rename(&partial, self.dir.join(META_FILE))?;
+        crate::files::write_atomic(&self.dir.join(META_FILE), &serde_json::to_vec_pretty(&meta)?)?;
         Ok(self.dir)
     }
 }

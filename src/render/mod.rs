@@ -5,14 +5,17 @@
 //! at most two are held); the outputs appear under their final names only after every
 //! one of them has been finalized.
 
+pub mod live;
+mod sink;
+
 use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, OverlayStyle, PreparedContent};
-use crate::encode::{EncodeError, EncodedFile, Encoder, I420Frame};
+use crate::encode::{EncodeError, EncodedFile};
+use sink::{OutputSink, SinkError};
 use crate::options::{Background, RenderOptions};
 use crate::recording::{Recording, RecordingError};
 use crate::timeline::overlays::{OverlayFrame, OverlayTimeline};
 use crate::timeline::{Schedule, SlotPicture};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const RAW_MP4: &str = "raw.mp4";
@@ -71,25 +74,22 @@ pub struct RenderSummary {
     pub wall: Duration,
 }
 
+/// What a progress callback answers: go on, or stop the render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Renders the asked `outputs` of `recording` into `out_dir`. `progress` hears of every
+/// stage; answering [`Flow::Stop`] (it is asked every 15 output frames: well under a
+/// second) ends the render with [`RenderError::Cancelled`], leaving no output behind.
 pub fn render(
     recording: &Recording,
     options: &RenderOptions,
     out_dir: &Path,
     outputs: Outputs,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<RenderSummary, RenderError> {
-    render_cancellable(recording, options, out_dir, outputs, progress, &AtomicBool::new(false))
-}
-
-/// [`render`] that stops with [`RenderError::Cancelled`] soon after `cancel` is set
-/// (it is read every 15 output frames: well under a second), leaving no output behind.
-pub fn render_cancellable(
-    recording: &Recording,
-    options: &RenderOptions,
-    out_dir: &Path,
-    outputs: Outputs,
-    progress: &mut dyn FnMut(Progress),
-    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress) -> Flow,
 ) -> Result<RenderSummary, RenderError> {
     let started = Instant::now();
     std::fs::create_dir_all(out_dir)
@@ -99,7 +99,7 @@ pub fn render_cancellable(
     let mut encoded: Vec<(EncodedFile, VideoSummary)> = Vec::new();
     let mut run = |name: &'static str, schedule: Schedule, layout: Layout, background: Background, overlays: OverlayTimeline| {
         let compositor = Compositor::with_style(layout, &background, meta.frame_size, OverlayStyle::of(&options.video));
-        render_video(recording, name, &schedule, compositor, &overlays, &out_dir.join(name), progress, cancel)
+        render_video(recording, name, &schedule, compositor, &overlays, &out_dir.join(name), progress)
     };
     let result = (|| {
         if outputs.raw {
@@ -194,72 +194,60 @@ fn render_video(
     recording: &Recording,
     name: &'static str,
     schedule: &Schedule,
-    mut compositor: Compositor,
+    compositor: Compositor,
     overlays: &OverlayTimeline,
     target: &Path,
-    progress: &mut dyn FnMut(Progress),
-    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress) -> Flow,
 ) -> Result<(EncodedFile, VideoSummary), RenderError> {
     let started = Instant::now();
     let encode_error = |source| RenderError::Encode { video: name, source };
-    let output = compositor.layout().output;
+    let sink_error = |error| match error {
+        SinkError::Compose(source) => RenderError::Overlay { video: name, source },
+        SinkError::Encode(source) => RenderError::Encode { video: name, source },
+    };
     let mapping = compositor.layout().mapping;
-    let mut encoder = Encoder::start(target, output, schedule.fps()).map_err(encode_error)?;
-    let mut planes = I420Frame::new(output);
+    let mut sink = OutputSink::start(target, compositor, schedule.fps()).map_err(encode_error)?;
     let mut cache = ContentCache::new();
-    // The picture the last buffer shows, and that buffer: a slot showing the same picture
-    // (same captured frame, same overlays) pushes it again with new timestamps (no
-    // compositing, no conversion).
-    let mut last: Option<((SlotPicture, OverlayFrame), gstreamer::Buffer)> = None;
+    // What the sink's last picture shows (captured frame, overlays): a slot showing the
+    // same is a repeat.
+    let mut last: Option<(SlotPicture, OverlayFrame)> = None;
     let mut composed = 0u64;
-    progress(Progress::Started { video: name, frames: schedule.len() });
+    // Only the callback's answers to `Advanced` stop a render; the others are news.
+    let _ = progress(Progress::Started { video: name, frames: schedule.len() });
     for slot in schedule.slots() {
         let picture = match slot.picture {
-            SlotPicture::Frame(i) => SlotPicture::Frame(cache.load(recording, &mut compositor, i)?),
+            SlotPicture::Frame(i) => SlotPicture::Frame(cache.load(recording, sink.compositor(), i)?),
             SlotPicture::CrossFade { from, to, mix } => {
-                let from = cache.load(recording, &mut compositor, from)?;
-                let to = cache.load(recording, &mut compositor, to)?;
+                let from = cache.load(recording, sink.compositor(), from)?;
+                let to = cache.load(recording, sink.compositor(), to)?;
                 if from == to { SlotPicture::Frame(to) } else { SlotPicture::CrossFade { from, to, mix } }
             }
         };
         let shown_now = (picture, overlays.at(slot.output_ms, &mapping));
-        let buffer = match &last {
-            Some((shown, buffer)) if *shown == shown_now => buffer.clone(),
-            _ => {
-                // Same page and redactions as the last composed frame: only overlays moved.
-                let page_unchanged = last.as_ref().is_some_and(|((shown_picture, shown), _)| {
-                    *shown_picture == picture && shown.redactions == shown_now.1.redactions
-                });
-                let content = match picture {
-                    _ if page_unchanged => None,
-                    SlotPicture::Frame(i) => Some(ContentPicture::Frame(cache.get(i))),
-                    SlotPicture::CrossFade { from, to, mix } => {
-                        Some(ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix })
-                    }
-                };
-                let frame = compositor
-                    .compose(content, &shown_now.1)
-                    .map_err(|source| RenderError::Overlay { video: name, source })?;
-                planes.update(frame.rgba, frame.dirty);
-                composed += 1;
-                let buffer = Encoder::buffer_from(&planes);
-                last = Some((shown_now, buffer.clone()));
-                buffer
-            }
-        };
-        encoder.push(&buffer, slot.pts_ns, slot.duration_ns).map_err(encode_error)?;
-        if slot.index % 15 == 0 {
-            progress(Progress::Advanced { video: name, done: slot.index + 1 });
-            if cancel.load(Ordering::Relaxed) {
-                // Dropping an unfinished encoder stops its pipeline and removes the file.
-                drop(encoder);
-                return Err(RenderError::Cancelled);
-            }
+        if last.as_ref() == Some(&shown_now) {
+            sink.repeat(slot.pts_ns, slot.duration_ns).map_err(encode_error)?;
+        } else {
+            // Same page and redactions as the last composed frame: only overlays moved.
+            let page_unchanged =
+                last.as_ref().is_some_and(|(shown_picture, shown)| *shown_picture == picture && shown.redactions == shown_now.1.redactions);
+            let content = match picture {
+                _ if page_unchanged => None,
+                SlotPicture::Frame(i) => Some(ContentPicture::Frame(cache.get(i))),
+                SlotPicture::CrossFade { from, to, mix } => Some(ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix }),
+            };
+            sink.show(content, &shown_now.1, slot.pts_ns, slot.duration_ns).map_err(sink_error)?;
+            composed += 1;
+            last = Some(shown_now);
+        }
+        if slot.index % 15 == 0 && progress(Progress::Advanced { video: name, done: slot.index + 1 }) == Flow::Stop {
+            // Dropping an unfinished encoder stops its pipeline and removes the file.
+            drop(sink);
+            return Err(RenderError::Cancelled);
         }
     }
-    let file = encoder.finish().map_err(encode_error)?;
-    progress(Progress::Advanced { video: name, done: schedule.len() });
-    progress(Progress::Finished { video: name });
+    let file = sink.finish().map_err(encode_error)?;
+    let _ = progress(Progress::Advanced { video: name, done: schedule.len() });
+    let _ = progress(Progress::Finished { video: name });
     let summary = VideoSummary {
         name,
         path: target.to_path_buf(),

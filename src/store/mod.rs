@@ -46,10 +46,10 @@ impl ArtifactStore for LocalStore {
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent).await?;
         }
-        // Copied under a temporary name, then renamed: readers see all of it or nothing.
-        let partial = target.with_extension("partial");
+        // Copied under a partial name, flushed, then renamed: readers see all of it or nothing.
+        let partial = crate::files::partial_path(&target);
         tokio::fs::copy(source, &partial).await?;
-        tokio::fs::rename(&partial, &target).await
+        tokio::task::spawn_blocking(move || crate::files::commit(&partial, &target)).await.map_err(std::io::Error::other)?
     }
 
     async fn locate(&self, key: &str) -> std::io::Result<Location> {

@@ -5,7 +5,7 @@
 //! a count; a chip is fully visible for at least `HOLD_MS` after its last press.
 
 use super::cursor::OutputEvent;
-use crate::recording::{Event, Modifier};
+use crate::recording::{Event, chip_label};
 
 pub const FADE_IN_MS: f64 = 120.0;
 pub const HOLD_MS: f64 = 1000.0;
@@ -91,60 +91,13 @@ fn ease(u: f64) -> f64 {
     u * u * (3.0 - 2.0 * u)
 }
 
-/// The mac-style label of a key press, or None for plain typing.
-pub fn chip_label(key: &str, modifiers: &[Modifier]) -> Option<String> {
-    let special = match key {
-        "Enter" => Some("↵"),
-        "Escape" => Some("esc"),
-        "Tab" => Some("⇥"),
-        "Backspace" => Some("⌫"),
-        "Delete" => Some("⌦"),
-        "ArrowLeft" => Some("←"),
-        "ArrowRight" => Some("→"),
-        "ArrowUp" => Some("↑"),
-        "ArrowDown" => Some("↓"),
-        _ => None,
-    };
-    let commanding = modifiers.iter().any(|m| matches!(m, Modifier::Ctrl | Modifier::Alt | Modifier::Meta));
-    if special.is_none() && !commanding {
-        return None;
-    }
-    if matches!(key, "Control" | "Alt" | "Shift" | "Meta") {
-        return None; // a modifier pressed on its own completes nothing
-    }
-    let mut label = String::new();
-    for (modifier, glyph) in [(Modifier::Ctrl, "⌃"), (Modifier::Alt, "⌥"), (Modifier::Shift, "⇧"), (Modifier::Meta, "⌘")] {
-        if modifiers.contains(&modifier) {
-            label.push_str(glyph);
-        }
-    }
-    match special {
-        Some(glyph) => label.push_str(glyph),
-        None if key == " " => label.push_str("Space"),
-        None if key.chars().count() == 1 => label.extend(key.chars().flat_map(char::to_uppercase)),
-        None => label.push_str(key),
-    }
-    Some(label)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recording::Modifier;
 
     fn key(key: &str, modifiers: &[Modifier]) -> Event {
         Event::Key { key: key.into(), code: String::new(), modifiers: modifiers.to_vec(), text: None }
-    }
-
-    #[test]
-    fn labels_follow_mac_order_and_skip_typing() {
-        assert_eq!(chip_label("k", &[Modifier::Meta]).as_deref(), Some("⌘K"));
-        assert_eq!(chip_label("p", &[Modifier::Meta, Modifier::Shift]).as_deref(), Some("⇧⌘P"));
-        assert_eq!(chip_label("c", &[Modifier::Ctrl]).as_deref(), Some("⌃C"));
-        assert_eq!(chip_label("Enter", &[]).as_deref(), Some("↵"));
-        assert_eq!(chip_label("ArrowDown", &[]).as_deref(), Some("↓"));
-        assert_eq!(chip_label("A", &[Modifier::Shift]), None);
-        assert_eq!(chip_label("a", &[]), None);
-        assert_eq!(chip_label("Meta", &[Modifier::Meta]), None);
     }
 
     #[test]

@@ -6,9 +6,9 @@ use crate::common::TempDir;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use demoreel::api::{self, ApiConfig, AppState, Services};
-use demoreel::db::sqlite::SqliteStore;
-use demoreel::db::{self, AwaitingInput, RunStatus, Store};
-use demoreel::runs::hub::Hub;
+use demoreel::db::sqlite::SqliteDatabase;
+use demoreel::db::{self, ArtifactRepo, AwaitingInput, CredentialRepo, KeyRepo, RunRepo, RunStatus};
+use demoreel::runs::signals::{InProcess, Signals};
 use demoreel::secrets::{self, Sealer, UrlSigner};
 use demoreel::store::LocalStore;
 use serde_json::{Value, json};
@@ -17,8 +17,8 @@ use tower::ServiceExt;
 
 struct Api {
     router: axum::Router,
-    store: Arc<SqliteStore>,
-    hub: Arc<Hub>,
+    store: Arc<SqliteDatabase>,
+    hub: Arc<InProcess>,
     dir: TempDir,
     alice: String,
     bob: String,
@@ -30,18 +30,18 @@ fn rt() -> tokio::runtime::Runtime {
 
 async fn api_with(config: ApiConfig, with_sealer: bool) -> Api {
     let dir = TempDir::new("api");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("demoreel.db")).await.unwrap());
-    let hub = Arc::new(Hub::default());
+    let store = Arc::new(SqliteDatabase::open(&dir.path().join("demoreel.db")).await.unwrap());
+    let hub = Arc::new(InProcess::default());
     let alice = secrets::new_api_key();
     let bob = secrets::new_api_key();
     store.create_key("alice", &secrets::hash_api_key(&alice)).await.unwrap();
     store.create_key("bob", &secrets::hash_api_key(&bob)).await.unwrap();
     let state = AppState::new(Services {
-        store: store.clone(),
+        db: store.clone(),
         artifacts: Arc::new(LocalStore::new(&dir.path().join("artifacts"))),
         signer: UrlSigner::load_or_create(&dir.path().join("signing.key")).unwrap(),
         sealer: with_sealer.then(|| Arc::new(Sealer::new(&[9u8; 32]))),
-        hub: hub.clone(),
+        signals: hub.clone(),
         config,
     });
     Api { router: api::router(state), store, hub, dir, alice, bob }
@@ -399,5 +399,56 @@ fn one_keys_flood_is_limited_without_slowing_another() {
         assert_error(limited[0], StatusCode::TOO_MANY_REQUESTS, "rate_limited");
         assert!(limited[0].headers.contains_key("retry-after"));
         assert_eq!(api.call(Some(&api.bob), "GET", "/v1/agent/runs", None).await.status, StatusCode::OK, "another key is served");
+    });
+}
+
+#[test]
+fn unknown_paths_and_methods_check_the_key_first_and_answer_in_the_error_shape() {
+    rt().block_on(async {
+        let api = api().await;
+        // Without a key nothing is said about the path or the method.
+        assert_error(&api.call(None, "GET", "/v1/no/such/thing", None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_error(&api.call(None, "DELETE", "/v1/agent/runs", None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_error(&api.call(Some(&api.alice), "GET", "/v1/no/such/thing", None).await, StatusCode::NOT_FOUND, "not_found");
+        assert_error(&api.call(Some(&api.alice), "DELETE", "/v1/agent/runs", None).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        // The demonstrations surface's header is a key header too.
+        let anchor = Request::builder().uri("/v1/agent/runs").header("anchor-api-key", &api.alice).body(Body::empty()).unwrap();
+        assert_eq!(api.send(anchor).await.status, StatusCode::OK);
+    });
+}
+
+#[test]
+fn a_default_credential_serves_its_subdomains_by_the_same_rule_as_a_saved_one() {
+    rt().block_on(async {
+        let api = api().await;
+        let alice = api.store.key_by_hash(&secrets::hash_api_key(&api.alice)).await.unwrap().unwrap().id;
+        for (domain, default) in [("example.com", true), ("app.example.com", true), ("other.test", true), ("app2.example.com", false)] {
+            let answer = api
+                .call(Some(&api.alice), "POST", "/v1/agent/credentials", Some(json!({"label": domain, "domain": domain, "email": "ada@example.com", "is_default": default})))
+                .await;
+            assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.json);
+        }
+        let serving = |host: &'static str| {
+            let store = api.store.clone();
+            let alice = alice.clone();
+            async move { store.default_credential_for_host(&alice, host).await.unwrap().map(|c| c.domain) }
+        };
+        assert_eq!(serving("example.com").await.as_deref(), Some("example.com"));
+        assert_eq!(serving("eu.example.com").await.as_deref(), Some("example.com"), "a subdomain is served by its domain's default");
+        assert_eq!(serving("app.example.com").await.as_deref(), Some("app.example.com"), "the most specific domain wins");
+        assert_eq!(serving("badexample.com").await, None, "a look-alike host is not a subdomain");
+        // A saved credential follows the same rule at creation.
+        let saved = api.call(Some(&api.alice), "GET", "/v1/agent/credentials", None).await.json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["domain"] == "example.com")
+            .unwrap()["id"]
+            .clone();
+        let run = |url: &str| json!({"target_url": url, "goal": "Open it", "options": {"auth": {"source": "saved", "id": saved}}});
+        assert_eq!(api.call(Some(&api.alice), "POST", "/v1/agent/runs", Some(run("https://eu.example.com/"))).await.status, StatusCode::CREATED);
+        let refused = api.call(Some(&api.alice), "POST", "/v1/agent/runs", Some(run("https://badexample.com/"))).await;
+        assert_error(&refused, StatusCode::BAD_REQUEST, "invalid_request");
+        assert_eq!(error_fields(&refused), ["options.auth.id"]);
     });
 }

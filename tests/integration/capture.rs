@@ -3,7 +3,9 @@
 //! browser process outlives a recording.
 
 use crate::common::TempDir;
-use demoreel::capture::{self, RecordOptions, browser, steps};
+use demoreel::capture::{self, RecordOptions, browser};
+use demoreel::render::live::{self, Recorded, RecordError};
+use demoreel::steps;
 use demoreel::encode::decode;
 use demoreel::geometry::Size;
 use demoreel::recording::{Event, Recording};
@@ -15,13 +17,13 @@ fn clock_page() -> String {
 }
 
 fn options() -> RecordOptions {
-    RecordOptions { viewport: Size { width: 960, height: 540 }, device_scale_factor: 1.0, fps: 30, jpeg_quality: 85, blur_emails: false, person_drives: false }
+    RecordOptions { viewport: Size { width: 960, height: 540 }, device_scale_factor: 1.0, jpeg_quality: 85, blur_emails: false, person_drives: false }
 }
 
-fn record(url: &str, step_list: serde_json::Value, out: &Path) -> Result<capture::RecordSummary, capture::CaptureError> {
+fn record(url: &str, step_list: serde_json::Value, out: &Path) -> Result<Recorded, RecordError> {
     let parsed = steps::parse(&step_list).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(capture::record(url, &parsed, out, &options(), &capture::NoInput))
+    runtime.block_on(live::record(url, &parsed, out, &options(), 30, &capture::NoInput))
 }
 
 /// The page's own clock (ms) painted as 24 blocks across the top, read from RGBA pixels.
@@ -151,7 +153,7 @@ fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
     for blur in [false, true] {
         let out = dir.path().join(format!("rec-{blur}"));
         let options = RecordOptions { viewport: Size { width: 1280, height: 720 }, blur_emails: blur, ..options() };
-        let summary = runtime.block_on(capture::record(&page, &parsed, &out, &options, &capture::NoInput)).unwrap();
+        let summary = runtime.block_on(live::record(&page, &parsed, &out, &options, 30, &capture::NoInput)).unwrap();
         assert_no_browser_left();
         found.push(crate::common::ocr_emails(&summary.raw_mp4, dir.path()));
         if blur {

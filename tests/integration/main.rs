@@ -11,3 +11,4 @@ mod overlays;
 mod render_outputs;
 mod sample_app;
 mod service;
+mod structure;

@@ -65,7 +65,7 @@ fn raw_and_demo_are_h264_high_cfr_with_the_right_lengths() {
     let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();
     let out = TempDir::new("render");
     let opts = options(json!({"size": {"width": 640, "height": 360}}));
-    let summary = render::render(&recording, &opts, out.path(), Outputs::BOTH, &mut |_| {}).unwrap();
+    let summary = render::render(&recording, &opts, out.path(), Outputs::BOTH, &mut |_| render::Flow::Continue).unwrap();
     assert_eq!(summary.videos.len(), 2);
 
     let raw_path = out.path().join(RAW_MP4);
@@ -99,7 +99,7 @@ fn every_output_frame_shows_the_newest_capture_at_its_time() {
     let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();
     let out = TempDir::new("schedule");
     let opts = options(json!({"size": {"width": 640, "height": 360}}));
-    render::render(&recording, &opts, out.path(), Outputs::BOTH, &mut |_| {}).unwrap();
+    render::render(&recording, &opts, out.path(), Outputs::BOTH, &mut |_| render::Flow::Continue).unwrap();
     let vh = recording.meta.viewport.height as f64;
 
     let raw_checked = assert_frames_follow_schedule(&out.path().join(RAW_MP4), &Schedule::raw(&recording, 30), vh);
@@ -130,7 +130,7 @@ fn other_frame_rates_keep_the_duration() {
     for fps in [24, 60] {
         let out = TempDir::new("fps");
         let opts = options(json!({"fps": fps, "size": {"width": 320, "height": 240}, "background": {"type": "solid", "color": "#000000"}}));
-        render::render(&recording, &opts, out.path(), Outputs { raw: false, demo: true }, &mut |_| {}).unwrap();
+        render::render(&recording, &opts, out.path(), Outputs { raw: false, demo: true }, &mut |_| render::Flow::Continue).unwrap();
         let demo = decode::probe(&out.path().join(DEMO_MP4)).unwrap();
         assert_eq!(demo.framerate, (fps as i32, 1));
         let expected = Schedule::demo(&recording, fps).cuts().output_duration_ms() * 1e6;
@@ -156,7 +156,7 @@ fn a_corrupt_frame_fails_the_render_and_leaves_no_video() {
     std::fs::write(bundle.join("frames/000000.jpg"), b"not a jpeg").unwrap();
     let recording = Recording::open(&bundle).unwrap();
     let out = copy.path().join("out");
-    let error = render::render(&recording, &RenderOptions::default(), &out, Outputs::BOTH, &mut |_| {}).unwrap_err();
+    let error = render::render(&recording, &RenderOptions::default(), &out, Outputs::BOTH, &mut |_| render::Flow::Continue).unwrap_err();
     assert!(error.to_string().contains("000000.jpg"), "error names the frame file: {error}");
     let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
     assert!(left.is_empty(), "nothing is left behind: {left:?}");
@@ -171,7 +171,7 @@ fn a_cancelled_render_stops_within_a_second_and_leaves_nothing() {
     let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let mut asked: Option<std::time::Instant> = None;
-    let result = render::render_cancellable(
+    let result = render::render(
         &recording,
         &options,
         &out,
@@ -185,8 +185,8 @@ fn a_cancelled_render_stops_within_a_second_and_leaves_nothing() {
                 asked = Some(std::time::Instant::now());
                 cancel.store(true, std::sync::atomic::Ordering::SeqCst);
             }
+            if cancel.load(std::sync::atomic::Ordering::SeqCst) { render::Flow::Stop } else { render::Flow::Continue }
         },
-        &cancel,
     );
     let stopped_after = asked.expect("the render got going").elapsed();
     assert!(matches!(result, Err(render::RenderError::Cancelled)), "{result:?}");
@@ -201,7 +201,7 @@ fn the_gif_lasts_as_long_as_demo_mp4_and_stores_only_what_changed() {
     let recording = Recording::open(&synthetic(10, Size { width: 1280, height: 720 })).unwrap();
     let dir = TempDir::new("gif");
     let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
-    render::render(&recording, &options, dir.path(), Outputs { raw: false, demo: true }, &mut |_| {}).unwrap();
+    render::render(&recording, &options, dir.path(), Outputs { raw: false, demo: true }, &mut |_| render::Flow::Continue).unwrap();
     let demo = decode::probe(&dir.path().join(DEMO_MP4)).unwrap();
     let gif_path = dir.path().join("demo.gif");
     let made = demoreel::gif::from_mp4(&dir.path().join(DEMO_MP4), &gif_path, 480, 12, None).unwrap();

@@ -4,7 +4,10 @@
 //! never written down, and a person's input reported by the page's own listeners.
 
 use crate::common::TempDir;
-use demoreel::capture::{self, InputSource, NoValue, RecordOptions, steps};
+use demoreel::capture::{self, InputSource, NoValue, RecordOptions};
+use demoreel::compose::layout::page_for_content;
+use demoreel::render::live;
+use demoreel::steps;
 use demoreel::geometry::Size;
 use demoreel::recording::{CursorShape, Event, Recording};
 use demoreel::sample_app;
@@ -68,7 +71,7 @@ fn sign_in_steps() -> serde_json::Value {
 fn render_demo(bundle: &Path, out: &Path, blur: bool) -> std::path::PathBuf {
     let options = demoreel::options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}, "blur_emails": blur}})).unwrap();
     let recording = Recording::open(bundle).unwrap();
-    demoreel::render::render(&recording, &options.options, out, demoreel::render::Outputs { raw: false, demo: true }, &mut |_| {}).unwrap();
+    demoreel::render::render(&recording, &options.options, out, demoreel::render::Outputs { raw: false, demo: true }, &mut |_| demoreel::render::Flow::Continue).unwrap();
     out.join("demo.mp4")
 }
 
@@ -82,9 +85,9 @@ fn sign_in_with_a_code_from_the_outbox_and_no_readable_address_in_any_video() {
     let mut found = Vec::new();
     for blur in [false, true] {
         let out = dir.path().join(format!("rec-{blur}"));
-        let options = RecordOptions { blur_emails: blur, ..RecordOptions::for_content(Size { width: 1280, height: 720 }, 30) };
+        let options = RecordOptions { blur_emails: blur, ..RecordOptions::new(page_for_content(Size { width: 1280, height: 720 })) };
         let outbox = Outbox { addr: app.addr, given: Default::default() };
-        let summary = runtime.block_on(capture::record(&app.url("/login"), &parsed, &out, &options, &outbox)).unwrap();
+        let summary = runtime.block_on(live::record(&app.url("/login"), &parsed, &out, &options, 30, &outbox)).unwrap();
         let recording = Recording::open(&out).unwrap();
 
         // The wait for the code is marked, and the run went on to the settings page.
@@ -125,7 +128,7 @@ fn a_persons_input_is_reported_by_the_page_itself() {
     let out = dir.path().join("rec");
     // The driver's own input goes unrecorded in this mode: everything below on the
     // timeline came through the page's listeners.
-    let options = RecordOptions { person_drives: true, ..RecordOptions::for_content(Size { width: 1280, height: 720 }, 30) };
+    let options = RecordOptions { person_drives: true, ..RecordOptions::new(page_for_content(Size { width: 1280, height: 720 })) };
     let parsed = steps::parse(&json!([
         {"action": "type", "role": "textbox", "name": "Work email", "text": "ada@orbit.test"},
         {"action": "type", "role": "textbox", "name": "Password", "text": sample_app::PASSWORD, "secret": true},
@@ -135,7 +138,7 @@ fn a_persons_input_is_reported_by_the_page_itself() {
         {"action": "wait", "text": "Check your email"}
     ]))
     .unwrap();
-    runtime.block_on(capture::record(&app.url("/login"), &parsed, &out, &options, &capture::NoInput)).unwrap();
+    runtime.block_on(live::record(&app.url("/login"), &parsed, &out, &options, 30, &capture::NoInput)).unwrap();
     let timeline = std::fs::read_to_string(out.join("timeline.jsonl")).unwrap();
     assert!(!timeline.contains(sample_app::PASSWORD), "the password reached the timeline");
     let recording = Recording::open(&out).unwrap();

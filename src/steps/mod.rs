@@ -1,8 +1,13 @@
-//! The step list: a deterministic workflow (documented in `docs/steps.md`). Input: JSON.
-//! Output: typed [`Step`]s, or an error naming the step (`steps[3].action`).
-//! Invariant: a parsed step list only holds steps the runner can attempt.
+//! The step list: a deterministic workflow (documented in `docs/steps.md`), shared by
+//! the capture that runs it, the planner that writes it and the API that accepts it.
+//! Input: JSON. Output: typed [`Step`]s, or an error naming the step (`steps[3].action`).
+//! Invariant: a parsed step list only holds steps the runner can attempt, and every URL
+//! in it passed the one URL rule ([`url::check`]).
+
+pub mod url;
 
 use serde::Deserialize;
+pub use url::Schemes;
 
 /// How long a step looks for its element (or text) before it fails.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -149,7 +154,7 @@ impl Step {
             Step::Type { secret: true, target, .. } => format!("type a secret into {}", target.describe()),
             Step::Type { text, target, .. } => format!("type {text:?} into {}", target.describe()),
             Step::Press { key, modifiers, .. } => {
-                crate::timeline::keys::chip_label(key, modifiers).unwrap_or_else(|| format!("press {key}"))
+                crate::recording::chip_label(key, modifiers).unwrap_or_else(|| format!("press {key}"))
             }
             Step::Scroll { dx, dy, .. } => format!("scroll by ({dx}, {dy})"),
             Step::Wait { target, .. } => format!("wait for {}", target.describe()),
@@ -166,8 +171,13 @@ pub struct StepsError {
     pub message: String,
 }
 
-/// Parses `[...]` or `{"steps": [...]}`.
+/// Parses `[...]` or `{"steps": [...]}` for a local recording (`goto` may open a file).
 pub fn parse(value: &serde_json::Value) -> Result<Vec<Step>, StepsError> {
+    parse_with(value, Schemes::WebAndFile)
+}
+
+/// Parses a step list whose `goto` steps may use only `schemes`.
+pub fn parse_with(value: &serde_json::Value, schemes: Schemes) -> Result<Vec<Step>, StepsError> {
     let list = match value {
         serde_json::Value::Array(list) => list,
         serde_json::Value::Object(map) => match map.get("steps") {
@@ -203,21 +213,11 @@ pub fn parse(value: &serde_json::Value) -> Result<Vec<Step>, StepsError> {
             return Err(StepsError { field: format!("steps[{i}].prompt"), message: "must not be empty".into() });
         }
         if let Step::Goto { url, .. } = &step {
-            check_url(url).map_err(|message| StepsError { field: format!("steps[{i}].url"), message })?;
+            url::check(url, schemes).map_err(|message| StepsError { field: format!("steps[{i}].url"), message })?;
         }
         steps.push(step);
     }
     Ok(steps)
-}
-
-/// An absolute http, https or file URL.
-pub fn check_url(url: &str) -> Result<(), String> {
-    let ok = ["http://", "https://", "file:///"].iter().any(|scheme| url.starts_with(scheme) && url.len() > scheme.len());
-    if ok && !url.chars().any(char::is_whitespace) {
-        Ok(())
-    } else {
-        Err(format!("{url:?} is not an absolute http, https or file URL"))
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,119 @@
+//! `/v1/agent/runs`: create, list, read, input, cancel. Input: a caller and a request.
+//! Output: run objects (`spec/api.md`). Invariant: a run is stored only after its whole
+//! request was validated; another key's run answers 404; an input value goes straight to
+//! the runner and is never stored.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{JsonBody, check_id, paging};
+use super::validate::{self, AuthSource};
+use super::views::{ListView, RunView};
+use crate::db::{self, ApiKey, Run, RunStatus};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/agent/runs", post(create_run).get(list_runs))
+        .route("/v1/agent/runs/{id}", get(get_run))
+        .route("/v1/agent/runs/{id}/input", post(give_input))
+        .route("/v1/agent/runs/{id}/cancel", post(cancel_run))
+}
+
+async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let new = validate::new_run(&body)?;
+    if let AuthSource::Saved(id) = &new.auth {
+        let credential = state.services.db.credential(&key.id, id).await?;
+        match credential {
+            None => return Err(ApiError::field("options.auth.id", "no such credential")),
+            Some(c) if !crate::steps::url::host_within(&new.target_host, &c.domain) => {
+                return Err(ApiError::field("options.auth.id", format!("the credential is for {}, not {}", c.domain, new.target_host)));
+            }
+            Some(_) => {}
+        }
+    }
+    let now = db::now();
+    let run = Run {
+        id: db::new_id(),
+        owner: key.id.clone(),
+        status: RunStatus::Queued,
+        progress_stage: None,
+        target_url: new.target_url,
+        goal: new.goal,
+        options: new.options,
+        awaiting_input: None,
+        error: None,
+        recording_started: false,
+        cancel_requested: false,
+        created_at: now.clone(),
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+    };
+    state.services.db.insert_run(&run).await?;
+    state.services.signals.run_queued();
+    let mut answer = json!({"run_id": run.id});
+    if !new.warnings.is_empty() {
+        answer["warnings"] = json!(new.warnings);
+    }
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+async fn list_runs(State(state): State<AppState>, Caller(key): Caller, Query(query): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    let (limit, cursor) = paging(&query)?;
+    let status = match query.get("status") {
+        None => None,
+        Some(text) => Some(RunStatus::parse(text).ok_or_else(|| {
+            ApiError::field("status", format!("unknown status {text:?}; expected queued, running, awaiting_input, succeeded, failed or cancelled"))
+        })?),
+    };
+    let page = state.services.db.list_runs(&key.id, status, limit, cursor.as_deref()).await?;
+    Ok(axum::Json(ListView { data: page.items.iter().map(RunView::from).collect(), next_cursor: page.next_cursor }).into_response())
+}
+
+/// The caller's run `id`; another key's answers 404 like a missing one.
+pub(super) async fn own_run(state: &AppState, key: &ApiKey, id: &str) -> Result<Run, ApiError> {
+    check_id(id, "run")?;
+    state.services.db.run(&key.id, id).await?.ok_or(ApiError::NotFound("run"))
+}
+
+async fn get_run(State(state): State<AppState>, Caller(key): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(axum::Json(RunView::from(&own_run(&state, &key, &id).await?)).into_response())
+}
+
+async fn give_input(State(state): State<AppState>, Caller(key): Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let run = own_run(&state, &key, &id).await?;
+    let map = validate::object(&body)?;
+    let value = match map.get("value") {
+        Some(Value::String(v)) if !v.trim().is_empty() && v.chars().count() <= 256 => v.clone(),
+        Some(Value::String(_)) => return Err(ApiError::field("value", "must be 1 to 256 characters")),
+        Some(_) => return Err(ApiError::field("value", "must be a string")),
+        None => return Err(ApiError::field("value", "is required")),
+    };
+    if run.status != RunStatus::AwaitingInput {
+        return Err(ApiError::Conflict(format!("the run is {}, not awaiting_input", run.status.as_str())));
+    }
+    if !state.services.signals.give_input(&run.id, value) {
+        // Waiting in the database but no runner here holds it (it is just resuming).
+        return Err(ApiError::Conflict("the run is not waiting for input any more".into()));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn cancel_run(State(state): State<AppState>, Caller(key): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    check_id(&id, "run")?;
+    match state.services.db.request_cancel(&key.id, &id, &db::now()).await? {
+        None => Err(ApiError::NotFound("run")),
+        Some(status) if status.is_terminal() => Err(ApiError::Conflict(format!("the run already ended ({})", status.as_str()))),
+        Some(_) => {
+            state.services.signals.cancel(&id);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
+}

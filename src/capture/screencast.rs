@@ -1,0 +1,197 @@
+//! Setting up a recording in the browser. Input: a launched session, the URL and the
+//! page size. Output: the page loaded and screencasting into the bundle and the frame
+//! source, the page's scripts (masking, a person's input) reporting, the watchers running.
+//! Invariant: Chromium holds frames until they are acked, so every frame is acked at
+//! once; the recording starts on the first painted page, never a blank tab.
+
+use super::clock::{Recorder, now_epoch_ms};
+use super::{CaptureError, RecordOptions, WORLD, browser, driver, person, watch};
+use crate::recording::{CapturedFrame, CursorShape, Event, FrameSource, RecordingWriter};
+use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
+use chromiumoxide::cdp::browser_protocol::page::{
+    AddScriptToEvaluateOnNewDocumentParams, EventScreencastFrame, ScreencastFrameAckParams, StartScreencastFormat, StartScreencastParams,
+    StopScreencastParams,
+};
+use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
+use futures::StreamExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+const MASK_EMAILS_JS: &str = include_str!("mask_emails.js");
+const REDACT_BINDING: &str = "__demoreelRedact";
+/// The masking script reports its rectangles this often; each report holds until the next.
+const REDACT_REPORT_MS: f64 = 250.0;
+/// Pause between the first page's load and the start of the recording.
+const SETTLE_AFTER_LOAD_MS: u64 = 400;
+const FIRST_FRAME_TIMEOUT_S: u64 = 15;
+
+/// What [`begin`] sets up, before a `Capture` owns it.
+pub(super) struct Started {
+    pub(super) driver: driver::Driver,
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) frames: tokio::sync::broadcast::Sender<Arc<CapturedFrame>>,
+    pub(super) screencast_task: tokio::task::JoinHandle<FrameSource>,
+    pub(super) background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn browser_error(e: chromiumoxide::error::CdpError) -> CaptureError {
+    CaptureError::Browser(e.to_string())
+}
+
+pub(super) async fn begin(
+    session: &browser::Session,
+    url: &str,
+    out: &Path,
+    options: &RecordOptions,
+    source: FrameSource,
+) -> Result<Started, CaptureError> {
+    let page = session.browser.new_page("about:blank").await.map_err(browser_error)?;
+    page.execute(SetDeviceMetricsOverrideParams::new(
+        options.viewport.width as i64,
+        options.viewport.height as i64,
+        options.device_scale_factor,
+        false,
+    ))
+    .await
+    .map_err(browser_error)?;
+    if options.blur_emails {
+        add_binding(&page, REDACT_BINDING).await?;
+        add_document_script(&page, MASK_EMAILS_JS).await?;
+    }
+    if options.person_drives {
+        add_binding(&page, person::BINDING).await?;
+        add_document_script(&page, person::LISTEN_JS).await?;
+    }
+    // The recording starts on the first painted page, never a blank tab.
+    goto(&page, url).await.map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
+    // Let the loaded page settle (fonts, first animation frames) before the first frame.
+    tokio::time::sleep(Duration::from_millis(SETTLE_AFTER_LOAD_MS)).await;
+
+    let frame_size = options.frame_size();
+    let writer = RecordingWriter::create(out, options.viewport, options.device_scale_factor, frame_size, SystemTime::now())
+        .map_err(|e| CaptureError::Io { path: out.to_path_buf(), reason: e.to_string() })?;
+    let recorder = Arc::new(Recorder::new(writer));
+    let frames = source.sender();
+
+    let (screencast_task, first_frame) = spawn_screencast(&page, recorder.clone(), source).await?;
+    page.execute(
+        StartScreencastParams::builder()
+            .format(StartScreencastFormat::Jpeg)
+            .quality(options.jpeg_quality as i64)
+            .max_width(frame_size.width as i64)
+            .max_height(frame_size.height as i64)
+            .build(),
+    )
+    .await
+    .map_err(browser_error)?;
+    if tokio::time::timeout(Duration::from_secs(FIRST_FRAME_TIMEOUT_S), first_frame).await.is_err() {
+        screencast_task.abort();
+        return Err(CaptureError::NoFrames(FIRST_FRAME_TIMEOUT_S));
+    }
+    recorder.event(Event::Navigation { url: url.to_string() });
+
+    let watchers = watch::watch_page(&page, &recorder).await.map_err(browser_error)?;
+    let mut background = watchers.tasks;
+    background.push(spawn_reports(&page, recorder.clone()).await?);
+    let driver = driver::Driver {
+        page,
+        recorder: recorder.clone(),
+        pointer: None,
+        shape: CursorShape::Default,
+        crashed: watchers.crashed,
+        record_own_input: !options.person_drives,
+    };
+    Ok(Started { driver, recorder, frames, screencast_task, background })
+}
+
+/// Screencast frames: acked at once, stored in the bundle, then published. The receiver
+/// fires on the first frame.
+async fn spawn_screencast(
+    page: &Page,
+    recorder: Arc<Recorder>,
+    mut source: FrameSource,
+) -> Result<(tokio::task::JoinHandle<FrameSource>, tokio::sync::oneshot::Receiver<()>), CaptureError> {
+    let mut screencast = page.event_listener::<EventScreencastFrame>().await.map_err(browser_error)?;
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+    let page = page.clone();
+    let task = tokio::spawn(async move {
+        let mut first = Some(first_tx);
+        while let Some(frame) = screencast.next().await {
+            let _ = page.execute(ScreencastFrameAckParams::new(frame.session_id)).await;
+            let Ok(jpeg) = base64_decode(frame.data.as_ref()) else { continue };
+            // Chromium stamps a frame when it was drawn; delivery adds tens of ms of jitter.
+            let drawn = frame.metadata.timestamp.as_ref().map(|t| *t.inner() * 1000.0).unwrap_or_else(now_epoch_ms);
+            let t_ms = recorder.frame(drawn, &jpeg);
+            source.publish(t_ms, jpeg);
+            if let Some(tx) = first.take() {
+                let _ = tx.send(());
+            }
+        }
+        source
+    });
+    Ok((task, first_rx))
+}
+
+/// Reports from the page's scripts: masked rectangles, a person's input.
+async fn spawn_reports(page: &Page, recorder: Arc<Recorder>) -> Result<tokio::task::JoinHandle<()>, CaptureError> {
+    let mut reports = page.event_listener::<EventBindingCalled>().await.map_err(browser_error)?;
+    Ok(tokio::spawn(async move {
+        while let Some(call) = reports.next().await {
+            match call.name.as_str() {
+                REDACT_BINDING => {
+                    let Ok(rects) = serde_json::from_str::<Vec<[f64; 4]>>(&call.payload) else { continue };
+                    for [x, y, width, height] in rects {
+                        recorder.event(Event::Redact { x, y, width, height, duration_ms: REDACT_REPORT_MS * 1.5 });
+                    }
+                }
+                person::BINDING => {
+                    if let Some((epoch_ms, event)) = person::parse(&call.payload) {
+                        recorder.event_at(recorder.t_of_epoch_ms(epoch_ms), event);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }))
+}
+
+pub(super) async fn stop(page: &Page) {
+    let _ = page.execute(StopScreencastParams::default()).await;
+}
+
+/// A binding the page's scripts call in demoreel's isolated world.
+async fn add_binding(page: &Page, name: &str) -> Result<(), CaptureError> {
+    let params = AddBindingParams::builder().name(name).execution_context_name(WORLD).build().map_err(CaptureError::Browser)?;
+    page.execute(params).await.map_err(browser_error)?;
+    Ok(())
+}
+
+/// Runs `source` in demoreel's isolated world of every frame, before the page's scripts.
+async fn add_document_script(page: &Page, source: &str) -> Result<(), CaptureError> {
+    page.execute(
+        AddScriptToEvaluateOnNewDocumentParams::builder()
+            .source(source)
+            .world_name(WORLD)
+            .run_immediately(true)
+            .build()
+            .map_err(CaptureError::Browser)?,
+    )
+    .await
+    .map_err(browser_error)?;
+    Ok(())
+}
+
+fn base64_decode(data: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(data)
+}
+
+pub(super) async fn goto(page: &Page, url: &str) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(30), page.goto(url)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("navigation failed: {e}")),
+        Err(_) => Err("navigation did not finish within 30 s".into()),
+    }
+}

@@ -1,0 +1,152 @@
+//! Commands that work on this machine without a server: render, record, fixtures, the
+//! sample app, and keys made straight in a data directory. Input: parsed arguments.
+//! Output: files and one summary line on stdout. Invariant: options and steps are
+//! validated before anything is written.
+
+use super::{FixtureCommand, OnlyVideo, runtime, terminal};
+use crate::geometry::Size;
+use crate::options;
+use crate::recording::Recording;
+use crate::render::Outputs;
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+
+pub(super) fn parse_size(text: &str) -> Result<Size, String> {
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(|| format!("{text:?} is not WxH"))?;
+    let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("{text:?} is not WxH"));
+    Ok(Size { width: number(w)?, height: number(h)? })
+}
+
+/// Reads `--options`: inline JSON (starts with `{`), `@file`, or a file path.
+pub fn read_options(arg: Option<&str>) -> Result<options::Parsed> {
+    let text = match arg {
+        None => "{}".to_string(),
+        Some(text) if text.trim_start().starts_with('{') => text.to_string(),
+        Some(path) => {
+            let path = path.strip_prefix('@').unwrap_or(path);
+            std::fs::read_to_string(path).with_context(|| format!("--options: cannot read {path}"))?
+        }
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--options: invalid JSON: {e}"))?;
+    options::parse(&value).map_err(|e| {
+        let lines: Vec<String> = e.details.iter().map(|d| format!("  {}: {}", d.field, d.message)).collect();
+        anyhow::anyhow!("invalid options:\n{}", lines.join("\n"))
+    })
+}
+
+pub(super) fn render(recording: &Path, out: &Path, options: Option<&str>, only: Option<OnlyVideo>) -> Result<()> {
+    // Everything is checked before anything is written.
+    let parsed = read_options(options)?;
+    for warning in &parsed.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let recording = Recording::open(recording)?;
+    let outputs = match only {
+        None => Outputs::BOTH,
+        Some(OnlyVideo::Raw) => Outputs { raw: true, demo: false },
+        Some(OnlyVideo::Demo) => Outputs { raw: false, demo: true },
+    };
+    if out.exists() && !out.is_dir() {
+        bail!("--out {} exists and is not a directory", out.display());
+    }
+    let summary = terminal::render_with_bar(&recording, &parsed.options, out, outputs)?;
+    let parts: Vec<String> = summary
+        .videos
+        .iter()
+        .map(|v| format!("{} ({} frames, {:.2} s)", v.name, v.frames, v.duration.as_secs_f64()))
+        .collect();
+    let video_seconds: f64 = summary.videos.iter().map(|v| v.duration.as_secs_f64()).sum();
+    let wall = summary.wall.as_secs_f64();
+    println!(
+        "rendered {} into {} in {wall:.2} s ({:.1}× realtime)",
+        parts.join(" and "),
+        out.display(),
+        video_seconds / wall.max(1e-9)
+    );
+    Ok(())
+}
+
+pub(super) fn record(url: &str, steps: Option<&Path>, out: &Path, options: Option<&str>) -> Result<()> {
+    let parsed = read_options(options)?;
+    let step_list = match steps {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("--steps: cannot read {}", path.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--steps {}: invalid JSON: {e}", path.display()))?;
+            crate::steps::parse(&value).map_err(|e| anyhow::anyhow!("--steps {}: {e}", path.display()))?
+        }
+    };
+    crate::steps::url::check(url, crate::steps::Schemes::WebAndFile).map_err(|e| anyhow::anyhow!("URL: {e}"))?;
+    let video = &parsed.options.video;
+    let record_options = crate::render::live::record_options_for(video);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let summary = runtime.block_on(crate::render::live::record(url, &step_list, out, &record_options, video.fps, &terminal::TerminalInput))?;
+    println!(
+        "recorded {} frames over {:.2} s into {} (raw.mp4 at {})",
+        summary.frames,
+        summary.duration_ms / 1000.0,
+        summary.bundle.display(),
+        summary.raw_mp4.display()
+    );
+    Ok(())
+}
+
+pub(super) fn sample_app(addr: std::net::SocketAddr) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let app = crate::sample_app::start(addr).await.with_context(|| format!("--addr {addr}: cannot listen"))?;
+        // The one line a script waits for: where the app is.
+        println!("sample app listening on {}", app.url("/"));
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        Ok(())
+    })
+}
+
+pub(super) fn fixture(command: FixtureCommand) -> Result<()> {
+    match command {
+        FixtureCommand::Synth { out, seconds, size } => {
+            let summary = crate::fixture::synth(&out, &crate::fixture::SynthOptions { seconds, size })?;
+            println!(
+                "wrote {}: {} frames, {} events, {:.2} s at {size}, awaiting input {:.2}–{:.2} s",
+                out.display(),
+                summary.frames,
+                summary.events,
+                summary.duration_ms / 1000.0,
+                summary.awaiting_input.0 / 1000.0,
+                summary.awaiting_input.1 / 1000.0
+            );
+            Ok(())
+        }
+        FixtureCommand::Background { out, options, frame_size } => {
+            let parsed = read_options(options.as_deref())?;
+            let video = &parsed.options.video;
+            let layout = crate::compose::Layout::for_demo(frame_size, 1.0, video);
+            let base = crate::compose::Compositor::new(layout.clone(), &video.background, frame_size).base().to_vec();
+            image::save_buffer(&out, &base, layout.output.width, layout.output.height, image::ExtendedColorType::Rgba8)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let dest = layout.mapping.dest;
+            println!("{} {} {} {}", dest.x, dest.y, dest.width, dest.height);
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn keys_create(label: &str, data_dir: &Path, save: bool, server: Option<&str>) -> Result<()> {
+    if label.trim().is_empty() || label.chars().count() > 200 {
+        bail!("--label must be 1 to 200 characters");
+    }
+    let key = crate::secrets::new_api_key();
+    let created = runtime()?.block_on(async {
+        let db = crate::serve::open_database(data_dir).await?;
+        use crate::db::KeyRepo;
+        Ok::<_, anyhow::Error>(db.create_key(label, &crate::secrets::hash_api_key(&key)).await?)
+    })?;
+    let saved = if save { Some(super::client::save_config(server, &key)?) } else { None };
+    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"id": created.id, "label": created.label, "key": key, "saved_to": saved}))?);
+    eprintln!("this key is shown once; demoreel keeps only its hash");
+    Ok(())
+}

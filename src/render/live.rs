@@ -1,0 +1,208 @@
+//! `raw.mp4` while recording: a subscriber of the capture's frame source. Input: captured
+//! frames as they arrive (variable rate). Output: a constant-rate `raw.mp4`, complete the
+//! moment the recording stops. Invariant: slot `i` shows the newest frame captured at or
+//! before `i / fps` — the same rule as `timeline::Schedule::raw` — and a frame superseded
+//! before any slot showed it is never decoded.
+//!
+//! ```text
+//!  capture ──FrameSource──▶ (broadcast) ──▶ LiveRaw thread: slots ─▶ compose ─▶ encode ─▶ raw.mp4
+//! ```
+
+use crate::capture::{Capture, CaptureError, InputSource, RecordOptions, RecordSummary};
+use super::sink::{OutputSink, SinkError};
+use crate::compose::{Compositor, ContentPicture, Layout};
+use crate::encode::EncodedFile;
+use crate::geometry::PageSize;
+use crate::options::{Background, VideoOptions};
+use crate::recording::{CapturedFrame, FrameSource};
+use crate::steps::Step;
+use crate::timeline::{overlays::OverlayFrame, slot_count, slot_pts_ns};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveRawError {
+    #[error("raw.mp4: {0}")]
+    Encode(#[from] crate::encode::EncodeError),
+    #[error("raw.mp4: frame at {t_ms:.0} ms: {source}")]
+    Frame { t_ms: f64, source: crate::compose::ComposeError },
+    #[error("raw.mp4: the encoding thread panicked")]
+    Panicked,
+    #[error("raw.mp4: the capture published no frame")]
+    NoFrames,
+}
+
+/// The encoder side of a live `raw.mp4`.
+struct LiveRaw {
+    fps: u32,
+    sink: OutputSink,
+    /// The frame on screen now (not yet decoded if no slot has shown it).
+    current: Option<Arc<CapturedFrame>>,
+    /// Whether the sink's last picture is `current` (a slot showed it).
+    shown: bool,
+    next_slot: u64,
+}
+
+impl LiveRaw {
+    fn start(target: &Path, page: PageSize, fps: u32) -> Result<LiveRaw, LiveRawError> {
+        let frame_size = page.frame_size();
+        let layout = Layout::for_raw(frame_size, page.device_scale_factor);
+        let sink = OutputSink::start(target, Compositor::new(layout, &Background::None, frame_size), fps)?;
+        Ok(LiveRaw { fps, sink, current: None, shown: false, next_slot: 0 })
+    }
+
+    fn slot_ms(&self, slot: u64) -> f64 {
+        slot as f64 * 1000.0 / self.fps as f64
+    }
+
+    /// Emits every slot that ends before `t_ms` with the frame currently on screen.
+    fn emit_until(&mut self, t_ms: f64) -> Result<(), LiveRawError> {
+        while let Some(frame) = self.current.as_ref().filter(|_| self.slot_ms(self.next_slot) < t_ms) {
+            let pts = slot_pts_ns(self.next_slot, self.fps);
+            let duration = slot_pts_ns(self.next_slot + 1, self.fps) - pts;
+            if self.shown {
+                self.sink.repeat(pts, duration)?;
+            } else {
+                let frame_error = |source: SinkError| match source {
+                    SinkError::Compose(source) => LiveRawError::Frame { t_ms: frame.t_ms, source },
+                    SinkError::Encode(e) => LiveRawError::Encode(e),
+                };
+                let content = self.sink.compositor().prepare_content(&frame.jpeg).map_err(|e| frame_error(e.into()))?;
+                self.sink.show(Some(ContentPicture::Frame(&content)), &OverlayFrame::default(), pts, duration).map_err(frame_error)?;
+                self.shown = true;
+            }
+            self.next_slot += 1;
+        }
+        Ok(())
+    }
+
+    /// A new frame (times monotonic, the first at 0).
+    fn frame(&mut self, frame: Arc<CapturedFrame>) -> Result<(), LiveRawError> {
+        self.emit_until(frame.t_ms)?;
+        self.current = Some(frame);
+        self.shown = false;
+        Ok(())
+    }
+
+    /// Fills the video to the recording's duration and finalizes it.
+    fn finish(mut self, duration_ms: f64) -> Result<EncodedFile, LiveRawError> {
+        let slots = slot_count(duration_ms, self.fps);
+        self.emit_until(self.slot_ms(slots) - 1e-6)?;
+        Ok(self.sink.finish()?)
+    }
+}
+
+/// A live `raw.mp4` being written on its own thread (it decodes and encodes while the
+/// page runs), fed by a subscription to the capture's frames.
+pub struct LiveRawWriter {
+    thread: std::thread::JoinHandle<Result<Option<LiveRaw>, LiveRawError>>,
+    target: PathBuf,
+}
+
+impl LiveRawWriter {
+    /// Starts `target` for a capture of `page` at `fps`, reading `frames` until the
+    /// capture ends the stream. The encoder starts with the first frame, so a capture
+    /// that never began leaves no file.
+    pub fn start(target: &Path, page: PageSize, fps: u32, mut frames: Receiver<Arc<CapturedFrame>>) -> LiveRawWriter {
+        let path = target.to_path_buf();
+        let thread = std::thread::spawn(move || {
+            let mut live: Option<LiveRaw> = None;
+            loop {
+                match frames.blocking_recv() {
+                    Ok(frame) => {
+                        let live = match &mut live {
+                            Some(live) => live,
+                            None => live.insert(LiveRaw::start(&path, page, fps)?),
+                        };
+                        live.frame(frame)?
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return Ok(live),
+                }
+            }
+        });
+        LiveRawWriter { thread, target: target.to_path_buf() }
+    }
+
+    /// The capture could not be finished. The thread ends by itself when the stream
+    /// closes (the capture dropped its source), and its unfinished encoder removes the
+    /// partial file; nothing waits for it here, on an async worker.
+    pub fn abandon(self) {
+        drop(self.thread);
+    }
+
+    /// After the capture finished (the stream is closed): fills `raw.mp4` to the
+    /// recording's duration, finalizes it and moves it to its name.
+    pub fn finish(self, duration_ms: f64) -> Result<PathBuf, LiveRawError> {
+        let live = self.thread.join().map_err(|_| LiveRawError::Panicked)??.ok_or(LiveRawError::NoFrames)?;
+        live.finish(duration_ms)?.commit()?;
+        Ok(self.target)
+    }
+}
+
+/// The capture for a video made with `video` options: the page sized for its content
+/// area, e-mail masking as asked.
+pub fn record_options_for(video: &VideoOptions) -> RecordOptions {
+    RecordOptions { blur_emails: video.blur_emails, ..RecordOptions::new(crate::compose::layout::page_for_video(video)) }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    LiveRaw(#[from] LiveRawError),
+}
+
+/// A recording with its live `raw.mp4`.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub bundle: PathBuf,
+    pub raw_mp4: PathBuf,
+    pub frames: u64,
+    pub duration_ms: f64,
+}
+
+/// Records `url` while running `steps` into the bundle `out`, with `out/raw.mp4`
+/// written live at `fps`: what `demoreel record` does. A step that fails ends the
+/// recording; the frames until then are kept (bundle and `raw.mp4`), and the step's error
+/// is the answer.
+pub async fn record(url: &str, step_list: &[Step], out: &Path, options: &RecordOptions, fps: u32, input: &dyn InputSource) -> Result<Recorded, RecordError> {
+    let source = FrameSource::default();
+    let live = LiveRawWriter::start(&out.join(super::RAW_MP4), options.page(), fps, source.subscribe());
+    let mut capture = match Capture::start(url, out, options, source).await {
+        Ok(capture) => capture,
+        Err(error) => {
+            live.abandon();
+            return Err(error.into());
+        }
+    };
+    let mut failed = None;
+    for (index, step) in step_list.iter().enumerate() {
+        if let Err(error) = capture.step(index + 1, step, input).await {
+            failed = Some(error);
+            break;
+        }
+    }
+    let finished = capture.finish().await;
+    let recorded = finish_live(live, finished).await;
+    match failed {
+        Some(error) => Err(error.into()),
+        None => recorded,
+    }
+}
+
+/// Completes `raw.mp4` once a capture finished (its frame stream is closed).
+pub async fn finish_live(live: LiveRawWriter, finished: Result<RecordSummary, CaptureError>) -> Result<Recorded, RecordError> {
+    let summary = match finished {
+        Ok(summary) => summary,
+        Err(error) => {
+            live.abandon();
+            return Err(error.into());
+        }
+    };
+    let duration_ms = summary.duration_ms;
+    let raw_mp4 = tokio::task::spawn_blocking(move || live.finish(duration_ms)).await.map_err(|_| LiveRawError::Panicked)??;
+    Ok(Recorded { bundle: summary.bundle, raw_mp4, frames: summary.frames, duration_ms: summary.duration_ms })
+}

@@ -1,0 +1,53 @@
+//! The one output sink of every video demoreel writes (`raw.mp4` live or afterwards,
+//! `demo.mp4`). Input: per output slot, either what to draw (the page picture and the
+//! overlays) or "the same as the slot before". Output: the encoded file. Invariant: a
+//! slot that shows the same picture costs no compositing and no conversion; one that
+//! only moved overlays redraws only them.
+
+use crate::compose::{ComposeError, Compositor, ContentPicture};
+use crate::encode::{EncodeError, EncodedFile, VideoSink};
+use crate::timeline::overlays::OverlayFrame;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+pub struct OutputSink {
+    compositor: Compositor,
+    video: VideoSink,
+}
+
+impl OutputSink {
+    /// Starts `target` for pictures drawn by `compositor` at `fps`.
+    pub fn start(target: &Path, compositor: Compositor, fps: u32) -> Result<OutputSink, EncodeError> {
+        let video = VideoSink::start(target, compositor.layout().output, fps)?;
+        Ok(OutputSink { compositor, video })
+    }
+
+    /// The compositor, to prepare (decode and resample) page pictures before showing them.
+    pub fn compositor(&mut self) -> &mut Compositor {
+        &mut self.compositor
+    }
+
+    /// Draws a new picture for one slot. `content: None` keeps the page picture of the
+    /// slot before (only the overlays changed).
+    pub fn show(&mut self, content: Option<ContentPicture<'_>>, overlays: &OverlayFrame, pts_ns: u64, duration_ns: u64) -> Result<(), SinkError> {
+        let frame = self.compositor.compose(content, overlays)?;
+        self.video.picture(frame.rgba, frame.dirty, pts_ns, duration_ns)?;
+        Ok(())
+    }
+
+    /// Shows the last picture again for one slot.
+    pub fn repeat(&mut self, pts_ns: u64, duration_ns: u64) -> Result<(), EncodeError> {
+        self.video.repeat(pts_ns, duration_ns)
+    }
+
+    pub fn finish(self) -> Result<EncodedFile, EncodeError> {
+        self.video.finish()
+    }
+}

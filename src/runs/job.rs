@@ -1,0 +1,271 @@
+//! One run being worked on. Input: a claimed run. Output: its recording, its artifacts
+//! stored through the artifact pipeline, `plan.json` and `events.jsonl`, and its status.
+//! Invariant: the stages run in the documented order, each behind a cancel checkpoint;
+//! the capture is finished (and `raw.mp4` kept) whatever the act loop answered.
+
+use super::Runner;
+use super::lifecycle;
+use super::signals::Cancel;
+use crate::agent::act::{Act, Journal, Stop};
+use crate::capture::Capture;
+use crate::db::{self, Credential, ErrorCode, Run, Stage};
+use crate::options::RenderOptions;
+use crate::produce::ProduceError;
+use crate::recording::FrameSource;
+use crate::render::live::{LiveRawWriter, RecordError, finish_live, record_options_for};
+use crate::steps::{Schemes, Step};
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub(super) struct Job {
+    pub(super) runner: Arc<Runner>,
+    pub(super) run: Mutex<Run>,
+    dir: PathBuf,
+    events: Mutex<std::fs::File>,
+    plan: Mutex<Value>,
+    pub(super) cancel: Arc<Cancel>,
+}
+
+impl Job {
+    pub(super) fn new(runner: Arc<Runner>, run: Run, dir: &Path, cancel: Arc<Cancel>) -> std::io::Result<Job> {
+        std::fs::create_dir_all(dir)?;
+        let events = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("events.jsonl"))?;
+        let plan = json!({"goal": run.goal, "normalized_goal": null, "success_criteria": [], "iterations": [], "action_history": []});
+        Ok(Job { runner, run: Mutex::new(run), dir: dir.to_path_buf(), events: Mutex::new(events), plan: Mutex::new(plan), cancel })
+    }
+
+    pub(super) fn id(&self) -> String {
+        self.run.lock().unwrap().id.clone()
+    }
+
+    /// Writes the run as it is now; stops when the run ended elsewhere.
+    pub(super) async fn save(&self) -> Result<(), Stop> {
+        let snapshot = self.run.lock().unwrap().clone();
+        match self.runner.db.save_run_progress(&snapshot).await {
+            Ok(true) => Ok(()),
+            // The run ended elsewhere (cancelled while queued-and-claimed): stop here.
+            Ok(false) => Err(Stop::Cancelled),
+            Err(e) => Err(Stop::failed(ErrorCode::Internal, format!("saving the run: {e}"))),
+        }
+    }
+
+    async fn stage(&self, stage: Stage) -> Result<(), Stop> {
+        self.checkpoint()?;
+        lifecycle::enter(&mut self.run.lock().unwrap(), stage, &db::now());
+        self.event("stage", json!({"stage": stage.as_str()}));
+        self.save().await
+    }
+
+    fn checkpoint(&self) -> Result<(), Stop> {
+        if self.cancel.is_set() { Err(Stop::Cancelled) } else { Ok(()) }
+    }
+
+    fn write_plan(&self) {
+        let plan = self.plan.lock().unwrap().clone();
+        let _ = crate::files::write_atomic(&self.dir.join("plan.json"), &serde_json::to_vec_pretty(&plan).unwrap_or_default());
+    }
+
+    /// The stages, in order: goal → recording → demo.mp4 → (intro) → (gif).
+    pub(super) async fn work(self: Arc<Self>, record_permit: tokio::sync::OwnedSemaphorePermit) -> Result<(), Stop> {
+        let (goal, target_url, options_json) = {
+            let run = self.run.lock().unwrap();
+            (run.goal.clone(), run.target_url.clone(), run.options.clone())
+        };
+        let options = crate::options::parse(&options_json).map_err(|e| Stop::failed(ErrorCode::Internal, format!("stored options: {e}")))?.options;
+
+        self.stage(Stage::NormalizingGoal).await?;
+        let workflow = match options_json.pointer("/workflow/steps") {
+            Some(steps) => Some(
+                crate::steps::parse_with(&json!({"steps": steps}), Schemes::Web)
+                    .map_err(|e| Stop::failed(ErrorCode::Internal, format!("stored options.workflow.{e}")))?,
+            ),
+            None => None,
+        };
+        let clauses = match &workflow {
+            Some(_) => Vec::new(),
+            None => self.runner.planner.normalize(&goal).map_err(|e| Stop::failed(ErrorCode::GoalNotUnderstood, e.to_string()))?,
+        };
+        {
+            let mut plan = self.plan.lock().unwrap();
+            plan["normalized_goal"] = match &workflow {
+                Some(steps) => json!({"workflow_steps": steps.len()}),
+                None => json!(clauses.iter().map(|c| json!({"clause": c.text, "intent": c.intent})).collect::<Vec<_>>()),
+            };
+            plan["success_criteria"] = json!(clauses.iter().map(|c| json!({"clause": c.text, "success": c.success})).collect::<Vec<_>>());
+        }
+        self.write_plan();
+        let credential = self.credential(&options_json, &target_url).await?;
+
+        self.stage(Stage::Executing).await?;
+        let bundle = self.dir.join("recording");
+        self.record(&target_url, &bundle, &options, workflow.as_deref(), &clauses, credential).await?;
+        drop(record_permit);
+        self.render(&bundle, &options, &options_json).await
+    }
+
+    /// The browser records while the steps (or the clauses) run; `raw.mp4` is kept even
+    /// when an action failed.
+    async fn record(
+        self: &Arc<Self>,
+        target_url: &str,
+        bundle: &Path,
+        options: &RenderOptions,
+        workflow: Option<&[Step]>,
+        clauses: &[crate::agent::Clause],
+        credential: Option<(Credential, Option<String>)>,
+    ) -> Result<(), Stop> {
+        let _ = std::fs::remove_dir_all(bundle);
+        let record_options = record_options_for(&options.video);
+        let source = FrameSource::default();
+        let raw = bundle.join(crate::render::RAW_MP4);
+        let live = LiveRawWriter::start(&raw, record_options.page(), options.video.fps, source.subscribe());
+        let mut capture = match Capture::start(target_url, bundle, &record_options, source).await {
+            Ok(capture) => capture,
+            Err(error) => {
+                live.abandon();
+                return Err(Stop::of_capture(error));
+            }
+        };
+        self.run.lock().unwrap().recording_started = true;
+        if let Err(stop) = self.save().await {
+            let _ = finish_live(live, capture.finish().await).await;
+            return Err(stop);
+        }
+        let input = super::input::RunInput { job: self.clone() };
+        let acted = {
+            let mut act = Act::new(&mut capture, &input, self.as_ref(), self.runner.planner.as_ref());
+            match workflow {
+                Some(steps) => act.workflow(steps).await,
+                None => act.goal(clauses, credential.as_ref().map(|(c, p)| (c, p.as_deref()))).await,
+            }
+        };
+        let finished = finish_live(live, capture.finish().await).await;
+        self.write_plan();
+        if raw.is_file() {
+            self.store_artifact(&raw, "raw.mp4", "video/mp4").await?;
+        }
+        acted?;
+        finished.map(|_| ()).map_err(|e| match e {
+            RecordError::Capture(error) => Stop::of_capture(error),
+            other => Stop::failed(ErrorCode::BrowserError, other.to_string()),
+        })
+    }
+
+    /// demo.mp4, then the intro (not rendered by this version), then demo.gif: one
+    /// render at a time on this machine.
+    async fn render(&self, bundle: &Path, options: &RenderOptions, options_json: &Value) -> Result<(), Stop> {
+        let _render_permit =
+            self.runner.render_slots.clone().acquire_owned().await.map_err(|_| Stop::failed(ErrorCode::Internal, "render slots closed"))?;
+        self.stage(Stage::RenderingDemoVideo).await?;
+        let cancel = self.cancel.clone();
+        let demo = self.runner.producer.render_demo(bundle, options, &self.dir, Arc::new(move || cancel.is_set())).await.map_err(produce_stop)?;
+        self.store_artifact(&demo, "demo.mp4", "video/mp4").await?;
+        if options_json.get("intro").is_some_and(|i| !i.is_null()) {
+            self.stage(Stage::RenderingIntro).await?;
+            // Best-effort by contract: demo.mp4 ships without the card, and the events say why.
+            self.event("intro_skipped", json!({"reason": "intro templates are not rendered by this version of demoreel"}));
+        }
+        if options.artifacts.gif {
+            self.stage(Stage::RenderingGif).await?;
+            let made = self.runner.producer.gif(&demo, &options.artifacts, &self.dir).await.map_err(produce_stop)?;
+            self.event("gif", json!({"width": made.width, "height": made.height, "frames": made.frames, "bytes": made.bytes, "narrowed_to_fit": made.narrowed}));
+            self.store_artifact(&made.path, "demo.gif", "image/gif").await?;
+        }
+        self.checkpoint()
+    }
+
+    /// The login to use: `options.auth` resolved against the key's credentials, with
+    /// its password opened.
+    async fn credential(&self, options: &Value, target_url: &str) -> Result<Option<(Credential, Option<String>)>, Stop> {
+        let owner = self.run.lock().unwrap().owner.clone();
+        let host = crate::steps::url::check(target_url, Schemes::Web)
+            .ok()
+            .and_then(|checked| checked.host)
+            .ok_or_else(|| Stop::failed(ErrorCode::Internal, "the stored target_url is not an http or https URL"))?;
+        let db = &self.runner.db;
+        let found = match options.pointer("/auth/source").and_then(Value::as_str) {
+            Some("default") => db.default_credential_for_host(&owner, &host).await,
+            Some("saved") => db.credential(&owner, options.pointer("/auth/id").and_then(Value::as_str).unwrap_or_default()).await,
+            _ => return Ok(None),
+        };
+        let Some(credential) = found.map_err(|e| Stop::failed(ErrorCode::Internal, e.to_string()))? else {
+            self.event("login_skipped", json!({"reason": format!("no default credential for {host}")}));
+            return Ok(None);
+        };
+        self.event("login_planned", json!({"credential": credential.label, "domain": credential.domain}));
+        let password = match (&credential.password_sealed, &self.runner.sealer) {
+            (Some(sealed), Some(sealer)) => Some(sealer.open(sealed).map_err(|e| Stop::failed(ErrorCode::LoginFailed, e.to_string()))?),
+            (Some(_), None) => return Err(Stop::failed(ErrorCode::LoginFailed, "the server has no secret key to open the stored password")),
+            (None, _) => None,
+        };
+        Ok(Some((credential, password)))
+    }
+
+    async fn store_artifact(&self, path: &Path, name: &str, content_type: &str) -> Result<(), Stop> {
+        let artifact = self.runner.producer.store(&self.id(), path, name, content_type).await.map_err(produce_stop)?;
+        self.event("artifact", json!({"name": name, "size_bytes": artifact.size_bytes}));
+        Ok(())
+    }
+
+    /// Ends the run: plan.json and events.jsonl stored, the final status written.
+    pub(super) async fn conclude(&self, outcome: Result<(), Stop>) {
+        let status = {
+            let mut run = self.run.lock().unwrap();
+            lifecycle::conclude(&mut run, &outcome, &db::now());
+            run.status
+        };
+        match &outcome {
+            Err(Stop::Failed { code, message }) => self.event("run_finished", json!({"status": status.as_str(), "error": {"code": code, "message": message}})),
+            _ => self.event("run_finished", json!({"status": status.as_str()})),
+        }
+        self.write_plan();
+        let _ = self.store_artifact(&self.dir.join("plan.json"), "plan.json", "application/json").await;
+        let _ = self.store_artifact(&self.dir.join("events.jsonl"), "events.jsonl", "application/x-ndjson").await;
+        let snapshot = self.run.lock().unwrap().clone();
+        if let Err(e) = self.runner.db.save_run_progress(&snapshot).await {
+            tracing::error!(run = %snapshot.id, error = %e, "saving the final status");
+        }
+    }
+}
+
+fn produce_stop(error: ProduceError) -> Stop {
+    match error {
+        ProduceError::Cancelled => Stop::Cancelled,
+        ProduceError::Store { .. } => Stop::failed(ErrorCode::Internal, error.to_string()),
+        ProduceError::Render(_) | ProduceError::Gif(_) => Stop::failed(ErrorCode::RenderFailed, error.to_string()),
+    }
+}
+
+/// The run's journal: `events.jsonl` and `plan.json`, and its cancel flag.
+impl Journal for Job {
+    /// One line of events.jsonl. Callers never pass secrets.
+    fn event(&self, kind: &str, mut fields: Value) {
+        fields["at"] = json!(db::now());
+        fields["type"] = json!(kind);
+        let mut file = self.events.lock().unwrap();
+        let _ = writeln!(file, "{fields}");
+    }
+
+    fn iteration(&self, clause: &str, round: usize, actions: Vec<String>) {
+        if let Some(list) = self.plan.lock().unwrap()["iterations"].as_array_mut() {
+            list.push(json!({"clause": clause, "round": round, "actions": actions}));
+        }
+    }
+
+    fn action(&self, label: &str, ok: bool, at_ms: f64) {
+        if let Some(list) = self.plan.lock().unwrap()["action_history"].as_array_mut() {
+            list.push(json!({"action": label, "ok": ok, "at_ms": at_ms.round()}));
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_set()
+    }
+
+    fn cancelled(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.cancel.cancelled())
+    }
+}
