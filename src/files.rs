@@ -16,27 +16,19 @@ pub fn partial_path(target: &Path) -> PathBuf {
 
 /// Writes `bytes` to `target` atomically (see the module's invariant).
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let partial = partial_path(target);
-    let written = (|| {
-        let mut file = std::fs::File::create(&partial)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    match written {
-        Ok(()) => commit(&partial, target),
-        Err(error) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(error)
-        }
-    }
+    write_with_mode(target, bytes, 0o644)
 }
 
 /// [`write_atomic`] for a file only its owner may read (0600): keys.
 pub fn write_private(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with_mode(target, bytes, 0o600)
+}
+
+fn write_with_mode(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let partial = partial_path(target);
     let written = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&partial)?;
         file.write_all(bytes)?;
         file.sync_all()
     })();
