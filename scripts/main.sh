@@ -47,7 +47,7 @@ export DEMOREEL_DATA_DIR="$work/data"
 mkdir -p "$DEMOREEL_DATA_DIR"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/secret.key"
 chmod 600 "$work/secret.key"
-"$demoreel" serve --addr 127.0.0.1:0 --secret-key-file "$work/secret.key" > "$work/serve.log" 2>&1 &
+"$demoreel" serve --addr 127.0.0.1:0 --secret-key-file "$work/secret.key" --allow-targets 127.0.0.1/32 > "$work/serve.log" 2>&1 &
 pids+=($!)
 export DEMOREEL_SERVER="$(url_of "$work/serve.log")"
 echo "   Orbit at $app, demoreel at $DEMOREEL_SERVER"

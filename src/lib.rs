@@ -9,7 +9,8 @@
 //!   passwords, hashed keys, signed URLs), `options` (what the user asked for, validated);
 //! - the recording (`recording`: the bundle, the captured frames' broadcast, the events
 //!   and their key vocabulary) and the step schema with the one URL rule (`steps`): the
-//!   data every stage shares;
+//!   data every stage shares; `egress` (where a run's browser may connect, and the
+//!   filtering proxy that holds it to that);
 //! - the stages a frame passes through: `capture` (Chromium → recording) → `timeline`
 //!   (one clock: slots, cuts, overlays) → `compose` (layers into a picture) → `encode`
 //!   (GStreamer) → `render` (one render, and the live `raw.mp4`) → `gif`;
@@ -26,6 +27,7 @@ pub mod secrets;
 pub mod options;
 pub mod recording;
 pub mod steps;
+pub mod egress;
 pub mod capture;
 pub mod timeline;
 pub mod compose;

@@ -24,6 +24,8 @@ pub struct ServeConfig {
     pub recordings_at_once: usize,
     pub renders_at_once: usize,
     pub input_window: Duration,
+    /// The longest a run may take once claimed.
+    pub max_run: Duration,
     /// The operator's key for stored passwords (AES-256-GCM).
     pub secret_key: Option<[u8; 32]>,
     pub api: ApiConfig,
@@ -90,6 +92,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             recordings_at_once: config.recordings_at_once,
             renders_at_once: config.renders_at_once,
             input_window: config.input_window,
+            targets: config.api.targets.clone(),
+            max_run: config.max_run,
         },
     ));
     let state = AppState::new(Services { db, artifacts, signer, sealer, signals, config: config.api.clone() });

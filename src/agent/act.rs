@@ -36,6 +36,7 @@ impl Stop {
                 Stop::failed(ErrorCode::NavigationFailed, format!("{description}: {reason}"))
             }
             CaptureError::Step { .. } => Stop::failed(ErrorCode::StepFailed, error.to_string()),
+            CaptureError::NavigationBlocked { .. } => Stop::failed(ErrorCode::NavigationBlocked, error.to_string()),
             other => Stop::failed(ErrorCode::BrowserError, other.to_string()),
         }
     }
@@ -177,9 +178,16 @@ impl<'a> Act<'a> {
         };
         let by = |e: &Element| Target { selector: Some(e.selector.clone()), ..Default::default() };
         let mut steps =
-            vec![Step::Type { text: credential.email.clone(), target: by(name_field), secret: false, label: Some("type the login e-mail".into()), timeout_ms: None }];
+            vec![Step::Type { text: credential.email.clone(), target: by(name_field), secret: false, label: Some("type the login e-mail".into()), timeout_ms: None, only_within: None }];
         if let (Some(password), Some(field)) = (password, view.elements.iter().find(|e| e.is_password())) {
-            steps.push(Step::Type { text: password.to_string(), target: by(field), secret: true, label: Some("type the password".into()), timeout_ms: None });
+            steps.push(Step::Type {
+                text: password.to_string(),
+                target: by(field),
+                secret: true,
+                label: Some("type the password".into()),
+                timeout_ms: None,
+                only_within: Some(credential.domain.clone()),
+            });
         }
         steps.push(Step::Press { key: "Enter".into(), modifiers: vec![], label: Some("submit the sign-in form".into()) });
         steps.push(Step::Pause { ms: 1200, label: None });

@@ -320,7 +320,7 @@ impl Planner for RulePlanner {
                         for field in to_fill {
                             if let Some(text) = plausible_value(field, thing) {
                                 let label = format!("type into {:?}", if field.name.is_empty() { &field.selector } else { &field.name });
-                                steps.push(Step::Type { text, target: field.target(), secret: false, label: Some(label), timeout_ms: None });
+                                steps.push(Step::Type { text, target: field.target(), secret: false, label: Some(label), timeout_ms: None, only_within: None });
                             }
                         }
                         let submit = view.elements.iter().filter(reachable).filter(|e| e.role == "button").find(|e| {

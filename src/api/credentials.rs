@@ -29,7 +29,14 @@ fn check_domain(text: &str) -> Result<String, String> {
     let ok = !domain.is_empty()
         && domain.len() <= 253
         && domain.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    if ok { Ok(domain) } else { Err("must be a hostname such as app.example.com".into()) }
+    if !ok {
+        return Err("must be a hostname such as app.example.com".into());
+    }
+    // A login for `com` or `github.io` would be typed into every site under it.
+    if psl::suffix_str(&domain) == Some(domain.as_str()) {
+        return Err(format!("{domain} is a public suffix (like com or co.uk), shared by unrelated sites; give the site's own domain"));
+    }
+    Ok(domain)
 }
 
 fn check_email(text: &str) -> Result<(), String> {
@@ -103,9 +110,13 @@ async fn update_credential(State(state): State<AppState>, Caller(key): Caller, P
             credential.label = label;
         }
     }
+    let mut domain_moved = false;
     if map.contains_key("domain") {
         match validate::string(map, "domain", "domain", 1, 253, &mut errors).map(|d| check_domain(&d)) {
-            Some(Ok(domain)) => credential.domain = domain,
+            Some(Ok(domain)) => {
+                domain_moved = domain != credential.domain;
+                credential.domain = domain;
+            }
             Some(Err(message)) => errors.push(FieldError { field: "domain".into(), message }),
             None => {}
         }
@@ -128,6 +139,11 @@ async fn update_credential(State(state): State<AppState>, Caller(key): Caller, P
         Some(Value::Null) => Some(None),
         Some(_) => validate::string(map, "password", "password", 1, 1024, &mut errors).map(Some),
     };
+    // A saved password serves the domain it was given for: moving it elsewhere would walk
+    // it out to whoever owns the new domain.
+    if domain_moved && credential.password_sealed.is_some() && new_password.is_none() {
+        errors.push(FieldError { field: "password".into(), message: "is required again when the domain changes (or null to drop it)".into() });
+    }
     if !errors.is_empty() {
         return Err(ApiError::fields(errors));
     }

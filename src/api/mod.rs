@@ -38,11 +38,13 @@ pub struct ApiConfig {
     pub rate_burst: f64,
     /// Base of `download_url`s (`https://demos.example.com`); default: the request's Host.
     pub public_url: Option<String>,
+    /// Where runs may go beyond the public internet (`--allow-targets`).
+    pub targets: crate::egress::TargetPolicy,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { max_body_bytes: 1 << 20, download_ttl_s: 3600, rate_per_second: 20.0, rate_burst: 60.0, public_url: None }
+        ApiConfig { max_body_bytes: 1 << 20, download_ttl_s: 3600, rate_per_second: 20.0, rate_burst: 60.0, public_url: None, targets: crate::egress::TargetPolicy::public_only() }
     }
 }
 

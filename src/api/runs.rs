@@ -27,7 +27,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
-    let new = validate::new_run(&body)?;
+    let new = validate::new_run(&body, &state.services.config.targets)?;
     if let AuthSource::Saved(id) = &new.auth {
         let credential = state.services.db.credential(&key.id, id).await?;
         match credential {

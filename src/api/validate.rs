@@ -4,15 +4,20 @@
 //! reaches a handler unchecked or causes a 500.
 
 use super::error::ApiError;
+use crate::egress::TargetPolicy;
 use crate::options::FieldError;
 use serde_json::{Map, Value};
 
 pub use crate::steps::url::MAX_URL_CHARS;
 pub const MAX_GOAL_CHARS: usize = 2000;
+/// A run's options, as JSON, are at most this long (they are stored with the run).
+pub const MAX_OPTIONS_BYTES: usize = 64 * 1024;
 
-/// An absolute http(s) URL with a host (the one URL rule); answers the host.
-pub fn http_url(text: &str) -> Result<String, String> {
+/// An absolute http(s) URL with a host (the one URL rule) whose host, if it is a
+/// literal address or this machine's name, the target policy allows; answers the host.
+pub fn http_url(text: &str, targets: &TargetPolicy) -> Result<String, String> {
     let checked = crate::steps::url::check(text, crate::steps::Schemes::Web)?;
+    targets.check_url(&checked.url).map_err(|reason| format!("{text:?} is not allowed: {reason} (the operator opens such targets with --allow-targets)"))?;
     Ok(checked.host.expect("web URLs have a host"))
 }
 
@@ -77,12 +82,12 @@ pub const INTRO_TEMPLATES: [&str; 6] = [
     "simple-logo",
 ];
 
-pub fn new_run(body: &Value) -> Result<NewRun, ApiError> {
+pub fn new_run(body: &Value, targets: &TargetPolicy) -> Result<NewRun, ApiError> {
     let map = object(body)?;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let target_url = string(map, "target_url", "target_url", 1, MAX_URL_CHARS, &mut errors);
-    let target_host = target_url.as_deref().and_then(|url| match http_url(url) {
+    let target_host = target_url.as_deref().and_then(|url| match http_url(url, targets) {
         Ok(host) => Some(host),
         Err(message) => {
             errors.push(FieldError { field: "target_url".into(), message });
@@ -91,6 +96,9 @@ pub fn new_run(body: &Value) -> Result<NewRun, ApiError> {
     });
     let goal = string(map, "goal", "goal", 1, MAX_GOAL_CHARS, &mut errors);
     let options = map.get("options").cloned().unwrap_or(Value::Null);
+    if serde_json::to_string(&options).map_or(0, |text| text.len()) > MAX_OPTIONS_BYTES {
+        return Err(ApiError::field("options", format!("must be at most {} KiB of JSON", MAX_OPTIONS_BYTES / 1024)));
+    }
     let mut auth = AuthSource::None;
     match &options {
         Value::Null => {}
@@ -100,7 +108,7 @@ pub fn new_run(body: &Value) -> Result<NewRun, ApiError> {
                 Err(e) => errors.extend(e.details.into_iter().map(|d| FieldError { field: format!("options.{}", d.field), message: d.message })),
             }
             auth = check_auth(options_map.get("auth"), &mut errors);
-            check_workflow(options_map.get("workflow"), &mut errors);
+            check_workflow(options_map.get("workflow"), targets, &mut errors);
             check_intro(options_map.get("intro"), &mut errors);
             for key in options_map.keys() {
                 if !["video", "artifacts", "auth", "workflow", "intro"].contains(&key.as_str()) {
@@ -151,7 +159,7 @@ fn check_auth(auth: Option<&Value>, errors: &mut Vec<FieldError>) -> AuthSource 
     }
 }
 
-fn check_workflow(workflow: Option<&Value>, errors: &mut Vec<FieldError>) {
+fn check_workflow(workflow: Option<&Value>, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
     let Some(workflow) = workflow.filter(|v| !v.is_null()) else { return };
     let Some(map) = workflow.as_object() else {
         errors.push(FieldError { field: "options.workflow".into(), message: "must be an object".into() });
@@ -159,8 +167,17 @@ fn check_workflow(workflow: Option<&Value>, errors: &mut Vec<FieldError>) {
     };
     match (map.get("steps"), map.get("task_id")) {
         (Some(steps), _) => {
-            if let Err(e) = crate::steps::parse_with(&serde_json::json!({"steps": steps}), crate::steps::Schemes::Web) {
-                errors.push(FieldError { field: format!("options.workflow.{}", e.field), message: e.message });
+            match crate::steps::parse_with(&serde_json::json!({"steps": steps}), crate::steps::Schemes::Web) {
+                Ok(steps) => {
+                    for (i, step) in steps.iter().enumerate() {
+                        if let crate::steps::Step::Goto { url, .. } = step
+                            && let Err(message) = http_url(url, targets)
+                        {
+                            errors.push(FieldError { field: format!("options.workflow.steps[{i}].url"), message });
+                        }
+                    }
+                }
+                Err(e) => errors.push(FieldError { field: format!("options.workflow.{}", e.field), message: e.message }),
             }
         }
         (None, Some(_)) => errors.push(FieldError {
@@ -196,7 +213,7 @@ mod tests {
     use serde_json::json;
 
     fn fields(body: Value) -> Vec<String> {
-        match new_run(&body) {
+        match new_run(&body, &TargetPolicy::public_only()) {
             Err(ApiError::Invalid { details, .. }) => details.into_iter().map(|d| d.field).collect(),
             Err(other) => panic!("{other:?}"),
             Ok(_) => vec![],
@@ -213,7 +230,13 @@ mod tests {
         assert_eq!(fields(json!({"target_url": "https://a.test/", "goal": "g", "options": {"workflow": {"steps": [{"action": "fly"}]}}})), ["options.workflow.steps[0]"]);
         assert_eq!(fields(json!({"target_url": "https://a.test/", "goal": "g", "options": {"intro": {"template": "wobble"}}})), ["options.intro.template"]);
         assert_eq!(fields(json!([1, 2])), ["body"]);
-        let ok = new_run(&json!({"target_url": "https://a.test/x", "goal": "Open it", "options": {"colour": 1}})).unwrap();
+        assert_eq!(fields(json!({"target_url": "https://a.test/", "goal": "g", "options": {"video": {"padding": "x".repeat(MAX_OPTIONS_BYTES)}}})), ["options"]);
+        assert_eq!(fields(json!({"target_url": "http://169.254.169.254/latest/", "goal": "g"})), ["target_url"]);
+        let inward = json!({"target_url": "https://a.test/", "goal": "g", "options": {"workflow": {"steps": [
+            {"action": "goto", "url": "https://a.test/ok"}, {"action": "goto", "url": "http://[::ffff:127.0.0.1]:8080/"}]}}});
+        assert_eq!(fields(inward.clone()), ["options.workflow.steps[1].url"]);
+        assert!(new_run(&inward, &TargetPolicy::parse("127.0.0.0/8", "test").unwrap()).is_ok());
+        let ok = new_run(&json!({"target_url": "https://a.test/x", "goal": "Open it", "options": {"colour": 1}}), &TargetPolicy::public_only()).unwrap();
         assert_eq!(ok.target_host, "a.test");
         assert_eq!(ok.warnings, ["options.colour is not a known option and was ignored"]);
     }

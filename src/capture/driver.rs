@@ -61,12 +61,15 @@ impl Driver {
                 let (x, y) = self.locate(target, *timeout_ms).await?;
                 self.click(x, y).await?;
             }
-            Step::Type { text, target, secret, timeout_ms, .. } => {
+            Step::Type { text, target, secret, timeout_ms, only_within, .. } => {
                 if !target.is_empty() {
                     let (x, y) = self.locate(target, *timeout_ms).await?;
                     self.click(x, y).await?;
                 }
                 for ch in text.chars() {
+                    if let Some(domain) = only_within {
+                        self.check_page_within(domain).await?;
+                    }
                     let s = ch.to_string();
                     self.key(&s, &[], Some(&s), *secret).await?;
                     tokio::time::sleep(Duration::from_millis(45)).await;
@@ -97,6 +100,17 @@ impl Driver {
             Step::Input { .. } => return Err("an input step needs a value".into()),
         }
         Ok(())
+    }
+
+    /// Whether the page is on `domain` (or a subdomain) now: read right before each key
+    /// of a password, so none goes to a page that is elsewhere.
+    async fn check_page_within(&self, domain: &str) -> Result<(), String> {
+        let host = self.page.evaluate("location.hostname").await.ok().and_then(|v| v.into_value::<String>().ok()).unwrap_or_default();
+        if crate::steps::url::host_within(&host, domain) {
+            Ok(())
+        } else {
+            Err(format!("the page is at {:?}, not on {domain}: the password was not typed there", host))
+        }
     }
 
     pub(super) async fn locate(&self, target: &steps::Target, timeout_ms: Option<u64>) -> Result<(f64, f64), String> {

@@ -16,6 +16,7 @@ mod watch;
 
 pub use session::Capture;
 
+use crate::egress::TargetPolicy;
 use crate::geometry::{PageSize, Size};
 use std::path::PathBuf;
 
@@ -38,6 +39,10 @@ pub enum CaptureError {
     /// A script demoreel ran in the page answered something it could not read.
     #[error("reading the page: {0}")]
     PageRead(String),
+    /// The page went where the run's target policy does not allow (the egress proxy
+    /// refused it).
+    #[error("the page went to {url}, which is not allowed: {reason}")]
+    NavigationBlocked { url: String, reason: String },
 }
 
 /// Why an input step got no value.
@@ -65,12 +70,15 @@ pub struct RecordOptions {
     /// A person drives the page (a demonstration): the page's own listeners report
     /// pointer, keys, scrolls and cursor shapes instead of the driver.
     pub person_drives: bool,
+    /// Where the browser may connect: `Some` sends every connection through a filtering
+    /// proxy (a service run); `None` connects directly (`demoreel record`).
+    pub egress: Option<TargetPolicy>,
 }
 
 impl RecordOptions {
     /// A capture of `page` (sized by `compose::layout`) with the default quality.
     pub fn new(page: PageSize) -> RecordOptions {
-        RecordOptions { viewport: page.viewport, device_scale_factor: page.device_scale_factor, jpeg_quality: 85, blur_emails: false, person_drives: false }
+        RecordOptions { viewport: page.viewport, device_scale_factor: page.device_scale_factor, jpeg_quality: 85, blur_emails: false, person_drives: false, egress: None }
     }
 
     pub fn page(&self) -> PageSize {

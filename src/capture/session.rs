@@ -9,6 +9,7 @@ use super::screencast::{self, Started};
 use super::{CaptureError, InputSource, NoValue, RecordOptions, RecordSummary, browser, driver};
 use crate::recording::{CapturedFrame, Event, FrameSource};
 use crate::steps::{Schemes, Step, Target};
+use chromiumoxide::cdp::browser_protocol::page::GetFrameTreeParams;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,12 +33,24 @@ impl Capture {
     pub async fn start(url: &str, out: &Path, options: &RecordOptions, frames: FrameSource) -> Result<Capture, CaptureError> {
         crate::steps::url::check(url, Schemes::WebAndFile)
             .map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
-        let session = browser::Session::launch().await?;
-        match screencast::begin(&session, url, out, options, frames).await {
-            Ok(started) => Ok(Capture::assemble(started, session, out)),
-            Err(error) => {
+        let session = browser::Session::launch(options.egress.as_ref()).await?;
+        let started = screencast::begin(&session, url, out, options, frames).await;
+        // A target that resolves inward fails to load (or loads the proxy's refusal):
+        // either way the reason is the policy, not the network.
+        let blocked = match &started {
+            Ok(started) => blocked_navigation(&session, &started.driver.page).await,
+            Err(_) => blocked_url(&session, &[url.to_string()]),
+        };
+        match (started, blocked) {
+            (Ok(started), None) => Ok(Capture::assemble(started, session, out)),
+            (Ok(started), Some(blocked)) => {
+                let capture = Capture::assemble(started, session, out);
+                let _ = capture.finish().await;
+                Err(blocked)
+            }
+            (Err(error), blocked) => {
                 session.close().await;
-                Err(error)
+                Err(blocked.unwrap_or(error))
             }
         }
     }
@@ -90,6 +103,11 @@ impl Capture {
         // A page that opened a tab must not lose the screencast to it.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.driver.page.bring_to_front()).await;
         self.recorder.event(Event::StepEnd { label: description.clone(), ok: result.is_ok() });
+        if let Some(blocked) = blocked_navigation(&self.session, &self.driver.page).await {
+            self.recorder.event(Event::Error { message: format!("step {index} ({description}): {blocked}") });
+            self.failed = true;
+            return Err(blocked);
+        }
         if let Err(reason) = result {
             self.recorder.event(Event::Error { message: format!("step {index} ({description}): {reason}") });
             self.failed = true;
@@ -116,7 +134,7 @@ impl Capture {
         self.recorder.event(Event::AwaitingInputStart { prompt: Some(prompt.to_string()) });
         let answer = input.ask(prompt).await;
         self.recorder.event(Event::AwaitingInputEnd {});
-        let typing = Step::Type { text: answer?, target: target.clone(), secret: true, label: None, timeout_ms };
+        let typing = Step::Type { text: answer?, target: target.clone(), secret: true, label: None, timeout_ms, only_within: None };
         Ok(self.run_limited(&typing).await)
     }
 
@@ -150,6 +168,30 @@ impl Capture {
         writer.finish(duration_ms).map_err(|e| CaptureError::Io { path: out.clone(), reason: e.to_string() })?;
         Ok(RecordSummary { bundle: out, frames: frame_count, duration_ms })
     }
+}
+
+/// The policy refusal behind the page's main frame, if the egress proxy refused where
+/// it is (or where it failed to load).
+async fn blocked_navigation(session: &browser::Session, page: &chromiumoxide::Page) -> Option<CaptureError> {
+    if session.blocked().is_empty() {
+        return None;
+    }
+    let tree = tokio::time::timeout(Duration::from_secs(2), page.execute(GetFrameTreeParams::default())).await.ok()?.ok()?;
+    let frame = &tree.result.frame_tree.frame;
+    let urls: Vec<String> = [Some(frame.url.clone()), frame.unreachable_url.clone()].into_iter().flatten().collect();
+    blocked_url(session, &urls)
+}
+
+/// The refusal of the first of `urls` whose host and port the egress proxy refused.
+fn blocked_url(session: &browser::Session, urls: &[String]) -> Option<CaptureError> {
+    let blocked = session.blocked();
+    urls.iter().find_map(|text| {
+        let url = url::Url::parse(text).ok()?;
+        let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let authority = format!("{host}:{}", url.port_or_known_default()?);
+        let refused = blocked.iter().find(|b| b.authority == authority)?;
+        Some(CaptureError::NavigationBlocked { url: text.clone(), reason: refused.reason.clone() })
+    })
 }
 
 /// Runs a step's work within its time limit (nothing a page does may hold a step

@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Seconds a run waits for input (a one-time code) before it fails `input_expired`.
     #[arg(long, env = "DEMOREEL_INPUT_WINDOW_SECS", default_value_t = 300)]
     pub input_window_secs: u64,
+    /// Seconds a run may take once started (recording and rendering) before it fails
+    /// `time_limit`.
+    #[arg(long, env = "DEMOREEL_MAX_RUN_SECS", default_value_t = 900)]
+    pub max_run_secs: u64,
     /// File holding the 32-byte key (hex or base64) that encrypts stored passwords;
     /// DEMOREEL_SECRET_KEY may hold the key itself instead.
     #[arg(long, env = "DEMOREEL_SECRET_KEY_FILE")]
@@ -40,6 +44,11 @@ pub struct ServeArgs {
     /// Base URL of the signed download links (default: the Host the client used).
     #[arg(long, env = "DEMOREEL_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Networks (CIDRs, addresses) and host names runs may reach beyond the public
+    /// internet, comma-separated: `127.0.0.1/32,staging.internal`. By default loopback,
+    /// private, link-local and other inward addresses are refused, in the browser too.
+    #[arg(long, env = "DEMOREEL_ALLOW_TARGETS", default_value = "")]
+    pub allow_targets: String,
     /// Seconds a signed download link works.
     #[arg(long, env = "DEMOREEL_DOWNLOAD_TTL_SECS", default_value_t = 3600)]
     pub download_ttl_secs: u64,
@@ -57,15 +66,17 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
     if !(args.rate_limit > 0.0 && args.rate_burst >= 1.0) {
         bail!("--rate-limit must be above 0 and --rate-burst at least 1");
     }
-    if args.recordings_at_once == 0 || args.renders_at_once == 0 || args.input_window_secs == 0 {
-        bail!("--recordings-at-once, --renders-at-once and --input-window-secs must be at least 1");
+    if args.recordings_at_once == 0 || args.renders_at_once == 0 || args.input_window_secs == 0 || args.max_run_secs == 0 {
+        bail!("--recordings-at-once, --renders-at-once, --input-window-secs and --max-run-secs must be at least 1");
     }
+    let targets = crate::egress::TargetPolicy::parse(&args.allow_targets, "--allow-targets").map_err(anyhow::Error::msg)?;
     let config = crate::serve::ServeConfig {
         addr: args.addr,
         data_dir: args.data_dir,
         recordings_at_once: args.recordings_at_once,
         renders_at_once: args.renders_at_once,
         input_window: std::time::Duration::from_secs(args.input_window_secs),
+        max_run: std::time::Duration::from_secs(args.max_run_secs),
         secret_key,
         api: crate::api::ApiConfig {
             max_body_bytes: args.max_body_bytes,
@@ -73,6 +84,7 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
             rate_per_second: args.rate_limit,
             rate_burst: args.rate_burst,
             public_url: args.public_url,
+            targets,
         },
     };
     runtime()?.block_on(async {

@@ -90,6 +90,11 @@ impl Recording {
         if !dir.is_dir() {
             return Err(RecordingError::file(dir, "not a recording directory"));
         }
+        for file in [META_FILE, FRAMES_FILE, TIMELINE_FILE] {
+            if std::fs::symlink_metadata(dir.join(file)).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(RecordingError::file(&dir.join(file), "is a link; a bundle holds only its own files"));
+            }
+        }
         let meta = read_meta(&dir.join(META_FILE))?;
         let frames = read_frames(dir, &meta)?;
         let mut events = read_jsonl::<TimedEvent>(&dir.join(TIMELINE_FILE), |path, line, e| {
@@ -150,8 +155,8 @@ fn read_meta(path: &Path) -> Result<Meta, RecordingError> {
     if !(meta.device_scale_factor.is_finite() && meta.device_scale_factor > 0.0) {
         return Err(RecordingError::file(path, "device_scale_factor must be a positive number"));
     }
-    if !(meta.duration_ms.is_finite() && meta.duration_ms > 0.0) {
-        return Err(RecordingError::file(path, "duration_ms must be a positive number"));
+    if !(meta.duration_ms.is_finite() && meta.duration_ms > 0.0 && meta.duration_ms <= MAX_DURATION_MS) {
+        return Err(RecordingError::file(path, format!("duration_ms must be a positive number of at most {MAX_DURATION_MS} (4 hours)")));
     }
     if humantime::parse_rfc3339_weak(&meta.started_at).is_err() {
         return Err(RecordingError::file(path, "started_at is not an RFC 3339 time"));
@@ -169,10 +174,7 @@ fn read_frames(dir: &Path, meta: &Meta) -> Result<Vec<StoredFrame>, RecordingErr
         {
             return Err(RecordingError::line(path, line, "frame file must be inside the bundle"));
         }
-        if !dir.join(relative).is_file() {
-            return Err(RecordingError::line(path, line, format!("frame file {} is missing", entry.file)));
-        }
-        Ok(())
+        own_file(dir, relative).map_err(|reason| RecordingError::line(path, line, format!("frame file {}: {reason}", entry.file)))
     })?;
     if entries.is_empty() {
         return Err(RecordingError::file(&index, "holds no frames"));
@@ -186,6 +188,29 @@ fn read_frames(dir: &Path, meta: &Meta) -> Result<Vec<StoredFrame>, RecordingErr
         frames.push(StoredFrame { t_ms: latest, path: dir.join(&entry.file) });
     }
     Ok(frames)
+}
+
+/// The longest recording a bundle may claim: `duration_ms` sizes the render's frame
+/// loop, so a bundle from elsewhere must not ask for years of video.
+pub const MAX_DURATION_MS: f64 = 4.0 * 3600.0 * 1000.0;
+
+/// Checks that `relative` names a regular file of the bundle itself: not a link, and
+/// not reached through a linked folder (a bundle from elsewhere must not make a render
+/// read `/etc/shadow` or another tenant's frames).
+fn own_file(dir: &Path, relative: &Path) -> Result<(), String> {
+    let path = dir.join(relative);
+    let metadata = std::fs::symlink_metadata(&path).map_err(|_| "is missing".to_string())?;
+    if metadata.file_type().is_symlink() {
+        return Err("is a link; a bundle holds only its own files".to_string());
+    }
+    if !metadata.is_file() {
+        return Err("is not a file".to_string());
+    }
+    let (inside, root) = (path.canonicalize().map_err(|e| e.to_string())?, dir.canonicalize().map_err(|e| e.to_string())?);
+    if !inside.starts_with(&root) {
+        return Err("lies outside the bundle (through a linked folder)".to_string());
+    }
+    Ok(())
 }
 
 fn check_time(path: &Path, line: usize, t_ms: f64) -> Result<(), RecordingError> {

@@ -7,7 +7,7 @@ use super::Runner;
 use super::lifecycle;
 use super::signals::Cancel;
 use crate::agent::act::{Act, Journal, Stop};
-use crate::capture::Capture;
+use crate::capture::{Capture, RecordOptions};
 use crate::db::{self, Credential, ErrorCode, Run, Stage};
 use crate::options::RenderOptions;
 use crate::produce::ProduceError;
@@ -118,7 +118,7 @@ impl Job {
         credential: Option<(Credential, Option<String>)>,
     ) -> Result<(), Stop> {
         let _ = std::fs::remove_dir_all(bundle);
-        let record_options = record_options_for(&options.video);
+        let record_options = RecordOptions { egress: Some(self.runner.config.targets.clone()), ..record_options_for(&options.video) };
         let source = FrameSource::default();
         let raw = bundle.join(crate::render::RAW_MP4);
         let live = LiveRawWriter::start(&raw, record_options.page(), options.video.fps, source.subscribe());

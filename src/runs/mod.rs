@@ -17,8 +17,8 @@ pub mod lifecycle;
 pub mod signals;
 
 use crate::agent::Planner;
-use crate::agent::act::Journal;
-use crate::db::{self, Database, Run};
+use crate::agent::act::{Journal, Stop};
+use crate::db::{self, Database, ErrorCode, Run};
 use crate::produce::Producer;
 use crate::secrets::Sealer;
 use crate::store::ArtifactStore;
@@ -37,6 +37,10 @@ pub struct RunnerConfig {
     pub renders_at_once: usize,
     /// How long a run waits in `awaiting_input`.
     pub input_window: Duration,
+    /// The longest a run may take, queue time excepted (`--max-run-secs`).
+    pub max_run: Duration,
+    /// Where a run's browser may connect (enforced by the egress proxy).
+    pub targets: crate::egress::TargetPolicy,
 }
 
 pub struct Runner {
@@ -89,6 +93,26 @@ impl Runner {
         })
     }
 
+    /// Runs the job's stages on their own task, within the run's time cap: a run past
+    /// its cap is stopped (its browser closes with the dropped capture) and fails
+    /// `time_limit`; a panic in the stages fails the run `internal` instead of leaving it
+    /// `running`.
+    async fn supervise(&self, job: Arc<job::Job>, record_permit: tokio::sync::OwnedSemaphorePermit) -> Result<(), Stop> {
+        let mut work = tokio::spawn(job.work(record_permit));
+        match tokio::time::timeout(self.config.max_run, &mut work).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) => {
+                tracing::error!(error = %error, "a run's stages panicked");
+                Err(Stop::failed(ErrorCode::Internal, "the run stopped on an internal error"))
+            }
+            Err(_) => {
+                work.abort();
+                let _ = work.await;
+                Err(Stop::failed(ErrorCode::TimeLimit, format!("the run passed its time limit of {} s", self.config.max_run.as_secs())))
+            }
+        }
+    }
+
     async fn execute(self: Arc<Self>, run: Run, record_permit: tokio::sync::OwnedSemaphorePermit) {
         let run_id = run.id.clone();
         // Every line this run logs carries its id.
@@ -114,7 +138,7 @@ impl Runner {
         }
         tracing::info!(parent: &span, "run started");
         job.event("run_started", json!({}));
-        let outcome = job.clone().work(record_permit).await;
+        let outcome = self.supervise(job.clone(), record_permit).await;
         tracing::info!(parent: &span, outcome = ?outcome.as_ref().err(), "run finished");
         job.conclude(outcome).await;
         self.signals.finished(&run_id);

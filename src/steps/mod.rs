@@ -41,6 +41,11 @@ pub enum Step {
         label: Option<String>,
         #[serde(default)]
         timeout_ms: Option<u64>,
+        /// Set by the sign-in, never from JSON: every key is typed only while the page
+        /// is on this domain (or a subdomain), so a page that navigates away mid-typing
+        /// gets no more of the password.
+        #[serde(skip)]
+        only_within: Option<String>,
     },
     /// Press a key with modifiers: `{"key": "k", "modifiers": ["meta"]}`.
     Press {
@@ -186,10 +191,14 @@ pub fn parse_with(value: &serde_json::Value, schemes: Schemes) -> Result<Vec<Ste
         },
         _ => return Err(StepsError { field: "steps".into(), message: "must be a list of steps".into() }),
     };
+    if list.len() > MAX_STEPS {
+        return Err(StepsError { field: "steps".into(), message: format!("must be at most {MAX_STEPS} steps, not {}", list.len()) });
+    }
     let mut steps = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let step: Step = serde_json::from_value(item.clone())
             .map_err(|e| StepsError { field: format!("steps[{i}]"), message: e.to_string() })?;
+        check_bounds(&step).map_err(|(field, message)| StepsError { field: format!("steps[{i}].{field}"), message })?;
         let target = match &step {
             Step::Click { target, .. } | Step::Wait { target, .. } | Step::Input { target, .. } => Some((target, true)),
             Step::Type { target, .. } => Some((target, false)),
@@ -220,6 +229,63 @@ pub fn parse_with(value: &serde_json::Value, schemes: Schemes) -> Result<Vec<Ste
     Ok(steps)
 }
 
+/// At most this many steps in one list.
+pub const MAX_STEPS: usize = 500;
+/// The longest a pause or a step's own time limit may be.
+pub const MAX_WAIT_MS: u64 = 120_000;
+/// The most characters a `type` step may type.
+pub const MAX_TYPED_CHARS: usize = 10_000;
+/// The most characters of a selector, a text or role to find, a name, a label, a key or
+/// a prompt.
+pub const MAX_FIELD_CHARS: usize = 1_000;
+
+/// Bounds on one step's values, so that no step list can hold a browser for long:
+/// `(field, message)` for the first value out of bounds.
+fn check_bounds(step: &Step) -> Result<(), (&'static str, String)> {
+    let wait = |field: &'static str, ms: Option<u64>| match ms {
+        Some(ms) if ms > MAX_WAIT_MS => Err((field, format!("must be at most {MAX_WAIT_MS} ms, not {ms}"))),
+        _ => Ok(()),
+    };
+    let chars = |field: &'static str, text: Option<&String>, max: usize| match text {
+        Some(text) if text.chars().count() > max => Err((field, format!("must be at most {max} characters"))),
+        _ => Ok(()),
+    };
+    let target = |target: &Target| {
+        chars("selector", target.selector.as_ref(), MAX_FIELD_CHARS)?;
+        chars("text", target.text.as_ref(), MAX_FIELD_CHARS)?;
+        chars("role", target.role.as_ref(), MAX_FIELD_CHARS)?;
+        chars("name", target.name.as_ref(), MAX_FIELD_CHARS)
+    };
+    match step {
+        Step::Goto { label, .. } | Step::Scroll { label, .. } => chars("label", label.as_ref(), MAX_FIELD_CHARS),
+        Step::Click { target: t, label, timeout_ms } | Step::Wait { target: t, label, timeout_ms } => {
+            target(t)?;
+            chars("label", label.as_ref(), MAX_FIELD_CHARS)?;
+            wait("timeout_ms", *timeout_ms)
+        }
+        Step::Type { text, target: t, label, timeout_ms, .. } => {
+            chars("text", Some(text), MAX_TYPED_CHARS)?;
+            target(t)?;
+            chars("label", label.as_ref(), MAX_FIELD_CHARS)?;
+            wait("timeout_ms", *timeout_ms)
+        }
+        Step::Input { prompt, target: t, label, timeout_ms } => {
+            chars("prompt", Some(prompt), MAX_FIELD_CHARS)?;
+            target(t)?;
+            chars("label", label.as_ref(), MAX_FIELD_CHARS)?;
+            wait("timeout_ms", *timeout_ms)
+        }
+        Step::Press { key, label, .. } => {
+            chars("key", Some(key), 64)?;
+            chars("label", label.as_ref(), MAX_FIELD_CHARS)
+        }
+        Step::Pause { ms, label } => {
+            wait("ms", Some(*ms))?;
+            chars("label", label.as_ref(), MAX_FIELD_CHARS)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +306,16 @@ mod tests {
         assert_eq!(parse(&json!([{"action": "hover"}])).unwrap_err().field, "steps[0]");
         assert_eq!(parse(&json!([{"action": "click"}])).unwrap_err().field, "steps[0]");
         assert_eq!(parse(&json!([{"action": "goto", "url": "localhost"}])).unwrap_err().field, "steps[0].url");
+    }
+
+    #[test]
+    fn no_step_list_can_hold_a_browser_for_long() {
+        let field = |value: serde_json::Value| parse(&value).unwrap_err().field;
+        assert_eq!(field(json!([{"action": "pause", "ms": 1}, {"action": "pause", "ms": 31_536_000_000u64}])), "steps[1].ms");
+        assert_eq!(field(json!([{"action": "wait", "text": "Done", "timeout_ms": 120_001}])), "steps[0].timeout_ms");
+        assert_eq!(field(json!([{"action": "type", "text": "x".repeat(MAX_TYPED_CHARS + 1)}])), "steps[0].text");
+        assert_eq!(field(json!([{"action": "click", "selector": "a".repeat(MAX_FIELD_CHARS + 1)}])), "steps[0].selector");
+        assert_eq!(field(json!(vec![json!({"action": "pause", "ms": 1}); MAX_STEPS + 1])), "steps");
+        assert!(parse(&json!([{"action": "pause", "ms": MAX_WAIT_MS}, {"action": "type", "text": "x".repeat(MAX_TYPED_CHARS)}])).is_ok());
     }
 }

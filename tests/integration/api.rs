@@ -350,6 +350,18 @@ fn credentials_never_show_their_password() {
 
         let bad = api.call(key, "POST", "/v1/agent/credentials", Some(json!({"label": "", "domain": "not a host", "email": "nobody"}))).await;
         assert_eq!(error_fields(&bad), ["label", "domain", "email"]);
+        // A login may not cover a whole public suffix, nor walk its password to a new domain.
+        for suffix in ["com", "co.uk", "github.io"] {
+            let refused = api.call(key, "POST", "/v1/agent/credentials", Some(json!({"label": "x", "domain": suffix, "email": "a@b.example", "password": "pw"}))).await;
+            assert_eq!(error_fields(&refused), ["domain"], "{suffix}");
+        }
+        let moved = api.call(key, "PATCH", &format!("/v1/agent/credentials/{id}"), Some(json!({"domain": "attacker.example.net"}))).await;
+        assert_eq!(error_fields(&moved), ["password"], "a new domain needs the password again");
+        let kept = api.store.credential(&stored.owner, &id).await.unwrap().unwrap();
+        assert_eq!(kept.domain, "app.example.com", "a refused change changes nothing");
+        let moved = api.call(key, "PATCH", &format!("/v1/agent/credentials/{id}"), Some(json!({"domain": "other.example.net", "password": "for the other site"}))).await;
+        assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.json);
+        assert_eq!(moved.json["domain"], "other.example.net");
         assert_error(&api.call(Some(&api.bob), "PATCH", &format!("/v1/agent/credentials/{id}"), Some(json!({"label": "x"}))).await, StatusCode::NOT_FOUND, "not_found");
         assert_error(&api.call(Some(&api.bob), "DELETE", &format!("/v1/agent/credentials/{id}"), None).await, StatusCode::NOT_FOUND, "not_found");
         assert_eq!(api.call(key, "DELETE", &format!("/v1/agent/credentials/{id}"), None).await.status, StatusCode::NO_CONTENT);

@@ -135,6 +135,41 @@ fn missing_or_escaping_frame_files_are_refused() {
 }
 
 #[test]
+fn links_out_of_a_bundle_and_endless_durations_are_refused() {
+    let _machine = crate::common::shared_machine();
+    let dir = TempDir::new("bundle-links");
+    let secret = dir.path().join("secret.jpg");
+    std::fs::write(&secret, b"not yours").unwrap();
+
+    let bundle = small_bundle(&dir.path().join("a"));
+    std::fs::remove_file(bundle.join("frames/000001.jpg")).unwrap();
+    std::os::unix::fs::symlink(&secret, bundle.join("frames/000001.jpg")).unwrap();
+    let error = error_of(&bundle);
+    assert!(error.contains("frames.jsonl:2") && error.contains("is a link"), "{error}");
+
+    // A linked folder: every frame file in it is a regular file, outside the bundle.
+    let bundle = small_bundle(&dir.path().join("b"));
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::rename(bundle.join("frames"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, bundle.join("frames")).unwrap();
+    let error = error_of(&bundle);
+    assert!(error.contains("frames.jsonl:1") && error.contains("outside the bundle"), "{error}");
+
+    let bundle = small_bundle(&dir.path().join("c"));
+    let meta = std::fs::read_to_string(bundle.join("meta.json")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    value["duration_ms"] = serde_json::json!(3.0e13);
+    std::fs::write(bundle.join("meta.json"), value.to_string()).unwrap();
+    let error = error_of(&bundle);
+    assert!(error.contains("meta.json") && error.contains("duration_ms"), "{error}");
+
+    let bundle = small_bundle(&dir.path().join("d"));
+    std::fs::rename(bundle.join("meta.json"), dir.path().join("meta.json")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("meta.json"), bundle.join("meta.json")).unwrap();
+    assert!(error_of(&bundle).contains("is a link"));
+}
+
+#[test]
 fn a_file_is_not_a_bundle() {
     let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-file");

@@ -18,9 +18,9 @@ fn demoreel() -> Command {
 }
 
 /// A `demoreel serve` child process; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
@@ -36,6 +36,9 @@ impl Server {
             .arg(data)
             .arg("--secret-key-file")
             .arg(&key_file)
+            // The sample app and the test pages listen on loopback, which runs may not
+            // reach by default.
+            .args(["--allow-targets", "127.0.0.1/32"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -47,7 +50,7 @@ impl Server {
         Server { child, url }
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }
@@ -60,17 +63,17 @@ impl Drop for Server {
 }
 
 /// A test's world: a data directory, the sample app, a running server and a key.
-struct World {
-    dir: TempDir,
-    data: std::path::PathBuf,
-    runtime: tokio::runtime::Runtime,
-    app: sample_app::SampleApp,
-    server: Server,
-    key: String,
+pub(crate) struct World {
+    pub(crate) dir: TempDir,
+    pub(crate) data: std::path::PathBuf,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) app: sample_app::SampleApp,
+    pub(crate) server: Server,
+    pub(crate) key: String,
 }
 
 impl World {
-    fn new(label: &str, serve_args: &[&str]) -> World {
+    pub(crate) fn new(label: &str, serve_args: &[&str]) -> World {
         let dir = TempDir::new(label);
         let data = dir.path().join("data");
         let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -88,7 +91,7 @@ fn api_key(data: &Path) -> String {
 }
 
 /// Talks to the server, keeping every answer's text for the secrets check.
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     url: String,
     key: String,
@@ -96,11 +99,11 @@ struct Client {
 }
 
 impl Client {
-    fn new(server: &Server, key: &str) -> Client {
+    pub(crate) fn new(server: &Server, key: &str) -> Client {
         Client { http: reqwest::Client::new(), url: server.url.clone(), key: key.to_string(), answers: Default::default() }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.url)).header("x-api-key", &self.key);
         if let Some(body) = body {
             request = request.json(&body);
@@ -112,18 +115,18 @@ impl Client {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn run(&self, id: &str) -> Value {
+    pub(crate) async fn run(&self, id: &str) -> Value {
         self.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}"), None).await.1
     }
 
-    async fn create(&self, body: Value) -> String {
+    pub(crate) async fn create(&self, body: Value) -> String {
         let (status, answer) = self.call(reqwest::Method::POST, "/v1/agent/runs", Some(body)).await;
         assert_eq!(status, 201, "{answer}");
         answer["run_id"].as_str().unwrap().to_string()
     }
 
     /// Polls until `done(run)` holds; panics with the run after `limit`.
-    async fn wait_for(&self, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_for(&self, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
         loop {
             let run = self.run(id).await;
@@ -136,12 +139,12 @@ impl Client {
     }
 }
 
-fn terminal(run: &Value) -> bool {
+pub(crate) fn terminal(run: &Value) -> bool {
     matches!(run["status"].as_str(), Some("succeeded" | "failed" | "cancelled"))
 }
 
 /// Chromium processes a server process started and left running.
-fn browsers_of(pid: u32) -> usize {
+pub(crate) fn browsers_of(pid: u32) -> usize {
     demoreel::capture::browser::processes_of(pid).len()
 }
 
