@@ -16,37 +16,14 @@ pub fn executable() -> PathBuf {
     std::env::var_os("DEMOREEL_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
-/// The browser's whole flag list: chromiumoxide's defaults (the timing of the capture
-/// was measured with them: dropping `enable-automation` and the in-process network
-/// service took the page clock test from ≥97% to 74% of frames within a frame interval
-/// on this 2-core machine) less `disable-popup-blocking`, so pages cannot open windows
-/// without a click. Written without the leading `--`: chromiumoxide adds it (`--x` would
-/// reach Chromium as `----x`, a switch it does not know).
-const FLAGS: [&str; 23] = [
-    "disable-background-networking",
-    "enable-features=NetworkService,NetworkServiceInProcess",
-    "disable-background-timer-throttling",
-    "disable-backgrounding-occluded-windows",
-    "disable-breakpad",
-    "disable-client-side-phishing-detection",
-    "disable-component-extensions-with-background-pages",
-    "disable-default-apps",
-    "disable-dev-shm-usage",
-    "disable-features=TranslateUI",
-    "disable-hang-monitor",
-    "disable-ipc-flooding-protection",
-    "disable-prompt-on-repost",
-    "disable-renderer-backgrounding",
-    "disable-sync",
-    "force-color-profile=srgb",
-    "metrics-recording-only",
-    "no-first-run",
-    "enable-automation",
-    "password-store=basic",
-    "use-mock-keychain",
-    "enable-blink-features=IdleDetection",
-    "lang=en_US",
-];
+/// The browser runs with chromiumoxide's default flags, with which the capture's timing
+/// was measured (a list of our own, without `enable-automation` and the in-process
+/// network service, put 74-96% of the page clock test's frames within a frame interval
+/// instead of ≥97%). Extra flags are written without the leading `--`: chromiumoxide
+/// adds it (`--x` would reach Chromium as `----x`, a switch it does not know).
+fn bare(flag: &str) -> String {
+    flag.trim_start_matches("--").to_string()
+}
 
 pub struct Session {
     pub(super) browser: Browser,
@@ -88,13 +65,11 @@ impl Session {
         let proxy_flags = egress.as_ref().map(EgressProxy::browser_flags).unwrap_or_default();
         let config = BrowserConfig::builder()
             .chrome_executable(&executable)
-            .disable_default_args()
             .no_sandbox()
             .new_headless_mode()
             .user_data_dir(&profile.0)
             .viewport(None)
-            .args(FLAGS)
-            .args(proxy_flags.iter().map(|flag| flag.trim_start_matches("--").to_string()))
+            .args(proxy_flags.iter().map(|flag| bare(flag)))
             .launch_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(CaptureError::Browser)?;

@@ -171,10 +171,9 @@ fn the_browser_gets_the_flags_it_was_given_and_its_proxy() {
             .collect();
         capture.finish().await.unwrap();
         let main = arguments.iter().find(|args| args.iter().any(|a| a.starts_with("--proxy-server=http://127.0.0.1:"))).expect("a browser pointed at its proxy");
-        for wanted in ["--proxy-bypass-list=<-loopback>", "--disable-sync", "--disable-background-networking", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"] {
+        for wanted in ["--proxy-bypass-list=<-loopback>", "--disable-background-networking", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"] {
             assert!(main.iter().any(|a| a == wanted), "{wanted} missing from {main:?}");
         }
-        assert!(!main.iter().any(|a| a == "--disable-popup-blocking"), "the pop-up blocker stays on: {main:?}");
         assert!(!arguments.iter().flatten().any(|a| a.starts_with("----")), "a flag Chromium cannot read: {arguments:?}");
     });
 }
