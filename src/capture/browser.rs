@@ -5,7 +5,8 @@
 
 use super::CaptureError;
 use crate::egress::TargetPolicy;
-use crate::egress::proxy::{Blocked, EgressProxy};
+pub use crate::egress::proxy::Blocked;
+use crate::egress::proxy::EgressProxy;
 use chromiumoxide::cdp::browser_protocol::browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams};
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use futures::StreamExt;

@@ -39,7 +39,7 @@ impl Capture {
         // either way the reason is the policy, not the network.
         let blocked = match &started {
             Ok(started) => blocked_navigation(&session, &started.driver.page).await,
-            Err(_) => blocked_url(&session, &[url.to_string()]),
+            Err(_) => blocked_url(&session.blocked(), &[url.to_string()]),
         };
         match (started, blocked) {
             (Ok(started), None) => Ok(Capture::assemble(started, session, out)),
@@ -173,18 +173,18 @@ impl Capture {
 /// The policy refusal behind the page's main frame, if the egress proxy refused where
 /// it is (or where it failed to load).
 async fn blocked_navigation(session: &browser::Session, page: &chromiumoxide::Page) -> Option<CaptureError> {
-    if session.blocked().is_empty() {
+    let blocked = session.blocked();
+    if blocked.is_empty() {
         return None;
     }
     let tree = tokio::time::timeout(Duration::from_secs(2), page.execute(GetFrameTreeParams::default())).await.ok()?.ok()?;
     let frame = &tree.result.frame_tree.frame;
     let urls: Vec<String> = [Some(frame.url.clone()), frame.unreachable_url.clone()].into_iter().flatten().collect();
-    blocked_url(session, &urls)
+    blocked_url(&blocked, &urls)
 }
 
 /// The refusal of the first of `urls` whose host and port the egress proxy refused.
-fn blocked_url(session: &browser::Session, urls: &[String]) -> Option<CaptureError> {
-    let blocked = session.blocked();
+fn blocked_url(blocked: &[browser::Blocked], urls: &[String]) -> Option<CaptureError> {
     urls.iter().find_map(|text| {
         let url = url::Url::parse(text).ok()?;
         let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();

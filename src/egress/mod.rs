@@ -128,11 +128,14 @@ fn carried_v4(ip: IpAddr) -> IpAddr {
 /// Why `ip` is refused by default, or `None` for a public address.
 fn refusal(ip: IpAddr) -> Option<&'static str> {
     let ip = carried_v4(ip);
-    let table: &[(&str, &str)] = if ip.is_ipv4() { &REFUSED_V4 } else { &REFUSED_V6 };
     if ip == IpAddr::V4(Ipv4Addr::BROADCAST) {
         return Some("the broadcast address");
     }
-    table.iter().find(|(net, _)| net.parse::<IpNet>().expect("the tables hold valid networks").contains(&ip)).map(|(_, why)| *why)
+    // Parsed once: the proxy asks for every connection a page makes.
+    static REFUSED: std::sync::LazyLock<Vec<(IpNet, &'static str)>> = std::sync::LazyLock::new(|| {
+        REFUSED_V4.iter().chain(REFUSED_V6.iter()).map(|(net, why)| (net.parse().expect("the tables hold valid networks"), *why)).collect()
+    });
+    REFUSED.iter().find(|(net, _)| net.contains(&ip)).map(|(_, why)| *why)
 }
 
 /// The IPv4 address an IPv6 address stands for: IPv4-mapped (`::ffff:a.b.c.d`), NAT64
