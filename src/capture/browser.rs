@@ -17,11 +17,38 @@ pub fn executable() -> PathBuf {
     std::env::var_os("DEMOREEL_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
-/// The browser runs with chromiumoxide's default flags, with which the capture's timing
-/// was measured (a list of our own, without `enable-automation` and the in-process
-/// network service, put 74-96% of the page clock test's frames within a frame interval
-/// instead of ≥97%). Extra flags are written without the leading `--`: chromiumoxide
-/// adds it (`--x` would reach Chromium as `----x`, a switch it does not know).
+/// The browser's flags: chromiumoxide's defaults, with which the capture's timing was
+/// measured (a list without `enable-automation` and the in-process network service put
+/// 74-96% of the page clock test's frames within a frame interval instead of ≥97%),
+/// less `disable-popup-blocking`: a page opens no window unless a click asked for one.
+/// Written without the leading `--`: chromiumoxide adds it (`--x` would reach Chromium
+/// as `----x`, a switch it does not know).
+const FLAGS: &[&str] = &[
+    "disable-background-networking",
+    "enable-features=NetworkService,NetworkServiceInProcess",
+    "disable-background-timer-throttling",
+    "disable-backgrounding-occluded-windows",
+    "disable-breakpad",
+    "disable-client-side-phishing-detection",
+    "disable-component-extensions-with-background-pages",
+    "disable-default-apps",
+    "disable-dev-shm-usage",
+    "disable-features=TranslateUI",
+    "disable-hang-monitor",
+    "disable-ipc-flooding-protection",
+    "disable-prompt-on-repost",
+    "disable-renderer-backgrounding",
+    "disable-sync",
+    "force-color-profile=srgb",
+    "metrics-recording-only",
+    "no-first-run",
+    "enable-automation",
+    "password-store=basic",
+    "use-mock-keychain",
+    "enable-blink-features=IdleDetection",
+    "lang=en_US",
+];
+
 fn bare(flag: &str) -> String {
     flag.trim_start_matches("--").to_string()
 }
@@ -70,6 +97,8 @@ impl Session {
             .new_headless_mode()
             .user_data_dir(&profile.0)
             .viewport(None)
+            .disable_default_args()
+            .args(FLAGS.iter().copied().map(bare))
             .args(proxy_flags.iter().map(|flag| bare(flag)))
             .launch_timeout(std::time::Duration::from_secs(30))
             .build()

@@ -48,6 +48,7 @@ pub(super) async fn begin(
     source: FrameSource,
 ) -> Result<Started, CaptureError> {
     let page = session.browser.new_page("about:blank").await.map_err(browser_error)?;
+    let in_front = watch::keep_in_front(&session.browser, &page).await.map_err(browser_error)?;
     page.execute(SetDeviceMetricsOverrideParams::new(
         options.viewport.width as i64,
         options.viewport.height as i64,
@@ -88,12 +89,14 @@ pub(super) async fn begin(
     .map_err(browser_error)?;
     if tokio::time::timeout(Duration::from_secs(FIRST_FRAME_TIMEOUT_S), first_frame).await.is_err() {
         screencast_task.abort();
+        in_front.abort();
         return Err(CaptureError::NoFrames(FIRST_FRAME_TIMEOUT_S));
     }
     recorder.event(Event::Navigation { url: url.to_string() });
 
     let watchers = watch::watch_page(&page, &recorder).await.map_err(browser_error)?;
     let mut background = watchers.tasks;
+    background.push(in_front);
     background.push(spawn_reports(&page, recorder.clone()).await?);
     let driver = driver::Driver {
         page,

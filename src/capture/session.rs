@@ -100,8 +100,6 @@ impl Capture {
             },
             _ => self.run_limited(step).await,
         };
-        // A page that opened a tab must not lose the screencast to it.
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.driver.page.bring_to_front()).await;
         self.recorder.event(Event::StepEnd { label: description.clone(), ok: result.is_ok() });
         if let Some(blocked) = blocked_navigation(&self.session, &self.driver.page).await {
             self.recorder.event(Event::Error { message: format!("step {index} ({description}): {blocked}") });

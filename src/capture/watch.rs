@@ -1,11 +1,14 @@
 //! Background listeners that keep a recording going through what pages do on their own.
-//! Input: the page's CDP events. Output: dialogs accepted, navigations and crashes on
-//! the timeline, a crash flag the steps read. Invariant: an open JavaScript dialog never
-//! stalls the page (it is accepted at once), and its text is never recorded.
+//! Input: the page's and the browser's CDP events. Output: dialogs accepted, navigations
+//! and crashes on the timeline, a crash flag the steps read, the recorded page kept in
+//! front. Invariant: an open JavaScript dialog never stalls the page (it is accepted at
+//! once), its text is never recorded, and a window the page opens never takes the
+//! screencast from it (a page in the background paints no frames).
 
 use super::clock::Recorder;
 use crate::recording::Event;
-use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::target::EventTargetCreated;
+use chromiumoxide::{Browser, Page};
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::page::{EventFrameNavigated, EventJavascriptDialogOpening, HandleJavaScriptDialogParams};
 use futures::StreamExt;
@@ -46,4 +49,26 @@ pub(super) async fn watch_page(page: &Page, recorder: &Arc<Recorder>) -> Result<
         }
     });
     Ok(Watchers { crashed, tasks: vec![dialog_task, navigation_task, crash_task] })
+}
+
+/// Brings `page` back to the front whenever another page target appears (a pop-up, a
+/// link opened in a new tab), including while the first page is still loading: started
+/// before the recorded page navigates, so a pop-up opened by its scripts at load cannot
+/// leave the screencast without a first frame.
+pub(super) async fn keep_in_front(browser: &Browser, page: &Page) -> Result<tokio::task::JoinHandle<()>, chromiumoxide::error::CdpError> {
+    let mut created = browser.event_listener::<EventTargetCreated>().await?;
+    let (page, ours) = (page.clone(), page.target_id().clone());
+    Ok(tokio::spawn(async move {
+        while let Some(target) = created.next().await {
+            if target.target_info.r#type != "page" || target.target_info.target_id == ours {
+                continue;
+            }
+            // The new window is activated after it is created: bring ours back now and
+            // again once the activation has surely happened.
+            for delay_ms in [0, 250] {
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), page.bring_to_front()).await;
+            }
+        }
+    }))
 }

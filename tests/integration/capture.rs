@@ -225,3 +225,27 @@ fn alerts_new_tabs_navigation_and_a_crash_end_cleanly() {
         "the page's own navigation is on the timeline"
     );
 }
+
+#[test]
+fn unasked_windows_are_refused_and_asked_ones_never_stop_the_recording() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("capture-popups");
+    let out = dir.path().join("rec");
+    let page = format!("file://{}/tests/pages/popups.html", env!("CARGO_MANIFEST_DIR"));
+    // The page tries a window before the first frame and one during the pauses; the
+    // click opens one the blocker lets through (a click asked for it).
+    let steps = json!([{"action": "pause", "ms": 1000}, {"action": "click", "selector": "#open"}, {"action": "pause", "ms": 3000}]);
+    record(&page, steps, &out).expect("the recording starts and ends");
+    assert_no_browser_left();
+    let recording = Recording::open(&out).unwrap();
+    let times: Vec<f64> = recording.frames.iter().map(|f| f.t_ms).collect();
+    let widest_gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let last = times.last().copied().unwrap_or(0.0);
+    // The page paints every animation frame: a page sent to the background paints none.
+    assert!(last > recording.meta.duration_ms - 1000.0, "frames stop at {last} ms of {} ms", recording.meta.duration_ms);
+    assert!(widest_gap < 500.0, "no frame for {widest_gap} ms: the page lost the front to a window it opened");
+    // The page paints its own count of unasked windows that opened: green for none.
+    let last_frame = image::open(&recording.frames.last().unwrap().path).unwrap().to_rgb8();
+    let block = last_frame.get_pixel(60, 90).0;
+    assert!(block[1] > 120 && block[0] < 80, "an unasked window opened (block {block:?}, red means opened)");
+}

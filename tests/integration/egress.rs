@@ -175,6 +175,7 @@ fn the_browser_gets_the_flags_it_was_given_and_its_proxy() {
             assert!(main.iter().any(|a| a == wanted), "{wanted} missing from {main:?}");
         }
         assert!(!arguments.iter().flatten().any(|a| a.starts_with("----")), "a flag Chromium cannot read: {arguments:?}");
+        assert!(!main.iter().any(|a| a == "--disable-popup-blocking"), "the pop-up blocker is off: {main:?}");
     });
 }
 
