@@ -38,6 +38,8 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
             Some(_) => {}
         }
     }
+    let mut options = new.options;
+    seal_secret_steps(&mut options, state.services.sealer.as_deref())?;
     let now = db::now();
     let run = Run {
         id: db::new_id(),
@@ -46,7 +48,7 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
         progress_stage: None,
         target_url: new.target_url,
         goal: new.goal,
-        options: new.options,
+        options,
         awaiting_input: None,
         error: None,
         recording_started: false,
@@ -63,6 +65,23 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
         answer["warnings"] = json!(new.warnings);
     }
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// A secret step's text is stored sealed with the server's key, like a credential's
+/// password; without a key it is refused rather than stored in the clear.
+fn seal_secret_steps(options: &mut Value, sealer: Option<&crate::secrets::Sealer>) -> Result<(), ApiError> {
+    let secret = crate::steps::sealed::secret_steps(options);
+    if secret.is_empty() {
+        return Ok(());
+    }
+    let Some(sealer) = sealer else {
+        return Err(ApiError::field(
+            &format!("options.workflow.steps[{}].text", secret[0]),
+            "a secret text is stored encrypted, and this server has no secret key (DEMOREEL_SECRET_KEY or --secret-key-file); use an input step or a saved credential instead",
+        ));
+    };
+    crate::steps::sealed::seal(options, sealer);
+    Ok(())
 }
 
 async fn list_runs(State(state): State<AppState>, Caller(key): Caller, Query(query): Query<HashMap<String, String>>) -> Result<Response, ApiError> {

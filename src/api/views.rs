@@ -15,8 +15,8 @@ pub struct RunView<'a> {
     pub error: Option<&'a RunError>,
     pub target_url: &'a str,
     pub goal: &'a str,
-    /// The options as the client sent them.
-    pub options: &'a serde_json::Value,
+    /// The options as the client sent them, less secret step texts.
+    pub options: serde_json::Value,
     pub created_at: &'a str,
     pub updated_at: &'a str,
     pub started_at: Option<&'a str>,
@@ -33,7 +33,7 @@ impl<'a> From<&'a Run> for RunView<'a> {
             error: run.error.as_ref(),
             target_url: &run.target_url,
             goal: &run.goal,
-            options: &run.options,
+            options: crate::steps::sealed::for_display(&run.options),
             created_at: &run.created_at,
             updated_at: &run.updated_at,
             started_at: run.started_at.as_deref(),

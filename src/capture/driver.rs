@@ -33,6 +33,8 @@ const LOCATE_JS: &str = include_str!("locate.js");
 /// with Debian's Chromium (software compositing) on a 2-core machine, over 4 recordings of
 /// `tests/pages/clock.html`. Half-way keeps the click within a frame either side.
 const SCREENCAST_AFTER_PRESENTATION_MS: f64 = 16.7;
+/// Marks the focused field as holding a secret (see the script's header).
+const MASK_SECRET_JS: &str = include_str!("mask_secret.js");
 /// Answers when the page showed its reaction to a click (see the script's header).
 const REACTION_JS: &str = include_str!("reaction.js");
 
@@ -69,6 +71,9 @@ impl Driver {
                 for ch in text.chars() {
                     if let Some(domain) = only_within {
                         self.check_page_within(domain).await?;
+                    }
+                    if *secret {
+                        self.mask_focused_field().await?;
                     }
                     let s = ch.to_string();
                     self.key(&s, &[], Some(&s), *secret).await?;
@@ -111,6 +116,14 @@ impl Driver {
         } else {
             Err(format!("the page is at {:?}, not on {domain}: the password was not typed there", host))
         }
+    }
+
+    /// Masks the field a secret's next key goes to, before the key is sent: a secret is
+    /// never on screen, not even in a plain text field (a one-time code box).
+    async fn mask_focused_field(&self) -> Result<(), String> {
+        // A field that cannot be reached (a cross-origin frame's) still gets the key:
+        // refusing would fail every sign-in through an embedded provider.
+        self.page.evaluate(MASK_SECRET_JS).await.map(|_| ()).map_err(|e| format!("masking the field for a secret: {e}"))
     }
 
     pub(super) async fn locate(&self, target: &steps::Target, timeout_ms: Option<u64>) -> Result<(f64, f64), String> {

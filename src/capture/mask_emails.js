@@ -2,11 +2,18 @@
 // touching the page's DOM structure or layout. Runs at document start in an isolated world
 // (the page's scripts cannot see or undo it).
 //
+// What counts as an address is anything that could be part of one: a word holding an `@`
+// (`alex.morgan@example.c` while it is being typed, `@example.com`), and any value in a
+// field meant for an address (type email, autocomplete email or username, or a name, id,
+// placeholder, label or aria-label saying e-mail) from its first character (`alex.mo`).
+//
 // - Text: CSS Custom Highlights paint matched ranges as a solid bar (transparent text on a
 //   grey background): no node is added or split, so frameworks keep their DOM and nothing
 //   moves. Mutations are rescanned in the same task, before the next paint.
 // - Input and textarea values: `-webkit-text-security: disc` while the value holds an
-//   address, checked on every input event and on a short timer (scripts set values too).
+//   address (or any value, in an address field), checked on every input event and before
+//   every animation frame (scripts set values without an event). A field demoreel typed
+//   a secret into (`data-demoreel-secret`) stays masked whatever it holds.
 // - Placeholders and title attributes: the address is replaced with bullets.
 // - Open shadow roots get the same treatment.
 // Masked rectangles are reported through the `__demoreelRedact` binding (CSS px of the
@@ -14,8 +21,9 @@
 (() => {
   if (window.__demoreelMasking) return;
   window.__demoreelMasking = true;
-  const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
-  const HAS_EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
+  const EMAIL = /[^\s@]*@\S*/g;
+  const HAS_EMAIL = /@/;
+  const ADDRESS_WORDS = /e-?mail|@/i;
   const NAME = 'demoreel-email';
   const highlight = new Highlight();
   CSS.highlights.set(NAME, highlight);
@@ -56,8 +64,21 @@
     if (el.shadowRoot && !roots.has(el.shadowRoot)) watch(el.shadowRoot);
   };
 
+  // A field meant for an address: masked from its first character.
+  const addressField = (el) => {
+    if ((el.type || '').toLowerCase() === 'email') return true;
+    if (/email|username/i.test(el.getAttribute('autocomplete') || '')) return true;
+    for (const attr of ['name', 'id', 'placeholder', 'aria-label']) {
+      if (ADDRESS_WORDS.test(el.getAttribute(attr) || '')) return true;
+    }
+    return Array.from(el.labels || []).some((label) => ADDRESS_WORDS.test(label.textContent || ''));
+  };
+
   const maskValue = (el) => {
-    const secret = HAS_EMAIL.test(el.value || '');
+    if (el.tagName !== 'INPUT' && el.tagName !== 'TEXTAREA') return;
+    if (el.hasAttribute('data-demoreel-secret')) return;
+    const value = el.value || '';
+    const secret = HAS_EMAIL.test(value) || (value !== '' && addressField(el));
     const masked = el.style.getPropertyValue('-webkit-text-security') === 'disc';
     if (secret && !masked) el.style.setProperty('-webkit-text-security', 'disc', 'important');
     if (!secret && masked) el.style.removeProperty('-webkit-text-security');
@@ -88,9 +109,14 @@
 
   watch(document);
   document.addEventListener('input', (e) => e.target && maskValue(e.target), true);
-  // Values set by scripts raise no event, and shadow roots appear without one.
+  // Values set by scripts raise no event: every field is checked before each frame is
+  // painted. Shadow roots appear without an event too.
+  const beforePaint = () => {
+    for (const root of roots) root.querySelectorAll('input, textarea').forEach(maskValue);
+    requestAnimationFrame(beforePaint);
+  };
+  requestAnimationFrame(beforePaint);
   setInterval(() => {
-    document.querySelectorAll('input, textarea').forEach(maskValue);
     document.querySelectorAll('*').forEach((el) => el.shadowRoot && !roots.has(el.shadowRoot) && watch(el.shadowRoot));
   }, 100);
 

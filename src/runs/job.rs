@@ -77,6 +77,9 @@ impl Job {
         let options = crate::options::parse(&options_json).map_err(|e| Stop::failed(ErrorCode::Internal, format!("stored options: {e}")))?.options;
 
         self.stage(Stage::NormalizingGoal).await?;
+        let mut options_json = options_json;
+        crate::steps::sealed::open(&mut options_json, self.runner.sealer.as_deref())
+            .map_err(|e| Stop::failed(ErrorCode::Internal, format!("stored options.workflow.{e}")))?;
         let workflow = match options_json.pointer("/workflow/steps") {
             Some(steps) => Some(
                 crate::steps::parse_with(&json!({"steps": steps}), Schemes::Web)

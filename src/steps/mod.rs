@@ -4,6 +4,7 @@
 //! Invariant: a parsed step list only holds steps the runner can attempt, and every URL
 //! in it passed the one URL rule ([`url::check`]).
 
+pub mod sealed;
 pub mod url;
 
 use serde::Deserialize;

@@ -9,7 +9,7 @@ use super::keys::ChipSchedule;
 use super::Cuts;
 use crate::geometry::{ContentMapping, Css, PixelRect, Point, Rect};
 use crate::options::{CursorSize, VideoOptions};
-use crate::recording::{CursorShape, Event, Recording};
+use crate::recording::{CursorShape, Event, Recording, TimedEvent};
 
 /// A click's ripple grows and fades over this long.
 pub const RIPPLE_MS: f64 = 450.0;
@@ -71,21 +71,28 @@ fn milli(v: f64) -> u32 {
     (v.clamp(0.0, 1000.0) * 1000.0).round() as u32
 }
 
+/// Each masked rectangle the page reported, with the recording times it holds: until its
+/// report runs out, or until the page navigates, whichever is first (the rectangles
+/// belong to the page that reported them, not to the next one).
+fn redactions(events: &[TimedEvent]) -> Vec<(f64, f64, Rect<Css>)> {
+    let navigations: Vec<f64> = events.iter().filter(|e| matches!(e.event, Event::Navigation { .. })).map(|e| e.t_ms).collect();
+    events
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::Redact { x, y, width, height, duration_ms } => {
+                let reported_end = e.t_ms + duration_ms.max(0.0);
+                let left_at = navigations.iter().copied().find(|&t| t > e.t_ms).unwrap_or(f64::INFINITY);
+                Some((e.t_ms, reported_end.min(left_at), Rect::new(x, y, width, height)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 impl OverlayTimeline {
     pub fn build(recording: &Recording, cuts: &Cuts, video: &VideoOptions) -> OverlayTimeline {
         let events = cursor::to_output_events(&recording.events, |t| cuts.to_output(t));
-        let redactions = recording
-            .events
-            .iter()
-            .filter_map(|e| match e.event {
-                Event::Redact { x, y, width, height, duration_ms } => Some(Redaction {
-                    start: cuts.to_output(e.t_ms),
-                    end: cuts.to_output(e.t_ms + duration_ms.max(0.0)),
-                    rect: Rect::new(x, y, width, height),
-                }),
-                _ => None,
-            })
-            .collect();
+        let redactions = redactions(&recording.events).into_iter().map(|(start, end, rect)| Redaction { start: cuts.to_output(start), end: cuts.to_output(end), rect }).collect();
         OverlayTimeline {
             cursor: (video.cursor != CursorSize::None).then(|| CursorPath::build(&events)),
             chips: video.shortcuts.then(|| ChipSchedule::build(&events)),
@@ -146,4 +153,26 @@ fn clip(r: Rect<crate::geometry::Output>, bounds: PixelRect) -> Option<PixelRect
     let x1 = r.right().ceil().min(bounds.right() as f64) as u32;
     let y1 = r.bottom().ceil().min(bounds.bottom() as f64) as u32;
     (x1 > x0 && y1 > y0).then(|| PixelRect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t_ms: f64, event: Event) -> TimedEvent {
+        TimedEvent { t_ms, event }
+    }
+
+    #[test]
+    fn a_redaction_ends_when_the_page_navigates() {
+        let rect = || Event::Redact { x: 10.0, y: 10.0, width: 100.0, height: 20.0, duration_ms: 375.0 };
+        let events = vec![
+            at(0.0, Event::Navigation { url: "https://a.example/".into() }),
+            at(1000.0, rect()),
+            at(1100.0, Event::Navigation { url: "https://b.example/".into() }),
+            at(2000.0, rect()),
+        ];
+        let spans: Vec<(f64, f64)> = redactions(&events).iter().map(|(s, e, _)| (*s, *e)).collect();
+        assert_eq!(spans, [(1000.0, 1100.0), (2000.0, 2375.0)]);
+    }
 }

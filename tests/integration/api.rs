@@ -464,3 +464,46 @@ fn a_default_credential_serves_its_subdomains_by_the_same_rule_as_a_saved_one() 
         assert_eq!(error_fields(&refused), ["options.auth.id"]);
     });
 }
+
+#[test]
+fn a_secret_steps_text_is_stored_sealed_and_never_answered() {
+    rt().block_on(async {
+        let secret = "482913-unguessable";
+        let body = json!({"target_url": "https://app.example.com/", "goal": "Sign in", "options": {"workflow": {"steps": [
+            {"action": "type", "selector": "#user", "text": "ada"},
+            {"action": "type", "selector": "#code", "text": secret, "secret": true}
+        ]}}});
+        let api = api().await;
+        let key = Some(api.alice.as_str());
+        let created = api.call(key, "POST", "/v1/agent/runs", Some(body.clone())).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.json);
+        let id = created.json["run_id"].as_str().unwrap().to_string();
+        let one = api.call(key, "GET", format!("/v1/agent/runs/{id}"), None).await;
+        let list = api.call(key, "GET", "/v1/agent/runs", None).await;
+        assert_eq!(one.json["options"]["workflow"]["steps"][1], json!({"action": "type", "selector": "#code", "secret": true}));
+        assert_eq!(one.json["options"]["workflow"]["steps"][0]["text"], "ada", "a plain step shows its text");
+        for answer in [&created, &one, &list] {
+            let text = String::from_utf8_lossy(&answer.bytes);
+            assert!(!text.contains(secret) && !text.contains("sealed"), "an answer shows the secret: {text}");
+        }
+        // The database file holds no trace of it (the WAL included).
+        for entry in std::fs::read_dir(api.dir.path()).unwrap().flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{} holds the secret", entry.path().display());
+        }
+        // The runner's copy opens back to the text with the server's key.
+        let hash = secrets::hash_api_key(&api.alice);
+        let owner = api.store.key_by_hash(&hash).await.unwrap().unwrap().id;
+        let mut stored = api.store.run(&owner, &id).await.unwrap().unwrap().options;
+        demoreel::steps::sealed::open(&mut stored, Some(&Sealer::new(&[9u8; 32]))).unwrap();
+        assert_eq!(stored["workflow"]["steps"][1]["text"], secret);
+
+        // Without a key it is refused, naming the step, and nothing is stored.
+        let keyless = api_with(ApiConfig::default(), false).await;
+        let refused = keyless.call(Some(keyless.alice.as_str()), "POST", "/v1/agent/runs", Some(body)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert_eq!(error_fields(&refused), ["options.workflow.steps[1].text"]);
+        let listed = keyless.call(Some(keyless.alice.as_str()), "GET", "/v1/agent/runs", None).await;
+        assert_eq!(listed.json["data"].as_array().unwrap().len(), 0);
+    });
+}

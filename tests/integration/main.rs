@@ -9,6 +9,7 @@ mod common;
 mod egress;
 mod golden;
 mod overlays;
+mod privacy;
 mod render_outputs;
 mod sample_app;
 mod service;
