@@ -21,6 +21,8 @@ pub enum ApiError {
     Conflict(String),
     /// 413: the body is larger than the limit.
     TooLarge(usize),
+    /// 408: the request (its body included) took longer than the server allows.
+    Timeout(u64),
     /// 416: a `Range` outside the file.
     RangeNotSatisfiable(u64),
     /// 429: this key sent too many requests; retry after the given seconds.
@@ -64,6 +66,9 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(message) => (StatusCode::CONFLICT, "conflict", message, vec![]),
             ApiError::TooLarge(limit) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body is larger than {limit} bytes"), vec![])
+            }
+            ApiError::Timeout(secs) => {
+                (StatusCode::REQUEST_TIMEOUT, "request_timeout", format!("the request took longer than {secs} s; send it again"), vec![])
             }
             ApiError::RangeNotSatisfiable(size) => {
                 let body = json!({"message": format!("the range is outside the file ({size} bytes)"), "code": "range_not_satisfiable", "details": []});

@@ -49,6 +49,16 @@ pub struct ServeArgs {
     /// private, link-local and other inward addresses are refused, in the browser too.
     #[arg(long, env = "DEMOREEL_ALLOW_TARGETS", default_value = "")]
     pub allow_targets: String,
+    /// Seconds a client has to send a request's head (a keep-alive connection's next
+    /// one too) before the connection is closed.
+    #[arg(long, env = "DEMOREEL_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a request may take, its body included, before it is answered 408.
+    #[arg(long, env = "DEMOREEL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Most client connections open at once; more wait to be accepted.
+    #[arg(long, env = "DEMOREEL_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// Seconds a signed download link works.
     #[arg(long, env = "DEMOREEL_DOWNLOAD_TTL_SECS", default_value_t = 3600)]
     pub download_ttl_secs: u64,
@@ -69,6 +79,9 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
     if args.recordings_at_once == 0 || args.renders_at_once == 0 || args.input_window_secs == 0 || args.max_run_secs == 0 {
         bail!("--recordings-at-once, --renders-at-once, --input-window-secs and --max-run-secs must be at least 1");
     }
+    if args.header_timeout_secs == 0 || args.request_timeout_secs == 0 || args.max_connections == 0 {
+        bail!("--header-timeout-secs, --request-timeout-secs and --max-connections must be at least 1");
+    }
     let targets = crate::egress::TargetPolicy::parse(&args.allow_targets, "--allow-targets").map_err(anyhow::Error::msg)?;
     let config = crate::serve::ServeConfig {
         addr: args.addr,
@@ -86,18 +99,34 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
             public_url: args.public_url,
             targets,
         },
+        http: crate::serve::http::HttpLimits {
+            header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
+            max_connections: args.max_connections,
+        },
     };
-    runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let served = runtime.block_on(async {
         let mut server = crate::serve::start(config).await?;
         // The one line scripts wait for.
         println!("demoreel serving on http://{}", server.addr);
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        // SIGTERM (a service manager, `docker stop`) stops like Ctrl-C: the runs in flight
+        // end with their browsers, and the next start settles them (re-queued, or failed
+        // `interrupted`).
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
         tokio::select! {
             _ = server.wait() => {}
-            _ = tokio::signal::ctrl_c() => eprintln!("demoreel: stopping"),
+            _ = tokio::signal::ctrl_c() => eprintln!("demoreel: stopping (interrupt)"),
+            _ = terminate.recv() => eprintln!("demoreel: stopping (terminate)"),
         }
+        drop(server);
         Ok(())
-    })
+    });
+    // Tasks end with the runtime (a recording's browser with its capture); a render on a
+    // blocking thread is not waited for: its run is settled at the next start.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    served
 }
 

@@ -6,6 +6,7 @@ mod bundles;
 mod capture;
 mod cli;
 mod common;
+mod edge;
 mod egress;
 mod golden;
 mod overlays;

@@ -13,18 +13,18 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = sample_app::PASSWORD;
 
-fn demoreel() -> Command {
+pub(crate) fn demoreel() -> Command {
     Command::new(env!("CARGO_BIN_EXE_demoreel"))
 }
 
 /// A `demoreel serve` child process; killed when dropped.
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) url: String,
 }
 
 impl Server {
-    fn start(data: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(data: &Path, extra: &[&str]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let key_file = data.join("secret.key");
         if !key_file.exists() {
@@ -84,7 +84,7 @@ impl World {
     }
 }
 
-fn api_key(data: &Path) -> String {
+pub(crate) fn api_key(data: &Path) -> String {
     let out = demoreel().args(["keys", "create", "--label", "test", "--data-dir"]).arg(data).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice::<Value>(&out.stdout).unwrap()["key"].as_str().unwrap().to_string()

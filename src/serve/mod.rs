@@ -1,8 +1,12 @@
 //! `demoreel serve`: the API, the store and the runners in one process. Input: a
-//! [`ServeConfig`] (flags and environment). Output: a listening server. Invariant: at
-//! start-up no run is left `running` from an earlier process (re-queued if its recording
-//! had not begun, else failed `interrupted`), and a server holding stored passwords
-//! refuses to start without the key that opens them.
+//! [`ServeConfig`] (flags and environment). Output: a listening server. Invariant: one
+//! server per data directory (a lock, [`lock`]); at start-up no run is left `running`
+//! from an earlier process (re-queued if its recording had not begun, else failed
+//! `interrupted`); a server holding stored passwords refuses to start without the key
+//! that opens them; slow clients are bounded ([`http`]).
+
+pub mod http;
+pub mod lock;
 
 use crate::api::{self, ApiConfig, AppState, Services};
 use crate::db::Database;
@@ -29,6 +33,7 @@ pub struct ServeConfig {
     /// The operator's key for stored passwords (AES-256-GCM).
     pub secret_key: Option<[u8; 32]>,
     pub api: ApiConfig,
+    pub http: http::HttpLimits,
 }
 
 pub fn database_path(data_dir: &Path) -> PathBuf {
@@ -43,6 +48,7 @@ pub async fn open_database(data_dir: &Path) -> anyhow::Result<SqliteDatabase> {
 
 pub struct Server {
     pub addr: SocketAddr,
+    _lock: lock::DataDirLock,
     serve_task: tokio::task::JoinHandle<()>,
     dispatcher: tokio::task::JoinHandle<()>,
 }
@@ -62,7 +68,14 @@ impl Drop for Server {
 }
 
 pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", config.data_dir.display()))?;
+    // 0700: the directory holds the database, the signing key and every run's pages.
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", config.data_dir.display()))?;
+    let lock = lock::DataDirLock::acquire(&config.data_dir)?;
     let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir).await?);
     if config.secret_key.is_none() && db.any_stored_password().await? {
         anyhow::bail!(
@@ -100,11 +113,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| anyhow::anyhow!("--addr {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
     let app = api::router(state);
-    let serve_task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let serve_task = tokio::spawn(http::serve(listener, app, config.http.clone()));
     let dispatcher = runner.spawn_dispatcher();
-    Ok(Server { addr, serve_task, dispatcher })
+    Ok(Server { addr, _lock: lock, serve_task, dispatcher })
 }

@@ -1,0 +1,93 @@
+//! The server process under abuse: hundreds of clients sending their request heads a
+//! byte at a time do not keep a new request from being answered and are closed after
+//! the header timeout; a second server refuses a data directory in use; SIGTERM ends the
+//! server like Ctrl-C, taking its recording's browser with it.
+
+use crate::common::TempDir;
+use crate::service::{Client, Server, api_key, browsers_of, demoreel};
+use demoreel::sample_app;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SLOW_CLIENTS: usize = 300;
+
+/// A client that sends a request head one byte at a time, slower than any timeout, and
+/// answers once the server has closed its connection.
+async fn slow_client(addr: String) -> bool {
+    let Ok(mut stream) = tokio::net::TcpStream::connect(&addr).await else { return false };
+    let head = b"GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    for byte in head {
+        if stream.write_all(&[*byte]).await.is_err() {
+            return true;
+        }
+        // A closed connection reads as the end of the stream (or a reset).
+        let mut buffer = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(400), stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) | Err(_) => {}
+        }
+    }
+    false
+}
+
+#[test]
+fn slow_clients_a_second_server_and_sigterm_do_not_hurt_the_service() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("edge");
+    let data = dir.path().join("data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let app = sample_app::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let mut server = Server::start(&data, &["--header-timeout-secs", "2"]);
+        let key = api_key(&data);
+
+        // One server per data directory.
+        let second = demoreel().args(["serve", "--addr", "127.0.0.1:0", "--data-dir"]).arg(&data).output().unwrap();
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert!(!second.status.success() && stderr.contains("in use by another demoreel serve"), "{stderr}");
+        assert!(stderr.contains(&format!("pid {}", server.pid())), "the holder is named: {stderr}");
+
+        // Slow clients hold connections, a new request is still answered at once, and
+        // the server closes them once the header timeout has passed.
+        let addr = server.url.trim_start_matches("http://").to_string();
+        let slow: Vec<_> = (0..SLOW_CLIENTS).map(|_| tokio::spawn(slow_client(addr.clone()))).collect();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let started = Instant::now();
+        let answer = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(answer.status(), 200);
+        assert!(took < Duration::from_secs(1), "a new request waited {took:?} behind {SLOW_CLIENTS} slow clients");
+        let mut closed = 0;
+        for client in slow {
+            closed += tokio::time::timeout(Duration::from_secs(15), client).await.is_ok_and(|c| c.unwrap_or(false)) as usize;
+        }
+        assert_eq!(closed, SLOW_CLIENTS, "the server closes a connection whose head does not arrive in time");
+
+        // SIGTERM while a run records: the server exits cleanly with its browser, and the
+        // next start settles the run.
+        let client = Client::new(&server, &key);
+        let options = json!({"workflow": {"steps": [{"action": "pause", "ms": 60_000}]}, "video": {"size": {"width": 960, "height": 540}}});
+        let id = client.create(json!({"target_url": app.url("/login"), "goal": "Wait", "options": options})).await;
+        let frames = data.join("runs").join(&id).join("recording").join("frames");
+        client.wait_for(&id, Duration::from_secs(60), |_| std::fs::read_dir(&frames).is_ok_and(|mut d| d.next().is_some())).await;
+        let pid = server.pid();
+        assert!(browsers_of(pid) > 0, "the run's browser is up");
+        // SAFETY: kill(2) on the child process this test started.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "the server still runs 15 s after SIGTERM");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(status.success(), "SIGTERM ends the server cleanly: {status:?}");
+        assert_eq!(browsers_of(pid), 0, "the browser went with the server");
+        let restarted = Server::start(&data, &[]);
+        let run = Client::new(&restarted, &key).run(&id).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        assert_eq!(run["error"]["code"], "interrupted", "{run}");
+    });
+}
