@@ -81,7 +81,7 @@ while true; do
       # The product sent a one-time code: read it where a person would (the outbox).
       otp="$(curl -fsS "${app}/api/outbox" | jq -r '.[0].code')"
       echo "   the run asks for a one-time code; answering from Orbit's outbox"
-      "$demoreel" runs input "$run" --value "$otp" --output text >/dev/null ;;
+      printf '%s\n' "$otp" | "$demoreel" runs input "$run" --value-stdin --output text >/dev/null ;;
     *) echo "main: the run ended without success:" >&2
        "$demoreel" runs status "$run" --output text >&2
        exit 1 ;;

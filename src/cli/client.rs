@@ -15,9 +15,13 @@ pub struct ClientArgs {
     /// The demoreel server.
     #[arg(long, env = "DEMOREEL_SERVER", global = true)]
     pub server: Option<String>,
-    /// The API key (else the stored config, see `keys create --save`).
-    #[arg(long, env = "DEMOREEL_API_KEY", global = true, hide_env_values = true)]
+    /// The API key. Visible to every user of the machine in the process list: prefer
+    /// DEMOREEL_API_KEY, --api-key-stdin, or the stored config (`keys create --save`).
+    #[arg(long, global = true)]
     pub api_key: Option<String>,
+    /// Read the API key from stdin (first line).
+    #[arg(long, global = true)]
+    pub api_key_stdin: bool,
     /// json (default) or text for people.
     #[arg(long, value_enum, default_value_t = Output::Json, global = true)]
     pub output: Output,
@@ -56,11 +60,16 @@ pub enum RunsCommand {
         #[arg(long)]
         timeout: Option<u64>,
     },
-    /// Answer a run waiting for input (a one-time code).
+    /// Answer a run waiting for input (a one-time code): from --value-stdin (first line)
+    /// or DEMOREEL_INPUT_VALUE.
     Input {
         id: String,
+        /// Read the value from stdin (first line).
         #[arg(long)]
-        value: String,
+        value_stdin: bool,
+        /// The value itself: visible to every user of the machine in the process list.
+        #[arg(long, conflicts_with = "value_stdin")]
+        value: Option<String>,
     },
     Cancel { id: String },
     Artifacts { id: String },
@@ -145,9 +154,17 @@ impl Client {
             .clone()
             .or_else(|| stored["server"].as_str().map(str::to_string))
             .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
-        let key = args.api_key.clone().or_else(|| stored["api_key"].as_str().map(str::to_string)).with_context(|| {
-            format!("no API key: pass --api-key, set DEMOREEL_API_KEY, or save one with `demoreel keys create --save` ({})", config_path().display())
-        })?;
+        if args.api_key.is_some() {
+            eprintln!("demoreel: warning: --api-key shows the key in the process list; use DEMOREEL_API_KEY or --api-key-stdin");
+        }
+        let from_stdin = if args.api_key_stdin { Some(read_secret_line("--api-key-stdin")?) } else { None };
+        let key = (args.api_key.clone())
+            .or(from_stdin)
+            .or_else(|| std::env::var("DEMOREEL_API_KEY").ok().filter(|k| !k.is_empty()))
+            .or_else(|| stored["api_key"].as_str().map(str::to_string))
+            .with_context(|| {
+                format!("no API key: set DEMOREEL_API_KEY, pass --api-key-stdin, or save one with `demoreel keys create --save` ({})", config_path().display())
+            })?;
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         Ok(Client { http, server: server.trim_end_matches('/').to_string(), key, output: args.output })
     }
@@ -195,14 +212,16 @@ fn read_options(arg: Option<&str>) -> Result<Option<Value>> {
     Ok(Some(serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--options: invalid JSON: {e}"))?))
 }
 
-fn read_password_line() -> Result<String> {
+/// The first line of stdin, for a secret that must not be an argument; `flag` names
+/// where it was asked for.
+fn read_secret_line(flag: &str) -> Result<String> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    let password = line.trim_end_matches(['\n', '\r']).to_string();
-    if password.is_empty() {
-        bail!("--password-stdin: stdin held no password");
+    let secret = line.trim_end_matches(['\n', '\r']).to_string();
+    if secret.is_empty() {
+        bail!("{flag}: stdin held nothing");
     }
-    Ok(password)
+    Ok(secret)
 }
 
 /// Runs a `runs` command; answers the process exit code.
@@ -238,7 +257,18 @@ pub async fn runs(args: &ClientArgs, command: RunsCommand) -> Result<i32> {
             client.print(&value, |v| v["data"].as_array().map(|runs| runs.iter().map(run_line).collect::<Vec<_>>().join("\n")).unwrap_or_default());
         }
         RunsCommand::Wait { id, timeout } => return wait(&client, &id, timeout).await,
-        RunsCommand::Input { id, value } => {
+        RunsCommand::Input { id, value_stdin, value } => {
+            if value.is_some() {
+                eprintln!("demoreel: warning: --value shows the code in the process list; use --value-stdin or DEMOREEL_INPUT_VALUE");
+            }
+            let value = match (value, value_stdin) {
+                (Some(value), _) => value,
+                (None, true) => read_secret_line("--value-stdin")?,
+                (None, false) => std::env::var("DEMOREEL_INPUT_VALUE")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .context("no value: pass --value-stdin (the value on stdin) or set DEMOREEL_INPUT_VALUE")?,
+            };
             client.call(Method::POST, &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": value}))).await?;
             client.print(&json!({"ok": true}), |_| "input sent; the run resumes".into());
         }
@@ -364,7 +394,7 @@ pub async fn credentials(args: &ClientArgs, command: CredentialsCommand) -> Resu
     };
     let password = |from_stdin: bool| -> Result<Option<String>> {
         if from_stdin {
-            return read_password_line().map(Some);
+            return read_secret_line("--password-stdin").map(Some);
         }
         Ok(std::env::var("DEMOREEL_CREDENTIAL_PASSWORD").ok().filter(|p| !p.is_empty()))
     };
@@ -385,7 +415,7 @@ pub async fn credentials(args: &ClientArgs, command: CredentialsCommand) -> Resu
                 }
             }
             if password_stdin {
-                body["password"] = json!(read_password_line()?);
+                body["password"] = json!(read_secret_line("--password-stdin")?);
             }
             client.call(Method::PATCH, &format!("/v1/agent/credentials/{id}"), Some(body)).await?.1
         }

@@ -135,18 +135,49 @@ pub(super) fn fixture(command: FixtureCommand) -> Result<()> {
     }
 }
 
-pub(super) fn keys_create(label: &str, data_dir: &Path, save: bool, server: Option<&str>) -> Result<()> {
-    if label.trim().is_empty() || label.chars().count() > 200 {
-        bail!("--label must be 1 to 200 characters");
+/// `keys create | list | revoke`, straight on the data directory's database (a running
+/// server sees the change on its next request: keys are not cached).
+pub(super) fn keys(command: super::KeysCommand) -> Result<()> {
+    use super::KeysCommand;
+    use crate::db::KeyRepo;
+    match command {
+        KeysCommand::Create { label, data_dir, save, server, expires_in } => {
+            if label.trim().is_empty() || label.chars().count() > 200 {
+                bail!("--label must be 1 to 200 characters");
+            }
+            let key = crate::secrets::new_api_key();
+            let expires_at = expires_in.map(|d| crate::db::later(d.as_secs()));
+            let created = runtime()?.block_on(async {
+                let db = crate::serve::open_database(&data_dir).await?;
+                Ok::<_, anyhow::Error>(db.create_key(&label, &crate::secrets::hash_api_key(&key), expires_at.as_deref()).await?)
+            })?;
+            let saved = if save { Some(super::client::save_config(server.as_deref(), &key)?) } else { None };
+            let shown = serde_json::json!({"id": created.id, "label": created.label, "key": key, "expires_at": expires_at, "saved_to": saved});
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+            eprintln!("this key is shown once; demoreel keeps only its hash");
+        }
+        KeysCommand::List { data_dir } => {
+            let keys = runtime()?.block_on(async { Ok::<_, anyhow::Error>(crate::serve::open_database(&data_dir).await?.list_keys().await?) })?;
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"data": keys}))?);
+        }
+        KeysCommand::Revoke { id, data_dir } => {
+            let revoked = runtime()?.block_on(async {
+                Ok::<_, anyhow::Error>(crate::serve::open_database(&data_dir).await?.revoke_key(&id, &crate::db::now()).await?)
+            })?;
+            if !revoked {
+                bail!("no key has the id {id:?} (see `demoreel keys list`)");
+            }
+            eprintln!("key {id} revoked");
+        }
     }
-    let key = crate::secrets::new_api_key();
-    let created = runtime()?.block_on(async {
-        let db = crate::serve::open_database(data_dir).await?;
-        use crate::db::KeyRepo;
-        Ok::<_, anyhow::Error>(db.create_key(label, &crate::secrets::hash_api_key(&key)).await?)
-    })?;
-    let saved = if save { Some(super::client::save_config(server, &key)?) } else { None };
-    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"id": created.id, "label": created.label, "key": key, "saved_to": saved}))?);
-    eprintln!("this key is shown once; demoreel keeps only its hash");
     Ok(())
+}
+
+/// A key's lifetime: a humantime duration (`90d`, `12h`, `30m`), at least a second.
+pub(super) fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    let lifetime = humantime::parse_duration(text).map_err(|e| format!("{e} (write it like 90d, 12h or 30m)"))?;
+    if lifetime.as_secs() == 0 {
+        return Err("must be at least 1s".into());
+    }
+    Ok(lifetime)
 }

@@ -116,6 +116,20 @@ pub enum KeysCommand {
         save: bool,
         #[arg(long, env = "DEMOREEL_SERVER")]
         server: Option<String>,
+        /// The key stops working after this long (`90d`, `12h`); by default it does not.
+        #[arg(long, value_parser = local::parse_lifetime)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// List the keys: id, label, when made, when they expire or were revoked.
+    List {
+        #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
+        data_dir: PathBuf,
+    },
+    /// Revoke a key by its id: requests with it get 401 from then on.
+    Revoke {
+        id: String,
+        #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -158,7 +172,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Record { url, steps, out, options } => local::record(&url, steps.as_deref(), &out, options.as_deref()),
         Command::SampleApp { addr } => local::sample_app(addr),
         Command::Serve(args) => serve::run(args),
-        Command::Keys { command: KeysCommand::Create { label, data_dir, save, server } } => local::keys_create(&label, &data_dir, save, server.as_deref()),
+        Command::Keys { command } => local::keys(command),
         Command::Runs { client, command } => exit_with(runtime()?.block_on(client::runs(&client, command))?),
         Command::Credentials { client, command } => exit_with(runtime()?.block_on(client::credentials(&client, command))?),
         Command::Feedback { client, text, runs } => exit_with(runtime()?.block_on(client::feedback(&client, text, runs))?),

@@ -213,6 +213,16 @@ pub struct ApiKey {
     pub label: String,
 }
 
+/// What the operator sees of a key: never its hash.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub label: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
 /// A page of a list, newest first.
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -229,8 +239,14 @@ pub struct Recovered {
 /// API keys (stored as hashes).
 #[async_trait::async_trait]
 pub trait KeyRepo: Send + Sync {
-    async fn create_key(&self, label: &str, key_hash: &str) -> DbResult<ApiKey>;
+    async fn create_key(&self, label: &str, key_hash: &str, expires_at: Option<&str>) -> DbResult<ApiKey>;
+    /// The key with this hash if it is neither revoked nor expired: read on every request,
+    /// so a revocation holds from the next one.
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>>;
+    /// Every key, oldest first (without hashes).
+    async fn list_keys(&self) -> DbResult<Vec<KeyInfo>>;
+    /// Revokes key `id` (a second revocation keeps the first time); false if none has it.
+    async fn revoke_key(&self, id: &str, at: &str) -> DbResult<bool>;
 }
 
 /// Runs and their lifecycle; the queue of runs is claimed through here.

@@ -11,7 +11,10 @@ use std::path::Path;
 
 /// The schema's history, `migrations/sqlite/NNNN_description.sql`: a new migration is
 /// appended, never edited (sqlx refuses a changed checksum).
-const MIGRATIONS: [(i64, &str, &str); 1] = [(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, "key lifecycle", include_str!("../../migrations/sqlite/0002_key_lifecycle.sql")),
+];
 
 /// The migrations as sqlx's migrator reads them, from the binary rather than the disk.
 #[derive(Debug)]
@@ -106,23 +109,46 @@ fn credential_from(row: &SqliteRow) -> Credential {
 
 #[async_trait::async_trait]
 impl KeyRepo for SqliteDatabase {
-    async fn create_key(&self, label: &str, key_hash: &str) -> DbResult<ApiKey> {
+    async fn create_key(&self, label: &str, key_hash: &str, expires_at: Option<&str>) -> DbResult<ApiKey> {
         let id = new_id();
-        sqlx::query("INSERT INTO api_keys (id, label, key_hash, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO api_keys (id, label, key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
             .bind(&id)
             .bind(label)
             .bind(key_hash)
             .bind(now())
+            .bind(expires_at)
             .execute(&self.pool)
             .await?;
         Ok(ApiKey { id, label: label.to_string() })
     }
 
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>> {
-        let row = sqlx::query("SELECT id, label FROM api_keys WHERE key_hash = ?").bind(key_hash).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT id, label FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
+            .bind(key_hash)
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
     }
 
+    async fn list_keys(&self) -> DbResult<Vec<KeyInfo>> {
+        let rows = sqlx::query("SELECT id, label, created_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, id").fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| KeyInfo {
+                id: r.get("id"),
+                label: r.get("label"),
+                created_at: r.get("created_at"),
+                expires_at: r.get("expires_at"),
+                revoked_at: r.get("revoked_at"),
+            })
+            .collect())
+    }
+
+    async fn revoke_key(&self, id: &str, at: &str) -> DbResult<bool> {
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?").bind(at).bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 #[async_trait::async_trait]

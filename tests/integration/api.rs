@@ -34,8 +34,8 @@ async fn api_with(config: ApiConfig, with_sealer: bool) -> Api {
     let hub = Arc::new(InProcess::default());
     let alice = secrets::new_api_key();
     let bob = secrets::new_api_key();
-    store.create_key("alice", &secrets::hash_api_key(&alice)).await.unwrap();
-    store.create_key("bob", &secrets::hash_api_key(&bob)).await.unwrap();
+    store.create_key("alice", &secrets::hash_api_key(&alice), None).await.unwrap();
+    store.create_key("bob", &secrets::hash_api_key(&bob), None).await.unwrap();
     let state = AppState::new(Services {
         db: store.clone(),
         artifacts: Arc::new(LocalStore::new(&dir.path().join("artifacts"))),

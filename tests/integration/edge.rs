@@ -91,3 +91,54 @@ fn slow_clients_a_second_server_and_sigterm_do_not_hurt_the_service() {
         assert_eq!(run["error"]["code"], "interrupted", "{run}");
     });
 }
+
+/// `keys create --expires-in`, `keys list`, `keys revoke` on a running server's data
+/// directory: a revoked key gets 401 on its next request, an expired one too, and the
+/// listing never shows a key.
+#[test]
+fn keys_are_listed_revoked_and_expire() {
+    let _machine = crate::common::shared_machine();
+    let dir = TempDir::new("edge-keys");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let keys = |args: &[&str]| demoreel().arg("keys").args(args).arg("--data-dir").arg(&data).output().unwrap();
+    let create = |args: &[&str]| {
+        let out = keys(&[&["create"][..], args].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let lasting = create(&["--label", "lasting"]);
+    let brief = create(&["--label", "brief", "--expires-in", "3s"]);
+    assert!(brief["expires_at"].is_string() && lasting["expires_at"].is_null());
+    let refused = keys(&["create", "--label", "never", "--expires-in", "0s"]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--expires-in"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let status = |key: &serde_json::Value| {
+        let key = key["key"].as_str().unwrap().to_string();
+        let url = format!("{}/v1/agent/runs", server.url);
+        runtime.block_on(async move { reqwest::Client::new().get(url).header("x-api-key", key).send().await.unwrap().status().as_u16() })
+    };
+    assert_eq!((status(&lasting), status(&brief)), (200, 200));
+
+    let revoked = keys(&["revoke", lasting["id"].as_str().unwrap()]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    assert_eq!(status(&lasting), 401, "a revoked key is refused from its next request");
+    let unknown = keys(&["revoke", "00000000-0000-0000-0000-000000000000"]);
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("no key has the id"));
+
+    std::thread::sleep(std::time::Duration::from_millis(3200));
+    assert_eq!(status(&brief), 401, "an expired key is refused");
+
+    let listed = keys(&["list"]);
+    let text = String::from_utf8_lossy(&listed.stdout).to_string();
+    let listed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let rows = listed["data"].as_array().unwrap();
+    let row = |id: &serde_json::Value| rows.iter().find(|r| r["id"] == *id).unwrap().clone();
+    assert!(row(&lasting["id"])["revoked_at"].is_string() && row(&brief["id"])["revoked_at"].is_null());
+    assert_eq!(row(&brief["id"])["expires_at"], brief["expires_at"]);
+    for key in [&lasting, &brief] {
+        assert!(!text.contains(key["key"].as_str().unwrap()), "the listing shows a key");
+    }
+    assert!(!text.contains("hash"), "{text}");
+}

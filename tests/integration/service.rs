@@ -364,7 +364,16 @@ fn the_cli_creates_waits_with_exit_codes_and_downloads() {
     assert_eq!(waited.status.code(), Some(11), "failed (the code never came)");
     assert!(String::from_utf8_lossy(&waited.stdout).contains("failed"));
 
-    let refused = cli(&["runs", "input", &id, "--value", "123456"]);
+    // The value comes from the environment (or stdin), not an argument.
+    let no_value = cli(&["runs", "input", &id]);
+    assert!(!no_value.status.success() && String::from_utf8_lossy(&no_value.stderr).contains("DEMOREEL_INPUT_VALUE"));
+    let refused = demoreel()
+        .args(["runs", "input", &id])
+        .env("DEMOREEL_SERVER", &server.url)
+        .env("DEMOREEL_API_KEY", key)
+        .env("DEMOREEL_INPUT_VALUE", "123456")
+        .output()
+        .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("409"), "{}", String::from_utf8_lossy(&refused.stderr));
 
