@@ -50,6 +50,7 @@ async fn download(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
 ) -> Result<Response, ApiError> {
     // A signed URL opens without a key; otherwise the key must own the run.
     let signed = match (query.get("expires"), query.get("signature")) {
@@ -62,7 +63,7 @@ async fn download(
         }
         _ => false,
     };
-    let caller = if signed { None } else { Some(authenticate(&state, &headers).await?) };
+    let caller = if signed { None } else { Some(authenticate(&state, &headers, &extensions).await?) };
     check_id(&id, "artifact")?;
     let (artifact, owner) = state.services.db.artifact(&id).await?.ok_or(ApiError::NotFound("artifact"))?;
     if let Some(caller) = caller

@@ -6,7 +6,7 @@
 //! answer; every error has the spec's shape.
 
 mod artifacts;
-mod auth;
+pub mod auth;
 mod credentials;
 pub mod error;
 mod extract;
@@ -64,11 +64,12 @@ pub struct Services {
 pub struct AppState {
     services: Arc<Services>,
     limiter: Arc<auth::RateLimiter>,
+    bad_keys: Arc<auth::BadKeyLimiter>,
 }
 
 impl AppState {
     pub fn new(services: Services) -> AppState {
-        AppState { services: Arc::new(services), limiter: Default::default() }
+        AppState { services: Arc::new(services), limiter: Default::default(), bad_keys: Default::default() }
     }
 }
 
@@ -88,18 +89,24 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Under `/v1` the key is checked before anything is said about the path.
-async fn unknown_path(state: axum::extract::State<AppState>, uri: Uri, headers: axum::http::HeaderMap) -> ApiError {
+async fn unknown_path(state: axum::extract::State<AppState>, uri: Uri, headers: axum::http::HeaderMap, extensions: axum::http::Extensions) -> ApiError {
     if uri.path().starts_with("/v1") {
-        if let Err(error) = auth::authenticate(&state, &headers).await {
+        if let Err(error) = auth::authenticate(&state, &headers, &extensions).await {
             return error;
         }
     }
     ApiError::NotFound("route")
 }
 
-async fn unknown_method(state: axum::extract::State<AppState>, uri: Uri, headers: axum::http::HeaderMap, method: axum::http::Method) -> ApiError {
+async fn unknown_method(
+    state: axum::extract::State<AppState>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
+    method: axum::http::Method,
+) -> ApiError {
     if uri.path().starts_with("/v1") {
-        if let Err(error) = auth::authenticate(&state, &headers).await {
+        if let Err(error) = auth::authenticate(&state, &headers, &extensions).await {
             return error;
         }
     }

@@ -5,6 +5,7 @@
 //! must be answered (its body read included) within the request timeout, and at most
 //! `max_connections` are open at once (more wait in the listen backlog).
 
+use crate::api::auth::ClientAddr;
 use crate::api::error::ApiError;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -43,8 +44,8 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Ht
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, or a connection reset before it was accepted:
                 // the listener itself is fine; wait a moment rather than spin.
@@ -53,7 +54,8 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Ht
                 continue;
             }
         };
-        let service = TowerToHyperService::new(router.clone());
+        // The client's address goes with each of its requests (for the bad-key limiter).
+        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(ClientAddr(peer.ip()))));
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()

@@ -142,3 +142,40 @@ fn keys_are_listed_revoked_and_expire() {
     }
     assert!(!text.contains("hash"), "{text}");
 }
+
+/// A flood of bad keys from one address is refused with 429 before the database is asked,
+/// after a burst of 20; the address's allowance comes back at one a second, and good keys
+/// never spend it.
+#[test]
+fn an_address_presenting_bad_keys_is_slowed_before_the_lookup() {
+    let _machine = crate::common::shared_machine();
+    let dir = TempDir::new("edge-bad-keys");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let key = api_key(&data);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let get = |key: String| {
+            let request = http.get(format!("{}/v1/agent/runs", server.url)).header("x-api-key", key);
+            async move { request.send().await.unwrap() }
+        };
+        for _ in 0..30 {
+            assert_eq!(get(key.clone()).await.status(), 200, "good keys spend nothing");
+        }
+        let mut statuses = Vec::new();
+        for n in 0..30 {
+            let answer = get(format!("drk_{n:064}")).await;
+            if answer.status() == 429 {
+                assert!(answer.headers().contains_key("retry-after"));
+            }
+            statuses.push(answer.status().as_u16());
+        }
+        let refused = statuses.iter().filter(|s| **s == 401).count();
+        assert!((20..=22).contains(&refused), "a burst of 20 bad keys is looked up: {statuses:?}");
+        assert!(statuses[25..].iter().all(|s| *s == 429), "then the address is refused: {statuses:?}");
+        assert_eq!(get(key.clone()).await.status(), 429, "before the lookup, a good key from the address waits too");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(get(key.clone()).await.status(), 200, "the allowance comes back");
+    });
+}
