@@ -40,11 +40,13 @@ pub struct ApiConfig {
     pub public_url: Option<String>,
     /// Where runs may go beyond the public internet (`--allow-targets`).
     pub targets: crate::egress::TargetPolicy,
+    /// Runs one key may have queued (`--max-queued-per-key`); past it, 429.
+    pub max_queued_per_key: u32,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { max_body_bytes: 1 << 20, download_ttl_s: 3600, rate_per_second: 20.0, rate_burst: 60.0, public_url: None, targets: crate::egress::TargetPolicy::public_only() }
+        ApiConfig { max_body_bytes: 1 << 20, download_ttl_s: 3600, rate_per_second: 20.0, rate_burst: 60.0, public_url: None, targets: crate::egress::TargetPolicy::public_only(), max_queued_per_key: 50 }
     }
 }
 

@@ -38,6 +38,10 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
             Some(_) => {}
         }
     }
+    let limit = state.services.config.max_queued_per_key;
+    if state.services.db.queued_runs(&key.id).await? >= limit {
+        return Err(ApiError::QueueFull(limit));
+    }
     let mut options = new.options;
     seal_secret_steps(&mut options, state.services.sealer.as_deref())?;
     let now = db::now();

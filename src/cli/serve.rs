@@ -49,6 +49,13 @@ pub struct ServeArgs {
     /// private, link-local and other inward addresses are refused, in the browser too.
     #[arg(long, env = "DEMOREEL_ALLOW_TARGETS", default_value = "")]
     pub allow_targets: String,
+    /// Runs one API key may have queued; more get 429 (`queue_full`).
+    #[arg(long, env = "DEMOREEL_MAX_QUEUED_PER_KEY", default_value_t = 50)]
+    pub max_queued_per_key: u32,
+    /// Runs of one API key recording or rendering at once (default: --recordings-at-once);
+    /// keys take turns for the browser slots either way.
+    #[arg(long, env = "DEMOREEL_MAX_ACTIVE_PER_KEY")]
+    pub max_active_per_key: Option<u32>,
     /// Seconds a client has to send a request's head (a keep-alive connection's next
     /// one too) before the connection is closed.
     #[arg(long, env = "DEMOREEL_HEADER_TIMEOUT_SECS", default_value_t = 10)]
@@ -82,6 +89,9 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
     if args.header_timeout_secs == 0 || args.request_timeout_secs == 0 || args.max_connections == 0 {
         bail!("--header-timeout-secs, --request-timeout-secs and --max-connections must be at least 1");
     }
+    if args.max_queued_per_key == 0 || args.max_active_per_key == Some(0) {
+        bail!("--max-queued-per-key and --max-active-per-key must be at least 1");
+    }
     let targets = crate::egress::TargetPolicy::parse(&args.allow_targets, "--allow-targets").map_err(anyhow::Error::msg)?;
     let config = crate::serve::ServeConfig {
         addr: args.addr,
@@ -98,7 +108,9 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
             rate_burst: args.rate_burst,
             public_url: args.public_url,
             targets,
+            max_queued_per_key: args.max_queued_per_key,
         },
+        max_active_per_key: args.max_active_per_key.unwrap_or(args.recordings_at_once as u32),
         http: crate::serve::http::HttpLimits {
             header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),

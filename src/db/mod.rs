@@ -257,8 +257,12 @@ pub trait RunRepo: Send + Sync {
     async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>>;
     async fn run_by_id(&self, id: &str) -> DbResult<Option<Run>>;
     async fn list_runs(&self, owner: &str, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>>;
-    /// Takes the oldest queued run and marks it running; `None` when nothing is queued.
-    async fn claim_next_run(&self, now: &str) -> DbResult<Option<Run>>;
+    /// Takes a queued run and marks it running, fairly across keys: a key with fewer runs
+    /// at work goes first, then the key served longest ago, then the oldest run; a key
+    /// with `max_active_per_owner` runs at work waits. `None` when nothing may start.
+    async fn claim_next_run(&self, now: &str, max_active_per_owner: u32) -> DbResult<Option<Run>>;
+    /// How many of `owner`'s runs are queued.
+    async fn queued_runs(&self, owner: &str) -> DbResult<u32>;
     /// Writes the runner's view of a run (status, stage, waiting, error, times) unless
     /// the run already ended (a cancel that won the race); answers whether it was written.
     async fn save_run_progress(&self, run: &Run) -> DbResult<bool>;

@@ -204,17 +204,31 @@ impl RunRepo for SqliteDatabase {
         Ok(Page { items, next_cursor })
     }
 
-    async fn claim_next_run(&self, now: &str) -> DbResult<Option<Run>> {
+    async fn claim_next_run(&self, now: &str, max_active_per_owner: u32) -> DbResult<Option<Run>> {
+        // Round-robin across keys in one statement (SQLite serializes writers, so two
+        // claimers never take the same run): per queued run, its key's runs at work and
+        // the last time its key had a run started.
         let row = sqlx::query(
             "UPDATE runs SET status = 'running', started_at = ?, updated_at = ? \
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1) AND status = 'queued' \
-             RETURNING *",
+             WHERE id = ( \
+               SELECT q.id FROM runs q \
+               LEFT JOIN (SELECT owner, SUM(status IN ('running', 'awaiting_input')) AS active, MAX(started_at) AS served \
+                          FROM runs GROUP BY owner) k ON k.owner = q.owner \
+               WHERE q.status = 'queued' AND COALESCE(k.active, 0) < ? \
+               ORDER BY COALESCE(k.active, 0), COALESCE(k.served, ''), q.seq LIMIT 1) \
+             AND status = 'queued' RETURNING *",
         )
         .bind(now)
         .bind(now)
+        .bind(max_active_per_owner.max(1) as i64)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(run_from).transpose()
+    }
+
+    async fn queued_runs(&self, owner: &str) -> DbResult<u32> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE owner = ? AND status = 'queued'").bind(owner).fetch_one(&self.pool).await?;
+        Ok(count as u32)
     }
 
     async fn save_run_progress(&self, run: &Run) -> DbResult<bool> {

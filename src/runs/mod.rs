@@ -41,6 +41,8 @@ pub struct RunnerConfig {
     pub max_run: Duration,
     /// Where a run's browser may connect (enforced by the egress proxy).
     pub targets: crate::egress::TargetPolicy,
+    /// Runs of one key at work at once (`--max-active-per-key`); keys take turns.
+    pub max_active_per_key: u32,
 }
 
 pub struct Runner {
@@ -74,7 +76,7 @@ impl Runner {
         tokio::spawn(async move {
             loop {
                 let Ok(permit) = self.record_slots.clone().acquire_owned().await else { return };
-                match self.db.claim_next_run(&db::now()).await {
+                match self.db.claim_next_run(&db::now(), self.config.max_active_per_key).await {
                     Ok(Some(run)) => {
                         let runner = self.clone();
                         tokio::spawn(async move { runner.execute(run, permit).await });

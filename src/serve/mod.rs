@@ -33,6 +33,8 @@ pub struct ServeConfig {
     /// The operator's key for stored passwords (AES-256-GCM).
     pub secret_key: Option<[u8; 32]>,
     pub api: ApiConfig,
+    /// Runs of one key at work at once.
+    pub max_active_per_key: u32,
     pub http: http::HttpLimits,
 }
 
@@ -107,6 +109,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             input_window: config.input_window,
             targets: config.api.targets.clone(),
             max_run: config.max_run,
+            max_active_per_key: config.max_active_per_key,
         },
     ));
     let state = AppState::new(Services { db, artifacts, signer, sealer, signals, config: config.api.clone() });

@@ -507,3 +507,40 @@ fn a_secret_steps_text_is_stored_sealed_and_never_answered() {
         assert_eq!(listed.json["data"].as_array().unwrap().len(), 0);
     });
 }
+
+#[test]
+fn keys_take_turns_for_the_browser_and_a_flood_is_capped() {
+    rt().block_on(async {
+        let api = api_with(ApiConfig { max_queued_per_key: 5, ..ApiConfig::default() }, true).await;
+        let alice: Vec<String> = futures::future::join_all((0..5).map(|_| api.create_run(&api.alice))).await;
+        let flood = api.call(Some(api.alice.as_str()), "POST", "/v1/agent/runs", Some(json!({"target_url": "https://app.example.com/", "goal": "One more"}))).await;
+        assert_error(&flood, StatusCode::TOO_MANY_REQUESTS, "queue_full");
+        assert!(flood.headers.contains_key("retry-after"));
+        let bob = [api.create_run(&api.bob).await, api.create_run(&api.bob).await];
+
+        // Alice queued five before Bob's two; claims alternate between the keys while both
+        // have runs waiting, then Alice's go.
+        let mut order = Vec::new();
+        for second in 1..=7 {
+            let now = format!("2026-01-01T00:00:{second:02}.000Z");
+            let run = api.store.claim_next_run(&now, 10).await.unwrap().expect("a run to claim");
+            order.push(if alice.contains(&run.id) { "alice" } else { "bob" });
+        }
+        assert_eq!(order, ["alice", "bob", "alice", "bob", "alice", "alice", "alice"]);
+        assert!(api.store.claim_next_run("2026-01-01T00:00:09.000Z", 10).await.unwrap().is_none());
+        assert!(bob.iter().all(|id| !alice.contains(id)));
+    });
+}
+
+#[test]
+fn a_key_at_its_active_cap_waits_while_another_key_starts() {
+    rt().block_on(async {
+        let api = api().await;
+        let first = api.create_run(&api.alice).await;
+        let _second = api.create_run(&api.alice).await;
+        let bobs = api.create_run(&api.bob).await;
+        assert_eq!(api.store.claim_next_run("2026-01-01T00:00:01.000Z", 1).await.unwrap().unwrap().id, first);
+        assert_eq!(api.store.claim_next_run("2026-01-01T00:00:02.000Z", 1).await.unwrap().unwrap().id, bobs);
+        assert!(api.store.claim_next_run("2026-01-01T00:00:03.000Z", 1).await.unwrap().is_none(), "alice has one at work: her second waits");
+    });
+}
