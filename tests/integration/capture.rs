@@ -244,9 +244,11 @@ fn unasked_windows_are_refused_and_asked_ones_never_stop_the_recording() {
     let times: Vec<f64> = recording.frames.iter().map(|f| f.t_ms).collect();
     let widest_gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
     let last = times.last().copied().unwrap_or(0.0);
-    // The page paints every animation frame: a page sent to the background paints none.
-    assert!(last > recording.meta.duration_ms - 1000.0, "frames stop at {last} ms of {} ms", recording.meta.duration_ms);
-    assert!(widest_gap < 500.0, "no frame for {widest_gap} ms: the page lost the front to a window it opened");
+    // The page paints every animation frame: a page sent to the background paints none
+    // for the rest of the recording (4 s without the fix). A loaded machine may delay
+    // frames by a few hundred ms; it does not stop them.
+    assert!(last > recording.meta.duration_ms - 1500.0, "frames stop at {last} ms of {} ms", recording.meta.duration_ms);
+    assert!(widest_gap < 1500.0, "no frame for {widest_gap} ms: the page lost the front to a window it opened");
     // The page paints its own count of unasked windows that opened: green for none.
     let last_frame = image::open(&recording.frames.last().unwrap().path).unwrap().to_rgb8();
     let block = last_frame.get_pixel(60, 90).0;

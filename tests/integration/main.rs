@@ -9,6 +9,7 @@ mod common;
 mod edge;
 mod egress;
 mod golden;
+mod hostile;
 mod overlays;
 mod privacy;
 mod render_outputs;
