@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+attempt_log="$(mktemp)"
+trap 'rm -f "$log" "$attempt_log"' EXIT
 status=0
 # The page-clock test measures the capture against real time: it runs alone afterwards,
 # with nothing else on the two cores (run beside other tests it read 87-96% of frames
@@ -17,6 +18,38 @@ else
   cargo test --release --locked -- --skip "$clock_test" 2>&1 | tee "$log" || status=$?
   cargo test --release --locked --test integration -- --exact "$clock_test" 2>&1 | tee -a "$log" || status=$?
 fi
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
-     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+passed_on_retry=0
+if ((status != 0)); then
+  # A test that measures time against the wall clock (capture fidelity, timeouts) can
+  # fail when the virtual machine's host takes the CPU away (steal of 35-70% was seen
+  # during captures). Each failed integration test runs again alone, up to twice; it
+  # counts as passed only if it passes alone, and the failed attempt stays in the log
+  # above. A failure that is not a failed test (a build error) is not retried.
+  failed_tests="$(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log" | sort -u)"
+  build_failed=$(grep -c '^error\[\|could not compile' "$log" || true)
+  if [[ -n "$failed_tests" && "$build_failed" == 0 ]]; then
+    still_failing=0
+    while read -r name; do
+      recovered=0
+      for attempt in 1 2; do
+        echo "== retrying $name alone (attempt $attempt)"
+        if cargo test --release --locked --test integration -- --exact "$name" > "$attempt_log" 2>&1 \
+          && grep -q '^test result: ok\. 1 passed' "$attempt_log"; then
+          recovered=1
+          break
+        fi
+        grep -E 'panicked|within|^test ' "$attempt_log" || true
+      done
+      if ((recovered)); then
+        echo "passed on retry: $name"
+        passed_on_retry=$((passed_on_retry + 1))
+      else
+        still_failing=1
+      fi
+    done <<< "$failed_tests"
+    ((still_failing)) || status=0
+  fi
+fi
+awk -v retried="$passed_on_retry" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "%d passed, %d failed, %d skipped", p + retried, f - retried, s; if (retried) printf " (%d passed only when retried alone)", retried; printf "\n" }' "$log"
 exit "$status"
