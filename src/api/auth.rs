@@ -67,60 +67,74 @@ pub(super) async fn authenticate(state: &AppState, headers: &HeaderMap, extensio
     Ok(found)
 }
 
-/// Per client address, the bad keys it may still present (a token bucket spent only by
+/// A token bucket: `tokens` left, counted at `at`, refilled at `per_second` up to `burst`.
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(burst: f64, now: Instant) -> Bucket {
+        Bucket { tokens: burst, at: now }
+    }
+
+    fn refill(&mut self, now: Instant, per_second: f64, burst: f64) {
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * per_second).min(burst);
+        self.at = now;
+    }
+
+    /// 429 (with the seconds until a token is back) while no token is left.
+    fn ready(&self, per_second: f64) -> Result<(), ApiError> {
+        if self.tokens >= 1.0 { Ok(()) } else { Err(ApiError::TooManyRequests(((1.0 - self.tokens) / per_second).ceil().max(1.0) as u64)) }
+    }
+}
+
+/// Per client address, the bad keys it may still present (a bucket spent only by
 /// failures, so a client with a good key is never slowed by it).
 #[derive(Default)]
 pub(super) struct BadKeyLimiter {
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
 impl BadKeyLimiter {
-    fn refill(entry: &mut (f64, Instant), now: Instant) {
-        entry.0 = (entry.0 + now.duration_since(entry.1).as_secs_f64() * BAD_KEYS_PER_SECOND).min(BAD_KEYS_BURST);
-        entry.1 = now;
-    }
-
     /// 429 while `address` has no bad key left to present.
     fn check(&self, address: &IpAddr) -> Result<(), ApiError> {
         let mut buckets = self.buckets.lock().unwrap();
-        let Some(entry) = buckets.get_mut(address) else { return Ok(()) };
-        Self::refill(entry, Instant::now());
-        if entry.0 >= 1.0 { Ok(()) } else { Err(ApiError::TooManyRequests(((1.0 - entry.0) / BAD_KEYS_PER_SECOND).ceil().max(1.0) as u64)) }
+        let Some(bucket) = buckets.get_mut(address) else { return Ok(()) };
+        bucket.refill(Instant::now(), BAD_KEYS_PER_SECOND, BAD_KEYS_BURST);
+        bucket.ready(BAD_KEYS_PER_SECOND)
     }
 
     fn spend(&self, address: IpAddr) {
         let mut buckets = self.buckets.lock().unwrap();
         let now = Instant::now();
         if buckets.len() >= BAD_KEY_ADDRESSES {
-            buckets.retain(|_, entry| {
-                Self::refill(entry, now);
-                entry.0 < BAD_KEYS_BURST
+            buckets.retain(|_, bucket| {
+                bucket.refill(now, BAD_KEYS_PER_SECOND, BAD_KEYS_BURST);
+                bucket.tokens < BAD_KEYS_BURST
             });
         }
-        let entry = buckets.entry(address).or_insert((BAD_KEYS_BURST, now));
-        Self::refill(entry, now);
-        entry.0 = (entry.0 - 1.0).max(0.0);
+        let bucket = buckets.entry(address).or_insert(Bucket::full(BAD_KEYS_BURST, now));
+        bucket.refill(now, BAD_KEYS_PER_SECOND, BAD_KEYS_BURST);
+        bucket.tokens = (bucket.tokens - 1.0).max(0.0);
     }
 }
 
-/// A token bucket per key: (tokens left, when they were counted).
+/// A bucket per key, spent by every request.
 #[derive(Default)]
 pub(super) struct RateLimiter {
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl RateLimiter {
     fn check(&self, key_id: &str, per_second: f64, burst: f64) -> Result<(), ApiError> {
         let mut buckets = self.buckets.lock().unwrap();
         let now = Instant::now();
-        let (tokens, last) = buckets.entry(key_id.to_string()).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * per_second).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(ApiError::TooManyRequests(((1.0 - *tokens) / per_second).ceil().max(1.0) as u64))
-        }
+        let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket::full(burst, now));
+        bucket.refill(now, per_second, burst);
+        bucket.ready(per_second)?;
+        bucket.tokens -= 1.0;
+        Ok(())
     }
 }

@@ -69,11 +69,11 @@ impl Driver {
                     self.click(x, y).await?;
                 }
                 for ch in text.chars() {
-                    if let Some(domain) = only_within {
-                        self.check_page_within(domain).await?;
-                    }
                     if *secret {
-                        self.mask_focused_field().await?;
+                        let host = self.mask_focused_field().await?;
+                        if let Some(domain) = only_within {
+                            check_page_within(&host, domain)?;
+                        }
                     }
                     let s = ch.to_string();
                     self.key(&s, &[], Some(&s), *secret).await?;
@@ -107,23 +107,14 @@ impl Driver {
         Ok(())
     }
 
-    /// Whether the page is on `domain` (or a subdomain) now: read right before each key
-    /// of a password, so none goes to a page that is elsewhere.
-    async fn check_page_within(&self, domain: &str) -> Result<(), String> {
-        let host = self.page.evaluate("location.hostname").await.ok().and_then(|v| v.into_value::<String>().ok()).unwrap_or_default();
-        if crate::steps::url::host_within(&host, domain) {
-            Ok(())
-        } else {
-            Err(format!("the page is at {:?}, not on {domain}: the password was not typed there", host))
-        }
-    }
-
-    /// Masks the field a secret's next key goes to, before the key is sent: a secret is
-    /// never on screen, not even in a plain text field (a one-time code box).
-    async fn mask_focused_field(&self) -> Result<(), String> {
+    /// Masks the field a secret's next key goes to, before the key is sent (a secret is
+    /// never on screen, not even in a plain text field: a one-time code box), and answers
+    /// the page's host name as it is right before the key.
+    async fn mask_focused_field(&self) -> Result<String, String> {
         // A field that cannot be reached (a cross-origin frame's) still gets the key:
         // refusing would fail every sign-in through an embedded provider.
-        self.page.evaluate(MASK_SECRET_JS).await.map(|_| ()).map_err(|e| format!("masking the field for a secret: {e}"))
+        let answer = self.page.evaluate(MASK_SECRET_JS).await.map_err(|e| format!("masking the field for a secret: {e}"))?;
+        Ok(answer.into_value::<String>().unwrap_or_default())
     }
 
     pub(super) async fn locate(&self, target: &steps::Target, timeout_ms: Option<u64>) -> Result<(f64, f64), String> {
@@ -252,6 +243,16 @@ impl Driver {
             text: if secret { None } else { text },
         });
         Ok(())
+    }
+}
+
+/// Whether the page's `host` (read right before a key of a password) is `domain` or
+/// within it: none of the password goes to a page that is elsewhere.
+fn check_page_within(host: &str, domain: &str) -> Result<(), String> {
+    if crate::steps::url::host_within(host, domain) {
+        Ok(())
+    } else {
+        Err(format!("the page is at {host:?}, not on {domain}: the password was not typed there"))
     }
 }
 

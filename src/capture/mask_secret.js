@@ -3,9 +3,10 @@
 // without blur_emails. Run in the page right before each key of a secret, so a page that
 // moves the focus from box to box (a code split over six fields) has each box masked
 // before its character paints. The focus is followed through open shadow roots and
-// same-origin frames; a cross-origin frame's field cannot be reached (answers false).
+// same-origin frames; a cross-origin frame's field cannot be reached (left unmasked).
 // The mark is kept before every paint, so a page re-rendering the field's style
-// attribute does not unmask it.
+// attribute does not unmask it. Answers the top page's host name, which a password's
+// keys are checked against (one round trip per key, not two).
 (() => {
   let el = document.activeElement;
   let doc = document;
@@ -15,14 +16,14 @@
     } else if (el && el.tagName === 'IFRAME') {
       let inner = null;
       try { inner = el.contentDocument; } catch (e) { inner = null; }
-      if (!inner || !inner.activeElement) return false;
+      if (!inner || !inner.activeElement) return location.hostname;
       doc = inner;
       el = inner.activeElement;
     } else {
       break;
     }
   }
-  if (!el || el === doc.body || el === doc.documentElement) return false;
+  if (!el || el === doc.body || el === doc.documentElement) return location.hostname;
   const mark = (field) => field.style.setProperty('-webkit-text-security', 'disc', 'important');
   el.setAttribute('data-demoreel-secret', '');
   mark(el);
@@ -36,5 +37,5 @@
     win.requestAnimationFrame(keep);
   }
   if (win) win.__demoreelSecretFields.add(el);
-  return true;
+  return location.hostname;
 })()

@@ -42,9 +42,10 @@ pub enum Step {
         label: Option<String>,
         #[serde(default)]
         timeout_ms: Option<u64>,
-        /// Set by the sign-in, never from JSON: every key is typed only while the page
-        /// is on this domain (or a subdomain), so a page that navigates away mid-typing
-        /// gets no more of the password.
+        /// Set by the sign-in on its password step (a `secret`), never from JSON: every
+        /// key is typed only while the page is on this domain (or a subdomain), so a page
+        /// that navigates away mid-typing gets no more of the password. The host is read
+        /// with the secret's field masking, right before each key.
         #[serde(skip)]
         only_within: Option<String>,
     },
