@@ -190,7 +190,10 @@ fn bridge_teleports(samples: &[Sample]) -> Vec<Sample> {
         {
             let distance = (b.x - a.x).hypot(b.y - a.y);
             let wanted = (MOVE_MIN_MS + distance * MOVE_MS_PER_PX).min(MOVE_MAX_MS);
-            let arrive = (b.t - SETTLE_MS).max(a.t);
+            // A jump right after a press leaves less than the settle time: settle for at
+            // most half the gap, so the move always departs from the press's point after
+            // its time instead of jumping at that very instant.
+            let arrive = b.t - SETTLE_MS.min((b.t - a.t) / 2.0);
             let depart = (arrive - wanted).max(a.t);
             // Hold still until departure, travel, rest at the target until the press.
             out.push(Sample { t: depart, synthetic: true, pinned: false, ..a });
