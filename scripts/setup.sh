@@ -23,6 +23,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The unprivileged user a run's browser runs as (with Chromium's sandbox) when
+# `demoreel serve` runs as root; it owns nothing but each run's browser profile.
+if [ "$(id -u)" -eq 0 ] && ! id -u demoreel-browser >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin demoreel-browser
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 fi

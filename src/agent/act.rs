@@ -37,6 +37,9 @@ impl Stop {
             }
             CaptureError::Step { .. } => Stop::failed(ErrorCode::StepFailed, error.to_string()),
             CaptureError::NavigationBlocked { .. } => Stop::failed(ErrorCode::NavigationBlocked, error.to_string()),
+            // The server's own storage failed (a full disk): not the page's doing. The
+            // path stays in the server's log; the client gets the reason.
+            CaptureError::Io { reason, .. } => Stop::failed(ErrorCode::Internal, format!("the server could not write the recording: {reason}")),
             other => Stop::failed(ErrorCode::BrowserError, other.to_string()),
         }
     }

@@ -8,6 +8,7 @@ use crate::egress::TargetPolicy;
 pub use crate::egress::proxy::Blocked;
 use crate::egress::proxy::EgressProxy;
 use chromiumoxide::cdp::browser_protocol::browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams};
+use super::confine::{Cell, Confinement};
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,22 @@ fn bare(flag: &str) -> String {
     flag.trim_start_matches("--").to_string()
 }
 
+fn browser_config(cell: &Cell, proxy_flags: &[String], sandbox: bool) -> Result<BrowserConfig, CaptureError> {
+    let mut builder = BrowserConfig::builder()
+        .chrome_executable(&cell.executable)
+        .new_headless_mode()
+        .user_data_dir(&cell.profile)
+        .viewport(None)
+        .disable_default_args()
+        .args(FLAGS.iter().copied().map(bare))
+        .args(proxy_flags.iter().map(|flag| bare(flag)))
+        .launch_timeout(std::time::Duration::from_secs(30));
+    if !sandbox {
+        builder = builder.no_sandbox();
+    }
+    builder.build().map_err(CaptureError::Browser)
+}
+
 pub struct Session {
     pub(super) browser: Browser,
     /// The filtering proxy every connection of this browser passes (a service run).
@@ -61,49 +78,50 @@ pub struct Session {
     handler: tokio::task::JoinHandle<()>,
 }
 
-/// The per-session profile directory; removing it also sweeps any process still using it.
-struct ProfileDir(PathBuf);
+/// The session's confinement (profile folder, wrapper, cgroup); dropping it first ends
+/// every process still using the profile, then the cell removes what it made.
+struct ProfileDir(Cell);
 
 impl Drop for ProfileDir {
     fn drop(&mut self) {
-        kill_processes_using(&self.0);
-        let _ = std::fs::remove_dir_all(&self.0);
+        wait_gone(&kill_processes_using(&self.0.profile), std::time::Duration::from_secs(2));
     }
 }
 
+/// Set once a sandboxed start failed on this machine (no user namespaces, say): later
+/// sessions start without the sandbox straight away.
+static SANDBOX_UNAVAILABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 impl Session {
     /// Launches a browser; with `egress`, every connection it makes goes through a
-    /// filtering proxy holding it to that policy.
-    pub async fn launch(egress: Option<&TargetPolicy>) -> Result<Session, CaptureError> {
+    /// filtering proxy holding it to that policy; `confinement` says as whom it runs,
+    /// where its profile lives and how much memory it may take.
+    pub async fn launch(egress: Option<&TargetPolicy>, confinement: &Confinement) -> Result<Session, CaptureError> {
         let executable = executable();
         if !executable.is_file() {
             return Err(CaptureError::Browser(format!("{} not found (run scripts/setup.sh)", executable.display())));
         }
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let profile = ProfileDir(std::env::temp_dir().join(format!("demoreel-chromium-{}-{n}", std::process::id())));
-        let _ = std::fs::remove_dir_all(&profile.0);
-        // 0700: the profile holds the pages' cookies and storage; nobody else reads it.
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().mode(0o700).create(&profile.0).map_err(|e| CaptureError::Browser(format!("{}: {e}", profile.0.display())))?;
+        let name = format!("demoreel-chromium-{}-{n}", std::process::id());
+        let profile = ProfileDir(Cell::make(confinement, &name, &executable).map_err(CaptureError::Browser)?);
         let egress = match egress {
             Some(policy) => Some(EgressProxy::start(policy.clone()).await.map_err(|e| CaptureError::Browser(format!("starting the egress proxy: {e}")))?),
             None => None,
         };
         let proxy_flags = egress.as_ref().map(EgressProxy::browser_flags).unwrap_or_default();
-        let config = BrowserConfig::builder()
-            .chrome_executable(&executable)
-            .no_sandbox()
-            .new_headless_mode()
-            .user_data_dir(&profile.0)
-            .viewport(None)
-            .disable_default_args()
-            .args(FLAGS.iter().copied().map(bare))
-            .args(proxy_flags.iter().map(|flag| bare(flag)))
-            .launch_timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(CaptureError::Browser)?;
-        let (browser, mut events) = Browser::launch(config).await.map_err(|e| CaptureError::Browser(e.to_string()))?;
+        // Chromium's sandbox needs a user other than root; as root there is none to have.
+        let sandbox = confinement.user.is_some() && !SANDBOX_UNAVAILABLE.load(std::sync::atomic::Ordering::Relaxed);
+        let launched = match Browser::launch(browser_config(&profile.0, &proxy_flags, sandbox)?).await {
+            Err(e) if sandbox => {
+                tracing::warn!(error = %e, "the browser did not start with its sandbox; starting it without (the machine may not allow user namespaces)");
+                SANDBOX_UNAVAILABLE.store(true, std::sync::atomic::Ordering::Relaxed);
+                kill_processes_using(&profile.0.profile);
+                Browser::launch(browser_config(&profile.0, &proxy_flags, false)?).await
+            }
+            other => other,
+        };
+        let (browser, mut events) = launched.map_err(|e| CaptureError::Browser(e.to_string()))?;
         // chromiumoxide needs its handler polled for anything to happen.
         let handler = tokio::spawn(async move { while events.next().await.is_some() {} });
         let session = Session { browser, egress, profile, handler };
@@ -125,7 +143,7 @@ impl Session {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.browser.wait()).await;
         self.handler.abort();
-        kill_processes_using(&self.profile.0);
+        kill_processes_using(&self.profile.0.profile);
     }
 }
 
@@ -202,23 +220,32 @@ pub fn processes_of(owner: u32) -> Vec<i32> {
 }
 
 /// Ends browsers a dead demoreel process left behind (it was killed before it could close
-/// them) and removes their profile directories. Profiles are named after the process that
-/// made them, so a live process's browsers are never touched.
-pub fn sweep_orphans() -> usize {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return 0 };
+/// them) and removes their profile directories, wrappers and cgroups, in the temp folder
+/// and in `profiles`. Profiles are named after the process that made them, so a live
+/// process's browsers are never touched.
+pub fn sweep_orphans(profiles: Option<&Path>) -> usize {
+    let alive = |owner: i32| owner == std::process::id() as i32 || std::path::Path::new(&format!("/proc/{owner}")).exists();
     let mut swept = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(owner) = name.strip_prefix("demoreel-chromium-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<i32>().ok()) else {
-            continue;
-        };
-        let alive = owner == std::process::id() as i32 || std::path::Path::new(&format!("/proc/{owner}")).exists();
-        if !alive {
+    for folder in std::iter::once(std::env::temp_dir()).chain(profiles.map(Path::to_path_buf)) {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(owner) = name.strip_prefix("demoreel-chromium-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<i32>().ok()) else {
+                continue;
+            };
+            if alive(owner) {
+                continue;
+            }
+            if name.ends_with(".launch") {
+                let _ = std::fs::remove_file(entry.path());
+                continue;
+            }
             wait_gone(&kill_processes_using(&entry.path()), std::time::Duration::from_secs(2));
             let _ = std::fs::remove_dir_all(entry.path());
             swept += 1;
         }
     }
+    super::confine::remove_orphan_cgroups(alive);
     swept
 }
 

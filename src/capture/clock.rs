@@ -11,6 +11,9 @@ pub(super) struct Recorder {
     pub(super) writer: Mutex<Option<RecordingWriter>>,
     /// Wall time (ms since the epoch) of the first frame: the recording's zero.
     pub(super) start_epoch_ms: Mutex<Option<f64>>,
+    /// The first write that failed (a full disk, say): from then on nothing more is
+    /// written, and finishing the recording fails with this reason.
+    pub(super) failure: Mutex<Option<String>>,
 }
 
 pub(super) fn now_epoch_ms() -> f64 {
@@ -19,7 +22,7 @@ pub(super) fn now_epoch_ms() -> f64 {
 
 impl Recorder {
     pub(super) fn new(writer: RecordingWriter) -> Recorder {
-        Recorder { writer: Mutex::new(Some(writer)), start_epoch_ms: Mutex::new(None) }
+        Recorder { writer: Mutex::new(Some(writer)), start_epoch_ms: Mutex::new(None), failure: Mutex::new(None) }
     }
 
     pub(super) fn t_ms(&self) -> f64 {
@@ -39,8 +42,9 @@ impl Recorder {
     }
 
     pub(super) fn event_at(&self, t_ms: f64, event: Event) {
-        if let Some(writer) = self.writer.lock().unwrap().as_mut() {
-            let _ = writer.add_event(&TimedEvent { t_ms, event });
+        let mut writer = self.writer.lock().unwrap();
+        if let Some(Err(error)) = writer.as_mut().map(|w| w.add_event(&TimedEvent { t_ms, event })) {
+            self.fail(&mut writer, error);
         }
     }
 
@@ -51,9 +55,18 @@ impl Recorder {
             let mut start = self.start_epoch_ms.lock().unwrap();
             (delivered_epoch_ms - *start.get_or_insert(delivered_epoch_ms)).max(0.0)
         };
-        if let Some(writer) = self.writer.lock().unwrap().as_mut() {
-            let _ = writer.add_frame(t_ms, jpeg);
+        let mut writer = self.writer.lock().unwrap();
+        if let Some(Err(error)) = writer.as_mut().map(|w| w.add_frame(t_ms, jpeg)) {
+            self.fail(&mut writer, error);
         }
         t_ms
+    }
+
+    /// Stops writing after a failed write: a bundle missing lines in its middle would
+    /// be wrong without saying so; one that fails says why.
+    fn fail(&self, writer: &mut Option<RecordingWriter>, error: std::io::Error) {
+        tracing::error!(error = %error, "writing the recording failed; the recording stops keeping frames");
+        *writer = None;
+        self.failure.lock().unwrap().get_or_insert_with(|| error.to_string());
     }
 }

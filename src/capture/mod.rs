@@ -7,6 +7,7 @@
 //! on every exit path; no CDP type leaves this module.
 
 pub mod browser;
+pub mod confine;
 mod clock;
 mod driver;
 mod person;
@@ -73,12 +74,15 @@ pub struct RecordOptions {
     /// Where the browser may connect: `Some` sends every connection through a filtering
     /// proxy (a service run); `None` connects directly (`demoreel record`).
     pub egress: Option<TargetPolicy>,
+    /// As whom the browser runs, where its profile lives and its memory cap (the
+    /// service's); the default runs it as this process's user (`demoreel record`).
+    pub confinement: confine::Confinement,
 }
 
 impl RecordOptions {
     /// A capture of `page` (sized by `compose::layout`) with the default quality.
     pub fn new(page: PageSize) -> RecordOptions {
-        RecordOptions { viewport: page.viewport, device_scale_factor: page.device_scale_factor, jpeg_quality: 85, blur_emails: false, person_drives: false, egress: None }
+        RecordOptions { viewport: page.viewport, device_scale_factor: page.device_scale_factor, jpeg_quality: 85, blur_emails: false, person_drives: false, egress: None, confinement: confine::Confinement::default() }
     }
 
     pub fn page(&self) -> PageSize {

@@ -69,6 +69,52 @@ pub struct ServeArgs {
     /// Seconds a signed download link works.
     #[arg(long, env = "DEMOREEL_DOWNLOAD_TTL_SECS", default_value_t = 3600)]
     pub download_ttl_secs: u64,
+    /// Hours an ended run's small work files (its recording's index and timeline,
+    /// events, plan) are kept under the data directory's `runs/`; 0 keeps them. Frames
+    /// and videos go when the run ends (the videos are artifacts by then).
+    #[arg(long, env = "DEMOREEL_WORK_RETENTION_HOURS", default_value_t = 168)]
+    pub work_retention_hours: u64,
+    /// The system user a run's browser runs as, with Chromium's sandbox, when the server
+    /// runs as root (`scripts/setup.sh` creates it). `root` keeps the browser as root,
+    /// without its sandbox. Ignored when the server is not root (the browser then runs as
+    /// the server's user).
+    #[arg(long, env = "DEMOREEL_BROWSER_USER", default_value = "demoreel-browser")]
+    pub browser_user: String,
+    /// Memory cap, in MiB, on a run's browser and every process it starts (a cgroup,
+    /// where this process may make one); 0 for none.
+    #[arg(long, env = "DEMOREEL_BROWSER_MEMORY_MB", default_value_t = 2048)]
+    pub browser_memory_mb: u64,
+}
+
+/// As whom and how big a run's browser runs, from `--browser-user` and
+/// `--browser-memory-mb`; the profiles go under the data directory.
+fn confinement(args: &ServeArgs) -> Result<crate::capture::confine::Confinement> {
+    use crate::capture::confine::{BrowserUser, Confinement, running_as_root};
+    let user = if !running_as_root() || args.browser_user == "root" {
+        if running_as_root() {
+            tracing::warn!("--browser-user root: the browser runs as root, without its sandbox");
+        }
+        None
+    } else {
+        let user = BrowserUser::lookup(&args.browser_user).with_context(|| {
+            format!(
+                "--browser-user {}: no such user (scripts/setup.sh creates demoreel-browser; `--browser-user root` keeps the browser as root, without its sandbox)",
+                args.browser_user
+            )
+        })?;
+        if user.uid == 0 {
+            bail!("--browser-user {}: has uid 0; give an unprivileged user (or `root` to mean root)", args.browser_user);
+        }
+        Some(user)
+    };
+    if args.browser_memory_mb != 0 && args.browser_memory_mb < 256 {
+        bail!("--browser-memory-mb must be 0 (no cap) or at least 256, not {}", args.browser_memory_mb);
+    }
+    Ok(Confinement {
+        user,
+        profiles: Some(args.data_dir.join("browsers")),
+        memory_limit_mb: (args.browser_memory_mb > 0).then_some(args.browser_memory_mb),
+    })
 }
 
 pub(super) fn run(args: ServeArgs) -> Result<()> {
@@ -93,7 +139,10 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         bail!("--max-queued-per-key and --max-active-per-key must be at least 1");
     }
     let targets = crate::egress::TargetPolicy::parse(&args.allow_targets, "--allow-targets").map_err(anyhow::Error::msg)?;
+    let browser = confinement(&args)?;
     let config = crate::serve::ServeConfig {
+        browser,
+        work_retention: (args.work_retention_hours > 0).then(|| std::time::Duration::from_secs(args.work_retention_hours * 3600)),
         addr: args.addr,
         data_dir: args.data_dir,
         recordings_at_once: args.recordings_at_once,

@@ -121,7 +121,7 @@ impl Job {
         credential: Option<(Credential, Option<String>)>,
     ) -> Result<(), Stop> {
         let _ = std::fs::remove_dir_all(bundle);
-        let record_options = RecordOptions { egress: Some(self.runner.config.targets.clone()), ..record_options_for(&options.video) };
+        let record_options = RecordOptions { egress: Some(self.runner.config.targets.clone()), confinement: self.runner.config.confinement.clone(), ..record_options_for(&options.video) };
         let source = FrameSource::default();
         let raw = bundle.join(crate::render::RAW_MP4);
         let live = LiveRawWriter::start(&raw, record_options.page(), options.video.fps, source.subscribe());
@@ -227,9 +227,17 @@ impl Job {
         self.write_plan();
         let _ = self.store_artifact(&self.dir.join("plan.json"), "plan.json", "application/json").await;
         let _ = self.store_artifact(&self.dir.join("events.jsonl"), "events.jsonl", "application/x-ndjson").await;
+        // The final status must land, or the run would look in flight until the next
+        // start: a full disk or a busy database get ten tries, a second apart.
         let snapshot = self.run.lock().unwrap().clone();
-        if let Err(e) = self.runner.db.save_run_progress(&snapshot).await {
-            tracing::error!(run = %snapshot.id, error = %e, "saving the final status");
+        for attempt in 1..=10 {
+            match self.runner.db.save_run_progress(&snapshot).await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(run = %snapshot.id, attempt, error = %e, "saving the final status");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
         }
     }
 }

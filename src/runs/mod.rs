@@ -43,6 +43,12 @@ pub struct RunnerConfig {
     pub targets: crate::egress::TargetPolicy,
     /// Runs of one key at work at once (`--max-active-per-key`); keys take turns.
     pub max_active_per_key: u32,
+    /// How long an ended run's small work files (its recording's index and timeline,
+    /// events, plan) are kept (`--work-retention-hours`); `None` keeps them.
+    pub work_retention: Option<Duration>,
+    /// As whom, where and how big a run's browser runs (`--browser-user`,
+    /// `--browser-memory-mb`; profiles under the data directory).
+    pub confinement: crate::capture::confine::Confinement,
 }
 
 pub struct Runner {
@@ -142,8 +148,76 @@ impl Runner {
         job.event("run_started", json!({}));
         let outcome = self.supervise(job.clone(), record_permit).await;
         tracing::info!(parent: &span, outcome = ?outcome.as_ref().err(), "run finished");
+        // Before the final status is written: on a full disk, this is what frees the
+        // space that write needs.
+        release_work_files(&dir).await;
         job.conclude(outcome).await;
         self.signals.finished(&run_id);
-        let _ = std::fs::remove_dir_all(dir.join("recording").join("frames"));
     }
+}
+
+impl Runner {
+    /// Every hour (and once now), removes the work directories of ended runs untouched
+    /// for longer than the retention.
+    pub fn spawn_work_sweeper(self: Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let retention = self.config.work_retention?;
+        Some(tokio::spawn(async move {
+            loop {
+                let removed = self.sweep_work_dirs(retention).await;
+                if removed > 0 {
+                    tracing::info!(removed, "removed the work files of runs that ended long ago");
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        }))
+    }
+
+    async fn sweep_work_dirs(&self, retention: Duration) -> usize {
+        let root = self.config.work_dir.clone();
+        let stale: Vec<(String, std::path::PathBuf)> = tokio::task::spawn_blocking(move || {
+            let now = std::time::SystemTime::now();
+            std::fs::read_dir(&root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|entry| {
+                    let modified = entry.metadata().and_then(|m| m.modified()).ok();
+                    modified.and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age > retention)
+                })
+                .map(|entry| (entry.file_name().to_string_lossy().to_string(), entry.path()))
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        let mut removed = 0;
+        for (id, path) in stale {
+            // A run in flight keeps its files, however old the folder looks.
+            let ended = match self.db.run_by_id(&id).await {
+                Ok(Some(run)) => run.status.is_terminal(),
+                Ok(None) => true,
+                Err(_) => false,
+            };
+            if ended && tokio::task::spawn_blocking(move || std::fs::remove_dir_all(path)).await.is_ok_and(|r| r.is_ok()) {
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
+/// Removes the bulky part of an ended run's work directory: the captured frames, the
+/// videos (stored as artifacts, or failed) and any partial file. The small files (the
+/// recording's index and timeline, events, plan) stay until the retention sweep.
+async fn release_work_files(dir: &std::path::Path) {
+    let dir = dir.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = std::fs::remove_dir_all(dir.join("recording").join("frames"));
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".mp4") || name.ends_with(".gif") || name.ends_with(".partial") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    })
+    .await;
 }

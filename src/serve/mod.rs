@@ -36,14 +36,31 @@ pub struct ServeConfig {
     /// Runs of one key at work at once.
     pub max_active_per_key: u32,
     pub http: http::HttpLimits,
+    /// How long an ended run's small work files stay; `None` keeps them.
+    pub work_retention: Option<Duration>,
+    /// As whom and how big a run's browser runs; its `profiles` is the data
+    /// directory's `browsers/`.
+    pub browser: crate::capture::confine::Confinement,
 }
 
 pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("demoreel.db")
 }
 
-/// Opens (and migrates) the data directory's database.
+/// Whatever this process creates from now on is its own: files 0600, folders 0700 (the
+/// database and its journal, the signing key, every run's pages and videos). The server
+/// and the `keys` commands, which share the data directory, both call it.
+pub fn keep_files_private() {
+    // SAFETY: umask has no preconditions; it only sets this process's file-mode mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// Opens (and migrates) the data directory's database; from here on this process creates
+/// only private files (see [`keep_files_private`]).
 pub async fn open_database(data_dir: &Path) -> anyhow::Result<SqliteDatabase> {
+    keep_files_private();
     let path = database_path(data_dir);
     SqliteDatabase::open(&path).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
@@ -52,6 +69,7 @@ pub struct Server {
     pub addr: SocketAddr,
     _lock: lock::DataDirLock,
     serve_task: tokio::task::JoinHandle<()>,
+    sweeper: Option<tokio::task::JoinHandle<()>>,
     dispatcher: tokio::task::JoinHandle<()>,
 }
 
@@ -66,16 +84,24 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.serve_task.abort();
         self.dispatcher.abort();
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
     }
 }
 
 pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
-    // 0700: the directory holds the database, the signing key and every run's pages.
-    use std::os::unix::fs::DirBuilderExt;
+    keep_files_private();
+    // The data directory lists nothing to anyone else (0700); with a browser user it may
+    // be passed through (0711) to reach that user's own profiles under `browsers/`,
+    // nothing else being readable by it.
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let mode = if config.browser.user.is_some() { 0o711 } else { 0o700 };
     std::fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(mode)
         .create(&config.data_dir)
+        .and_then(|()| std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(mode)))
         .map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", config.data_dir.display()))?;
     let lock = lock::DataDirLock::acquire(&config.data_dir)?;
     let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir).await?);
@@ -84,7 +110,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             "the database holds encrypted passwords but no secret key was given: set DEMOREEL_SECRET_KEY or --secret-key-file (the key they were stored with)"
         );
     }
-    let orphans = crate::capture::browser::sweep_orphans();
+    let orphans = crate::capture::browser::sweep_orphans(config.browser.profiles.as_deref());
     if orphans > 0 {
         tracing::warn!(orphans, "ended browser sessions left by a process that died");
     }
@@ -110,6 +136,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             targets: config.api.targets.clone(),
             max_run: config.max_run,
             max_active_per_key: config.max_active_per_key,
+            confinement: config.browser.clone(),
+            work_retention: config.work_retention,
         },
     ));
     let state = AppState::new(Services { db, artifacts, signer, sealer, signals, config: config.api.clone() });
@@ -117,6 +145,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let app = api::router(state);
     let serve_task = tokio::spawn(http::serve(listener, app, config.http.clone()));
-    let dispatcher = runner.spawn_dispatcher();
-    Ok(Server { addr, _lock: lock, serve_task, dispatcher })
+    let dispatcher = runner.clone().spawn_dispatcher();
+    let sweeper = runner.spawn_work_sweeper();
+    Ok(Server { addr, _lock: lock, serve_task, dispatcher, sweeper })
 }

@@ -48,8 +48,18 @@ impl ArtifactStore for LocalStore {
         }
         // Copied under a partial name, flushed, then renamed: readers see all of it or nothing.
         let partial = crate::files::partial_path(&target);
-        tokio::fs::copy(source, &partial).await?;
-        tokio::task::spawn_blocking(move || crate::files::commit(&partial, &target)).await.map_err(std::io::Error::other)?
+        let stored = match tokio::fs::copy(source, &partial).await {
+            Ok(_) => {
+                let partial = partial.clone();
+                tokio::task::spawn_blocking(move || crate::files::commit(&partial, &target)).await.map_err(std::io::Error::other)?
+            }
+            Err(error) => Err(error),
+        };
+        if stored.is_err() {
+            // A full disk leaves a partial copy behind: give its space back.
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        stored
     }
 
     async fn locate(&self, key: &str) -> std::io::Result<Location> {

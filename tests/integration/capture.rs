@@ -17,7 +17,7 @@ fn clock_page() -> String {
 }
 
 fn options() -> RecordOptions {
-    RecordOptions { viewport: Size { width: 960, height: 540 }, device_scale_factor: 1.0, jpeg_quality: 85, blur_emails: false, person_drives: false, egress: None }
+    RecordOptions { viewport: Size { width: 960, height: 540 }, ..RecordOptions::new(demoreel::geometry::PageSize { viewport: Size { width: 960, height: 540 }, device_scale_factor: 1.0 }) }
 }
 
 fn record(url: &str, step_list: serde_json::Value, out: &Path) -> Result<Recorded, RecordError> {

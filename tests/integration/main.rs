@@ -6,6 +6,8 @@ mod bundles;
 mod capture;
 mod cli;
 mod common;
+mod confine;
+mod crash;
 mod edge;
 mod egress;
 mod golden;

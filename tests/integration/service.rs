@@ -1,7 +1,8 @@
 //! The service end to end: the real `demoreel serve` process on a loopback port, real
 //! Chromium, the sample app. A sign-in run answered through the input endpoint (demo.mp4
 //! shorter than raw.mp4 by the wait, every artifact downloadable and seekable, no secret
-//! anywhere), cancel during recording, input expiry, and a server killed mid-run.
+//! in any answer, log, file the server keeps or frame of the videos), cancel during
+//! recording, input expiry, and a server killed mid-run.
 
 use crate::common::TempDir;
 use demoreel::sample_app;
@@ -25,6 +26,11 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(data: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(data, extra, &[])
+    }
+
+    /// A server with extra environment variables (the server's own secrets, say).
+    pub(crate) fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let key_file = data.join("secret.key");
         if !key_file.exists() {
@@ -40,6 +46,7 @@ impl Server {
             // reach by default.
             .args(["--allow-targets", "127.0.0.1/32"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -115,6 +122,12 @@ impl Client {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Downloads an artifact's bytes with the key.
+    pub(crate) async fn download(&self, artifact_id: &str) -> (u16, Vec<u8>) {
+        let response = self.http.get(format!("{}/v1/downloads/{artifact_id}", self.url)).header("x-api-key", &self.key).send().await.unwrap();
+        (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
+    }
+
     pub(crate) async fn run(&self, id: &str) -> Value {
         self.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}"), None).await.1
     }
@@ -148,7 +161,7 @@ pub(crate) fn browsers_of(pid: u32) -> usize {
     demoreel::capture::browser::processes_of(pid).len()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
@@ -236,12 +249,46 @@ fn a_sign_in_run_waits_for_its_code_and_ships_every_artifact_without_a_secret() 
         for (i, answer) in client.answers.lock().unwrap().iter().enumerate() {
             haystacks.push((format!("API answer {i}"), answer.clone().into_bytes()));
         }
+        // …nor in any file the server keeps: the database and its journal, the work
+        // files of the run (the recording, its frames, render scratch), stored artifacts.
+        let mut kept = 0;
+        for path in files_under(data) {
+            kept += 1;
+            haystacks.push((path.display().to_string(), std::fs::read(&path).unwrap_or_default()));
+        }
+        assert!(haystacks.iter().any(|(name, _)| name.ends_with(".db")), "the database was read ({kept} files)");
         for (name, bytes) in &haystacks {
             for secret in [PASSWORD, code.as_str()] {
                 assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{name} holds a secret");
             }
         }
+        // …nor readable on screen: OCR of every frame of the three videos (the code is
+        // typed into a plain field; the password field shows discs).
+        for name in ["raw.mp4", "demo.mp4", "demo.gif"] {
+            let path = downloads.join(name);
+            let pictures = if name.ends_with(".gif") { crate::privacy::gif_pictures(&path) } else { crate::privacy::mp4_pictures(&path) };
+            let text = crate::privacy::read_every_frame(pictures, dir.path(), name);
+            let leaks: Vec<String> = crate::privacy::leaks(&text, None, Some(&code)).into_iter().filter(|l| l.starts_with("code digits")).collect();
+            assert!(leaks.is_empty(), "the one-time code is readable in {name}: {leaks:?}");
+            assert!(!text.to_lowercase().contains(&PASSWORD[..8]), "the password is readable in {name}");
+        }
     });
+}
+
+/// Every regular file under `dir`, at any depth (links are not followed).
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(folder) = todo.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => todo.push(entry.path()),
+                Ok(kind) if kind.is_file() => out.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 #[test]
