@@ -50,6 +50,41 @@ impl BrowserUser {
     }
 }
 
+/// Whether `user` can pass through every existing folder on the way to `path` (a data
+/// directory under a private folder, such as `mktemp -d`'s, is out of its reach).
+pub fn reachable_by(user: &BrowserUser, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(absolute) = std::path::absolute(path) else { return false };
+    absolute.ancestors().skip(1).all(|folder| match std::fs::metadata(folder) {
+        Ok(meta) => {
+            let mode = meta.mode();
+            (meta.uid() == user.uid && mode & 0o100 != 0) || (meta.gid() == user.gid && mode & 0o010 != 0) || mode & 0o001 != 0
+        }
+        // Not made yet: the server makes it (0711 for the data directory).
+        Err(_) => true,
+    })
+}
+
+/// A folder for profiles where `user` can reach them, when the data directory is out of
+/// its reach: `demoreel-browsers-<digest of the data directory>` in the temp folder,
+/// owned by this process's user (a folder there of that name owned by anyone else, or a
+/// link, is refused: another local user could have planted it).
+pub fn profiles_outside(data_dir: &Path) -> Result<PathBuf, String> {
+    use sha2::Digest;
+    use std::os::unix::fs::MetadataExt;
+    let key = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let digest = hex::encode(sha2::Sha256::digest(key.as_os_str().as_encoded_bytes()));
+    let folder = std::env::temp_dir().join(format!("demoreel-browsers-{}", &digest[..12]));
+    let _ = std::fs::create_dir(&folder);
+    let meta = std::fs::symlink_metadata(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me {
+        return Err(format!("{} is not a folder of this user's (refused: it may have been planted)", folder.display()));
+    }
+    Ok(folder)
+}
+
 /// Whether this process runs as root (only root can hand the browser to another user).
 pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions.

@@ -110,9 +110,21 @@ fn confinement(args: &ServeArgs) -> Result<crate::capture::confine::Confinement>
     if args.browser_memory_mb != 0 && args.browser_memory_mb < 256 {
         bail!("--browser-memory-mb must be 0 (no cap) or at least 256, not {}", args.browser_memory_mb);
     }
+    let profiles = match &user {
+        Some(user) if !crate::capture::confine::reachable_by(user, &args.data_dir) => {
+            let outside = crate::capture::confine::profiles_outside(&args.data_dir).map_err(anyhow::Error::msg)?;
+            tracing::warn!(
+                data_dir = %args.data_dir.display(),
+                profiles = %outside.display(),
+                "the browser user cannot reach the data directory (a folder above it is private); browser profiles go elsewhere"
+            );
+            outside
+        }
+        _ => args.data_dir.join("browsers"),
+    };
     Ok(Confinement {
         user,
-        profiles: Some(args.data_dir.join("browsers")),
+        profiles: Some(profiles),
         memory_limit_mb: (args.browser_memory_mb > 0).then_some(args.browser_memory_mb),
     })
 }

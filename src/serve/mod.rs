@@ -96,7 +96,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     // be passed through (0711) to reach that user's own profiles under `browsers/`,
     // nothing else being readable by it.
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let mode = if config.browser.user.is_some() { 0o711 } else { 0o700 };
+    let profiles_inside = config.browser.user.is_some() && config.browser.profiles.as_ref().is_some_and(|p| p.starts_with(&config.data_dir));
+    let mode = if profiles_inside { 0o711 } else { 0o700 };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(mode)
