@@ -27,12 +27,12 @@ app="$(url_of "$work/app.log")"
 server="$(url_of "$work/serve.log")"
 key="$("$demoreel" keys create --label bench --data-dir "$work/data" | jq -r .key)"
 
-create_run() {
+create_run() { # pause_ms
   curl -sf -H "x-api-key: $key" -H 'content-type: application/json' "$server/v1/agent/runs" -d "{
     \"target_url\": \"$app/login\", \"goal\": \"Show the product\",
     \"options\": {\"workflow\": {\"steps\": [
       {\"action\": \"type\", \"selector\": \"#email\", \"text\": \"ada@orbit.test\"},
-      {\"action\": \"pause\", \"ms\": $((seconds * 1000 / 2))}]},
+      {\"action\": \"pause\", \"ms\": $1}]},
       \"video\": {\"size\": {\"width\": 1920, \"height\": 1080}, \"blur_emails\": true}, \"artifacts\": {\"gif\": true}}}" | jq -r .run_id
 }
 measure() { # label path
@@ -41,19 +41,21 @@ measure() { # label path
 }
 ms() { awk '/^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$1"; }
 
-run="$(create_run)"
+run="$(create_run 2000)"
 curl -sf -H "x-api-key: $key" "$server/v1/agent/runs/$run" >/dev/null
 until curl -sf -H "x-api-key: $key" "$server/v1/agent/runs/$run" | jq -e '.status == "succeeded" or .status == "failed"' >/dev/null; do sleep 1; done
 echo "idle (the first run ended):"
 measure idle-run "/v1/agent/runs/$run"
 measure idle-healthz "/healthz"
-busy="$(create_run)"
+# Recording lasts about the first measurement; the render falls in the second.
+busy="$(create_run $((seconds * 1000)))"
 until curl -sf -H "x-api-key: $key" "$server/v1/agent/runs/$busy" | jq -e '.status == "running"' >/dev/null; do sleep 0.2; done
 echo "while run $busy captures and renders:"
+stage_of() { curl -sf -H "x-api-key: $key" "$server/v1/agent/runs/$busy" | jq -r '.status + " " + (.progress_stage // "-")'; }
 measure busy-run "/v1/agent/runs/$run"
+echo "   (the busy run is now: $(stage_of))"
 measure busy-healthz "/healthz"
-status="$(curl -sf -H "x-api-key: $key" "$server/v1/agent/runs/$busy" | jq -r '.status + " " + (.progress_stage // "-")')"
-echo "the busy run at the end of the measurement: $status"
+echo "   (the busy run is now: $(stage_of))"
 for what in run healthz; do
   awk -v what="$what" -v idle="$(ms "$work/idle-$what.txt")" -v busy="$(ms "$work/busy-$what.txt")" \
     'BEGIN {printf "p99 %-8s idle %.2f ms, busy %.2f ms, ratio %.1f\n", what, idle, busy, busy / idle}'
