@@ -19,6 +19,9 @@ pub enum GifError {
     Write { path: PathBuf, reason: String },
     #[error("{} holds no frames", path.display())]
     Empty { path: PathBuf },
+    /// The caller's cancel was seen; nothing was written.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 #[derive(Debug, Clone)]
@@ -35,10 +38,16 @@ pub struct GifSummary {
 /// Writes `out` from `mp4`; with a byte budget, narrows the GIF (¾ each time, not below
 /// 240 px) until it fits, and answers the smallest it made if none fits.
 pub fn from_mp4(mp4: &Path, out: &Path, width: u32, fps: u32, max_bytes: Option<u64>) -> Result<GifSummary, GifError> {
+    from_mp4_until(mp4, out, width, fps, max_bytes, &|| false)
+}
+
+/// [`from_mp4`] that stops encoding (and writes nothing) once `cancelled` answers true;
+/// it is asked before every frame.
+pub fn from_mp4_until(mp4: &Path, out: &Path, width: u32, fps: u32, max_bytes: Option<u64>, cancelled: &dyn Fn() -> bool) -> Result<GifSummary, GifError> {
     let requested = width;
     let mut width = width;
     loop {
-        let summary = encode_once(mp4, out, width, fps)?;
+        let summary = encode_once(mp4, out, width, fps, cancelled)?;
         let over = max_bytes.is_some_and(|max| summary.bytes > max);
         let next = width * 3 / 4;
         if !over || next < 240 {
@@ -48,7 +57,7 @@ pub fn from_mp4(mp4: &Path, out: &Path, width: u32, fps: u32, max_bytes: Option<
     }
 }
 
-fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32) -> Result<GifSummary, GifError> {
+fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32, cancelled: &dyn Fn() -> bool) -> Result<GifSummary, GifError> {
     let partial = crate::files::partial_path(out);
     let write_error = |e: &dyn std::fmt::Display| GifError::Write { path: out.to_path_buf(), reason: e.to_string() };
     let file = File::create(&partial).map_err(|e| write_error(&e))?;
@@ -59,6 +68,11 @@ fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32) -> Result<GifSummar
     let mut file = Some(file);
     let decoded = decode::decode(mp4, |frame| {
         if failure.is_some() || frame.pts_ns + step_ns / 2 < next_ns {
+            return;
+        }
+        // The decoder runs on to the end of the video; the encoding, the costly part, stops.
+        if cancelled() {
+            failure = Some(GifError::Cancelled);
             return;
         }
         next_ns += step_ns;

@@ -59,12 +59,16 @@ impl Producer {
     }
 
     /// Makes `demo.gif` from `demo` (the final `demo.mp4`) into `out_dir`.
-    pub async fn gif(&self, demo: &Path, options: &ArtifactOptions, out_dir: &Path) -> Result<GifSummary, ProduceError> {
+    /// Stops (writing nothing) once `cancelled` answers true.
+    pub async fn gif(&self, demo: &Path, options: &ArtifactOptions, out_dir: &Path, cancelled: Arc<dyn Fn() -> bool + Send + Sync>) -> Result<GifSummary, ProduceError> {
         let (source, target, options) = (demo.to_path_buf(), out_dir.join("demo.gif"), options.clone());
-        tokio::task::spawn_blocking(move || crate::gif::from_mp4(&source, &target, options.gif_width, options.gif_fps, options.gif_max_bytes))
+        tokio::task::spawn_blocking(move || crate::gif::from_mp4_until(&source, &target, options.gif_width, options.gif_fps, options.gif_max_bytes, &*cancelled))
             .await
             .map_err(|e| ProduceError::Gif(e.to_string()))?
-            .map_err(|e| ProduceError::Gif(e.to_string()))
+            .map_err(|e| match e {
+                crate::gif::GifError::Cancelled => ProduceError::Cancelled,
+                other => ProduceError::Gif(other.to_string()),
+            })
     }
 
     /// Stores the file at `path` as artifact `name` of run `run_id`: bytes first (with

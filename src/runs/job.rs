@@ -160,8 +160,11 @@ impl Job {
     /// demo.mp4, then the intro (not rendered by this version), then demo.gif: one
     /// render at a time on this machine.
     async fn render(&self, bundle: &Path, options: &RenderOptions, options_json: &Value) -> Result<(), Stop> {
-        let _render_permit =
-            self.runner.render_slots.clone().acquire_owned().await.map_err(|_| Stop::failed(ErrorCode::Internal, "render slots closed"))?;
+        // Waiting for another run's render to end is cancellable like any other wait.
+        let _render_permit = tokio::select! {
+            permit = self.runner.render_slots.clone().acquire_owned() => permit.map_err(|_| Stop::failed(ErrorCode::Internal, "render slots closed"))?,
+            _ = self.cancel.cancelled() => return Err(Stop::Cancelled),
+        };
         self.stage(Stage::RenderingDemoVideo).await?;
         let cancel = self.cancel.clone();
         let demo = self.runner.producer.render_demo(bundle, options, &self.dir, Arc::new(move || cancel.is_set())).await.map_err(produce_stop)?;
@@ -173,7 +176,8 @@ impl Job {
         }
         if options.artifacts.gif {
             self.stage(Stage::RenderingGif).await?;
-            let made = self.runner.producer.gif(&demo, &options.artifacts, &self.dir).await.map_err(produce_stop)?;
+            let cancel = self.cancel.clone();
+            let made = self.runner.producer.gif(&demo, &options.artifacts, &self.dir, Arc::new(move || cancel.is_set())).await.map_err(produce_stop)?;
             self.event("gif", json!({"width": made.width, "height": made.height, "frames": made.frames, "bytes": made.bytes, "narrowed_to_fit": made.narrowed}));
             self.store_artifact(&made.path, "demo.gif", "image/gif").await?;
         }

@@ -324,6 +324,60 @@ fn cancel_stops_a_recording_and_its_browser() {
 }
 
 #[test]
+fn cancel_works_while_a_run_waits_for_the_render_slot_and_during_its_gif() {
+    let _machine = crate::common::whole_machine();
+    let world = World::new("service-cancel-render", &["--recordings-at-once", "2", "--renders-at-once", "1", "--rate-limit", "1000", "--rate-burst", "1000"]);
+    let (app, server) = (&world.app, &world.server);
+    world.runtime.block_on(async {
+        let client = Client::new(server, &world.key);
+        let run = |pause_ms: u64, size: u32| {
+            json!({"target_url": app.url("/login"), "goal": "Show the sign-in page", "options": {
+                "workflow": {"steps": [{"action": "type", "selector": "#email", "text": "ada@orbit.test"}, {"action": "pause", "ms": pause_ms}]},
+                "video": {"size": {"width": size * 16 / 9, "height": size}}, "artifacts": {"gif": true}}})
+        };
+        // A renders a 1080p video and its GIF: seconds of work holding the one render slot.
+        let a = client.create(run(6000, 1080)).await;
+        client.wait_for(&a, Duration::from_secs(90), |r| r["progress_stage"] == "rendering_demo_video" || terminal(r)).await;
+        // B records meanwhile, stores raw.mp4 and then waits for A's slot.
+        let b = client.create(run(300, 360)).await;
+        let started = Instant::now();
+        loop {
+            let (_, listed) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{b}/artifacts"), None).await;
+            if listed["data"].as_array().is_some_and(|l| l.iter().any(|x| x["name"] == "raw.mp4")) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "B never finished recording: {}", client.run(&b).await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let a_now = client.run(&a).await;
+        assert!(a_now["status"] == "running" && a_now["progress_stage"].as_str().is_some_and(|s| s.starts_with("rendering")), "A still renders: {a_now}");
+        assert_eq!(client.run(&b).await["progress_stage"], "executing", "B waits for the slot before its render stage");
+        let asked = Instant::now();
+        let (status, _) = client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{b}/cancel"), None).await;
+        assert_eq!(status, 204);
+        let ended = client.wait_for(&b, Duration::from_secs(30), terminal).await;
+        eprintln!("B cancelled while waiting for the render slot in {:?}", asked.elapsed());
+        assert_eq!(ended["status"], "cancelled", "{ended}");
+        assert!(asked.elapsed() < Duration::from_secs(3), "cancel waited for another run's render: {:?}", asked.elapsed());
+        assert!(!terminal(&client.run(&a).await), "A was still rendering when B ended");
+
+        // A's GIF: cancelled mid-encoding, it ends at once and lists no demo.gif.
+        client.wait_for(&a, Duration::from_secs(120), |r| r["progress_stage"] == "rendering_gif" || terminal(r)).await;
+        let asked = Instant::now();
+        let (status, _) = client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{a}/cancel"), None).await;
+        assert_eq!(status, 204);
+        let ended = client.wait_for(&a, Duration::from_secs(30), terminal).await;
+        eprintln!("A cancelled during its GIF in {:?}", asked.elapsed());
+        assert_eq!(ended["status"], "cancelled", "{ended}");
+        // The encoding stops at the next frame; the decoder still reads to the end of the
+        // video (2.8 s measured here, against 8.4 s for a whole 1080p GIF in the main job).
+        assert!(asked.elapsed() < Duration::from_secs(5), "cancel waited for the GIF: {:?}", asked.elapsed());
+        let (_, listed) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{a}/artifacts"), None).await;
+        assert!(!listed["data"].as_array().unwrap().iter().any(|x| x["name"] == "demo.gif"), "{listed}");
+    });
+}
+
+#[test]
 fn unanswered_input_expires() {
     let _machine = crate::common::whole_machine();
     let world = World::new("service-expiry", &["--input-window-secs", "3"]);
