@@ -74,18 +74,8 @@ pub struct Session {
     pub(super) browser: Browser,
     /// The filtering proxy every connection of this browser passes (a service run).
     egress: Option<EgressProxy>,
-    profile: ProfileDir,
+    profile: Cell,
     handler: tokio::task::JoinHandle<()>,
-}
-
-/// The session's confinement (profile folder, wrapper, cgroup); dropping it first ends
-/// every process still using the profile, then the cell removes what it made.
-struct ProfileDir(Cell);
-
-impl Drop for ProfileDir {
-    fn drop(&mut self) {
-        wait_gone(&kill_processes_using(&self.0.profile), std::time::Duration::from_secs(2));
-    }
 }
 
 /// Set once a sandboxed start failed on this machine (no user namespaces, say): later
@@ -104,7 +94,7 @@ impl Session {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let name = format!("demoreel-chromium-{}-{n}", std::process::id());
-        let profile = ProfileDir(Cell::make(confinement, &name, &executable).map_err(CaptureError::Browser)?);
+        let profile = Cell::make(confinement, &name, &executable).map_err(CaptureError::Browser)?;
         let egress = match egress {
             Some(policy) => Some(EgressProxy::start(policy.clone()).await.map_err(|e| CaptureError::Browser(format!("starting the egress proxy: {e}")))?),
             None => None,
@@ -112,12 +102,12 @@ impl Session {
         let proxy_flags = egress.as_ref().map(EgressProxy::browser_flags).unwrap_or_default();
         // Chromium's sandbox needs a user other than root; as root there is none to have.
         let sandbox = confinement.user.is_some() && !SANDBOX_UNAVAILABLE.load(std::sync::atomic::Ordering::Relaxed);
-        let launched = match Browser::launch(browser_config(&profile.0, &proxy_flags, sandbox)?).await {
+        let launched = match Browser::launch(browser_config(&profile, &proxy_flags, sandbox)?).await {
             Err(e) if sandbox => {
                 tracing::warn!(error = %e, "the browser did not start with its sandbox; starting it without (the machine may not allow user namespaces)");
                 SANDBOX_UNAVAILABLE.store(true, std::sync::atomic::Ordering::Relaxed);
-                kill_processes_using(&profile.0.profile);
-                Browser::launch(browser_config(&profile.0, &proxy_flags, false)?).await
+                kill_processes_using(&profile.profile);
+                Browser::launch(browser_config(&profile, &proxy_flags, false)?).await
             }
             other => other,
         };
@@ -143,7 +133,7 @@ impl Session {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.browser.wait()).await;
         self.handler.abort();
-        kill_processes_using(&self.profile.0.profile);
+        kill_processes_using(&self.profile.profile);
     }
 }
 
@@ -180,7 +170,7 @@ pub fn kill_processes_using(profile: &Path) -> Vec<i32> {
 
 /// Waits (up to `limit`) until none of `pids` runs any more (a killed process's
 /// teardown takes a moment; a zombie counts as gone).
-fn wait_gone(pids: &[i32], limit: std::time::Duration) {
+pub(super) fn wait_gone(pids: &[i32], limit: std::time::Duration) {
     let started = std::time::Instant::now();
     let running = |pid: &i32| {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))

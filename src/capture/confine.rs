@@ -157,8 +157,9 @@ impl Cell {
 
 impl Drop for Cell {
     fn drop(&mut self) {
-        // The session killed the browser's processes before this runs; a cgroup can only
-        // go once it is empty, which takes the kernel a moment after the kills.
+        // Every process still using the profile ends first (a dropped session's helpers);
+        // a cgroup can only go once it is empty, which takes the kernel a moment after.
+        super::browser::wait_gone(&super::browser::kill_processes_using(&self.profile), std::time::Duration::from_secs(2));
         if let Some(cgroup) = &self.cgroup {
             for _ in 0..50 {
                 if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
