@@ -12,7 +12,7 @@
 //!   data every stage shares; `egress` (where a run's browser may connect, and the
 //!   filtering proxy that holds it to that);
 //! - the stages a frame passes through: `capture` (Chromium → recording) → `timeline`
-//!   (one clock: slots, cuts, overlays) → `compose` (layers into a picture) → `encode`
+//!   (one clock: slots, cuts, overlays) → `compose` (layers into a picture), `templates` (intro cards drawn from `templates/`) → `encode`
 //!   (GStreamer) → `render` (one render, and the live `raw.mp4`) → `gif`;
 //! - stand-ins for the outside world: `fixture` (synthetic recordings), `sample_app`
 //!   (Orbit, the product the main job and the tests record);
@@ -31,6 +31,7 @@ pub mod egress;
 pub mod capture;
 pub mod timeline;
 pub mod compose;
+pub mod templates;
 pub mod encode;
 pub mod render;
 pub mod gif;

@@ -73,14 +73,6 @@ pub struct NewRun {
     pub warnings: Vec<String>,
 }
 
-pub const INTRO_TEMPLATES: [&str; 6] = [
-    "simple",
-    "simple-spring-scale-in",
-    "simple-line-by-line-slide",
-    "simple-line-by-line-slide-with-logo",
-    "simple-line-by-line-slide-with-logo-and-backdrop",
-    "simple-logo",
-];
 
 pub fn new_run(body: &Value, targets: &TargetPolicy) -> Result<NewRun, ApiError> {
     let map = object(body)?;
@@ -109,7 +101,7 @@ pub fn new_run(body: &Value, targets: &TargetPolicy) -> Result<NewRun, ApiError>
             }
             auth = check_auth(options_map.get("auth"), &mut errors);
             check_workflow(options_map.get("workflow"), targets, &mut errors);
-            check_intro(options_map.get("intro"), &mut errors);
+            check_intro(options_map.get("intro"), targets, &mut errors);
             for key in options_map.keys() {
                 if !["video", "artifacts", "auth", "workflow", "intro"].contains(&key.as_str()) {
                     warnings.push(format!("options.{key} is not a known option and was ignored"));
@@ -188,22 +180,42 @@ fn check_workflow(workflow: Option<&Value>, targets: &TargetPolicy, errors: &mut
     }
 }
 
-fn check_intro(intro: Option<&Value>, errors: &mut Vec<FieldError>) {
+/// `options.intro`: the template exists, `content` and `style` hold against its schemas,
+/// and every image URL is http(s) and not a target the operator keeps closed.
+pub fn check_intro(intro: Option<&Value>, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
     let Some(intro) = intro.filter(|v| !v.is_null()) else { return };
     let Some(map) = intro.as_object() else {
         errors.push(FieldError { field: "options.intro".into(), message: "must be an object".into() });
         return;
     };
-    match map.get("template").and_then(Value::as_str) {
-        Some(t) if INTRO_TEMPLATES.contains(&t) => {}
-        Some(t) => errors.push(FieldError { field: "options.intro.template".into(), message: format!("unknown template {t:?}") }),
-        None => errors.push(FieldError { field: "options.intro.template".into(), message: "is required".into() }),
+    for key in map.keys().filter(|k| !["template", "content", "style"].contains(&k.as_str())) {
+        errors.push(FieldError { field: format!("options.intro.{key}"), message: "is not a field of an intro (template, content, style)".into() });
     }
-    if let Some(text) = map.get("content").and_then(|c| c.get("text")) {
-        match text.as_str() {
-            Some(t) if (1..=120).contains(&t.chars().count()) => {}
-            _ => errors.push(FieldError { field: "options.intro.content.text".into(), message: "must be 1 to 120 characters".into() }),
+    let template = match map.get("template").and_then(Value::as_str) {
+        Some(name) => match crate::templates::find_builtin(name) {
+            Some(template) => template,
+            None => {
+                let known: Vec<String> = crate::templates::builtin().iter().map(|t| t.manifest.name.clone()).collect();
+                errors.push(FieldError { field: "options.intro.template".into(), message: format!("unknown template {name:?} (known: {})", known.join(", ")) });
+                return;
+            }
+        },
+        None => {
+            errors.push(FieldError { field: "options.intro.template".into(), message: "is required".into() });
+            return;
         }
+    };
+    match template.check_values(map.get("content"), map.get("style"), "options.intro") {
+        Ok(values) => {
+            for field in &template.image_fields {
+                if let Some(url) = values.content.get(field).and_then(Value::as_str)
+                    && let Err(message) = http_url(url, targets)
+                {
+                    errors.push(FieldError { field: format!("options.intro.content.{field}"), message });
+                }
+            }
+        }
+        Err(found) => errors.extend(found),
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod client;
 mod local;
 mod serve;
+mod templates;
 mod terminal;
 
 pub use local::read_options;
@@ -101,6 +102,12 @@ pub enum Command {
         #[command(subcommand)]
         command: FixtureCommand,
     },
+    /// Intro templates: list, show, preview (PNG, MP4 or GIF), validate and watch a
+    /// template folder (docs/templates.md).
+    Templates {
+        #[command(subcommand)]
+        command: templates::TemplatesCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,6 +184,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Credentials { client, command } => exit_with(runtime()?.block_on(client::credentials(&client, command))?),
         Command::Feedback { client, text, runs } => exit_with(runtime()?.block_on(client::feedback(&client, text, runs))?),
         Command::Fixture { command } => local::fixture(command),
+        Command::Templates { command } => templates::run(command),
     }
 }
 

@@ -4,10 +4,13 @@
 //! database. Invariant: an artifact is listed only once its bytes are stored whole; a
 //! render stops within a second of a cancel and leaves no file.
 
+pub mod preview;
+
 use crate::db::{self, Artifact, Database};
 use crate::gif::GifSummary;
 use crate::options::{ArtifactOptions, RenderOptions};
 use crate::recording::Recording;
+use crate::render::intro::{IntroOutcome, IntroRequest};
 use crate::render::{self, Flow, Outputs};
 use crate::store::ArtifactStore;
 use std::path::{Path, PathBuf};
@@ -34,22 +37,24 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Renders `demo.mp4` of the bundle into `out_dir` off the async workers; `cancelled`
-    /// is asked every 15 output frames.
+    /// Renders `demo.mp4` of the bundle into `out_dir` off the async workers, starting on
+    /// the card of `intro` when there is one (what became of it is answered beside the
+    /// path); `cancelled` is asked every 15 output frames.
     pub async fn render_demo(
         &self,
         bundle: &Path,
         options: &RenderOptions,
+        intro: Option<IntroRequest>,
         out_dir: &Path,
         cancelled: Arc<dyn Fn() -> bool + Send + Sync>,
-    ) -> Result<PathBuf, ProduceError> {
+    ) -> Result<(PathBuf, Option<IntroOutcome>), ProduceError> {
         let (bundle, out, options) = (bundle.to_path_buf(), out_dir.to_path_buf(), options.clone());
         tokio::task::spawn_blocking(move || {
             let recording = Recording::open(&bundle).map_err(|e| ProduceError::Render(e.to_string()))?;
             let outputs = Outputs { raw: false, demo: true };
             let mut progress = |_| if cancelled() { Flow::Stop } else { Flow::Continue };
-            match render::render(&recording, &options, &out, outputs, &mut progress) {
-                Ok(_) => Ok(out.join(render::DEMO_MP4)),
+            match render::render_with_intro(&recording, &options, intro.as_ref(), &out, outputs, &mut progress) {
+                Ok(summary) => Ok((out.join(render::DEMO_MP4), summary.intro)),
                 Err(render::RenderError::Cancelled) => Err(ProduceError::Cancelled),
                 Err(other) => Err(ProduceError::Render(other.to_string())),
             }

@@ -5,6 +5,7 @@
 //! at most two are held); the outputs appear under their final names only after every
 //! one of them has been finalized.
 
+pub mod intro;
 pub mod live;
 mod sink;
 
@@ -12,6 +13,7 @@ use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, OverlaySt
 use crate::encode::{EncodeError, EncodedFile};
 use sink::{OutputSink, SinkError};
 use crate::options::{Background, RenderOptions};
+use intro::{IntroClip, IntroOutcome, IntroRequest};
 use crate::recording::{Recording, RecordingError};
 use crate::timeline::overlays::{OverlayFrame, OverlayTimeline};
 use crate::timeline::{Schedule, SlotPicture};
@@ -72,6 +74,8 @@ pub struct VideoSummary {
 pub struct RenderSummary {
     pub videos: Vec<VideoSummary>,
     pub wall: Duration,
+    /// What became of the intro `demo.mp4` was asked to start with.
+    pub intro: Option<IntroOutcome>,
 }
 
 /// What a progress callback answers: go on, or stop the render.
@@ -91,27 +95,45 @@ pub fn render(
     outputs: Outputs,
     progress: &mut dyn FnMut(Progress) -> Flow,
 ) -> Result<RenderSummary, RenderError> {
+    render_with_intro(recording, options, None, out_dir, outputs, progress)
+}
+
+/// [`render`], with `demo.mp4` starting on the card of `intro`. Best effort: a card that
+/// cannot be made leaves the video without it, and the summary says why.
+pub fn render_with_intro(
+    recording: &Recording,
+    options: &RenderOptions,
+    intro: Option<&IntroRequest>,
+    out_dir: &Path,
+    outputs: Outputs,
+    progress: &mut dyn FnMut(Progress) -> Flow,
+) -> Result<RenderSummary, RenderError> {
     let started = Instant::now();
     std::fs::create_dir_all(out_dir)
         .map_err(|e| RenderError::Output { path: out_dir.to_path_buf(), reason: e.to_string() })?;
     let meta = &recording.meta;
     let fps = options.video.fps;
     let mut encoded: Vec<(EncodedFile, VideoSummary)> = Vec::new();
-    let mut run = |name: &'static str, schedule: Schedule, layout: Layout, background: Background, overlays: OverlayTimeline| {
+    let mut intro_outcome = None;
+    let mut run = |name: &'static str, schedule: Schedule, layout: Layout, background: Background, overlays: OverlayTimeline, intro: Option<&IntroRequest>| {
         let compositor = Compositor::with_style(layout, &background, meta.frame_size, OverlayStyle::of(&options.video));
-        render_video(recording, name, &schedule, compositor, &overlays, &out_dir.join(name), progress)
+        let (file, summary, outcome) = render_video(recording, name, &schedule, compositor, &overlays, intro, &out_dir.join(name), progress)?;
+        if outcome.is_some() {
+            intro_outcome = outcome;
+        }
+        Ok::<_, RenderError>((file, summary))
     };
     let result = (|| {
         if outputs.raw {
             // raw.mp4 is the capture as it happened: no overlays, no cuts.
             let layout = Layout::for_raw(meta.frame_size, meta.device_scale_factor);
-            encoded.push(run(RAW_MP4, Schedule::raw(recording, fps), layout, Background::None, OverlayTimeline::none())?);
+            encoded.push(run(RAW_MP4, Schedule::raw(recording, fps), layout, Background::None, OverlayTimeline::none(), None)?);
         }
         if outputs.demo {
             let layout = Layout::for_demo(meta.frame_size, meta.device_scale_factor, &options.video);
             let schedule = Schedule::demo(recording, fps);
             let overlays = OverlayTimeline::build(recording, schedule.cuts(), &options.video);
-            encoded.push(run(DEMO_MP4, schedule, layout, options.video.background, overlays)?);
+            encoded.push(run(DEMO_MP4, schedule, layout, options.video.background, overlays, intro)?);
         }
         Ok::<_, RenderError>(())
     })();
@@ -124,7 +146,7 @@ pub fn render(
         file.commit().map_err(|source| RenderError::Encode { video: summary.name, source })?;
         videos.push(summary);
     }
-    Ok(RenderSummary { videos, wall: started.elapsed() })
+    Ok(RenderSummary { videos, wall: started.elapsed(), intro: intro_outcome })
 }
 
 /// Decoded content of the last frames shown, keyed by frame index. Frames whose bytes
@@ -190,15 +212,17 @@ impl ContentCache {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render_video(
     recording: &Recording,
     name: &'static str,
     schedule: &Schedule,
     compositor: Compositor,
     overlays: &OverlayTimeline,
+    intro: Option<&IntroRequest>,
     target: &Path,
     progress: &mut dyn FnMut(Progress) -> Flow,
-) -> Result<(EncodedFile, VideoSummary), RenderError> {
+) -> Result<(EncodedFile, VideoSummary, Option<IntroOutcome>), RenderError> {
     let started = Instant::now();
     let encode_error = |source| RenderError::Encode { video: name, source };
     let sink_error = |error| match error {
@@ -212,9 +236,16 @@ fn render_video(
     // same is a repeat.
     let mut last: Option<(SlotPicture, OverlayFrame)> = None;
     let mut composed = 0u64;
+    let fps = schedule.fps();
+    let intro_slots = intro.map_or(0, |i| crate::timeline::slot_count(i.template.manifest.duration_ms as f64, fps));
     // Only the callback's answers to `Advanced` stop a render; the others are news.
-    let _ = progress(Progress::Started { video: name, frames: schedule.len() });
+    let _ = progress(Progress::Started { video: name, frames: schedule.len() + intro_slots });
+    // Where the demo's slots start: after the intro's, when there is one.
+    let mut offset_ns = 0u64;
+    let mut intro_outcome = None;
+    let mut frames = schedule.len();
     for slot in schedule.slots() {
+        let slot = crate::timeline::Slot { pts_ns: slot.pts_ns + offset_ns, ..slot };
         let picture = match slot.picture {
             SlotPicture::Frame(i) => SlotPicture::Frame(cache.load(recording, sink.compositor(), i)?),
             SlotPicture::CrossFade { from, to, mix } => {
@@ -224,6 +255,40 @@ fn render_video(
             }
         };
         let shown_now = (picture, overlays.at(slot.output_ms, &mapping));
+        if let (0, Some(request)) = (slot.index, intro) {
+            // The demo's first picture, drawn first: the card hands over to it.
+            let first_content = match picture {
+                SlotPicture::Frame(i) => ContentPicture::Frame(cache.get(i)),
+                SlotPicture::CrossFade { from, to, mix } => ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix },
+            };
+            let first = sink.compose_copy(Some(first_content), &shown_now.1).map_err(sink_error)?;
+            let outcome = match request.make_card(Some(&first), sink.compositor().layout().output) {
+                Ok(card) => {
+                    let clip = IntroClip::new(&card, request.template.manifest.transition_ms as f64, fps);
+                    let mut stop = false;
+                    let finished = clip
+                        .push(sink.video(), &first, &mut |i| {
+                            stop = i % 15 == 0 && progress(Progress::Advanced { video: name, done: i + 1 }) == Flow::Stop;
+                            !stop
+                        })
+                        .map_err(encode_error)?;
+                    if !finished {
+                        drop(sink);
+                        return Err(RenderError::Cancelled);
+                    }
+                    offset_ns = crate::timeline::slot_pts_ns(clip.slots(), fps);
+                    frames += clip.slots();
+                    composed += clip.slots();
+                    IntroOutcome::Added { template: request.reference(), slots: clip.slots(), duration_ms: card.duration_ms() }
+                }
+                Err(error) => IntroOutcome::Failed { template: request.reference(), reason: error.to_string() },
+            };
+            intro_outcome = Some(outcome);
+            sink.show_whole(&first, slot.pts_ns + offset_ns, slot.duration_ns).map_err(encode_error)?;
+            composed += 1;
+            last = Some(shown_now);
+            continue;
+        }
         if last.as_ref() == Some(&shown_now) {
             sink.repeat(slot.pts_ns, slot.duration_ns).map_err(encode_error)?;
         } else {
@@ -239,22 +304,22 @@ fn render_video(
             composed += 1;
             last = Some(shown_now);
         }
-        if slot.index % 15 == 0 && progress(Progress::Advanced { video: name, done: slot.index + 1 }) == Flow::Stop {
+        if slot.index % 15 == 0 && progress(Progress::Advanced { video: name, done: slot.index + 1 + (frames - schedule.len()) }) == Flow::Stop {
             // Dropping an unfinished encoder stops its pipeline and removes the file.
             drop(sink);
             return Err(RenderError::Cancelled);
         }
     }
     let file = sink.finish().map_err(encode_error)?;
-    let _ = progress(Progress::Advanced { video: name, done: schedule.len() });
+    let _ = progress(Progress::Advanced { video: name, done: frames });
     let _ = progress(Progress::Finished { video: name });
     let summary = VideoSummary {
         name,
         path: target.to_path_buf(),
-        frames: schedule.len(),
+        frames,
         composed,
-        duration: Duration::from_nanos(schedule.duration_ns()),
+        duration: Duration::from_nanos(schedule.duration_ns() + offset_ns),
         wall: started.elapsed(),
     };
-    Ok((file, summary))
+    Ok((file, summary, intro_outcome))
 }

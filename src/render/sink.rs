@@ -42,6 +42,24 @@ impl OutputSink {
         Ok(())
     }
 
+    /// Draws a picture without showing it, and answers a copy (RGBA at the output size):
+    /// the picture an intro hands over to. Show it with [`OutputSink::show_whole`].
+    pub fn compose_copy(&mut self, content: Option<ContentPicture<'_>>, overlays: &OverlayFrame) -> Result<Vec<u8>, SinkError> {
+        Ok(self.compositor.compose(content, overlays)?.rgba.to_vec())
+    }
+
+    /// Shows a whole picture drawn elsewhere (every pixel converted).
+    pub fn show_whole(&mut self, rgba: &[u8], pts_ns: u64, duration_ns: u64) -> Result<(), EncodeError> {
+        let size = self.compositor.layout().output;
+        let full = crate::geometry::PixelRect { x: 0, y: 0, width: size.width, height: size.height };
+        self.video.picture(rgba, full, pts_ns, duration_ns)
+    }
+
+    /// The video being written, for pictures drawn without the compositor (the intro).
+    pub fn video(&mut self) -> &mut VideoSink {
+        &mut self.video
+    }
+
     /// Shows the last picture again for one slot.
     pub fn repeat(&mut self, pts_ns: u64, duration_ns: u64) -> Result<(), EncodeError> {
         self.video.repeat(pts_ns, duration_ns)

@@ -12,6 +12,7 @@ use crate::db::{self, Credential, ErrorCode, Run, Stage};
 use crate::options::RenderOptions;
 use crate::produce::ProduceError;
 use crate::recording::FrameSource;
+use crate::render::intro::{IntroOutcome, IntroRequest};
 use crate::render::live::{LiveRawWriter, RecordError, finish_live, record_options_for};
 use crate::steps::{Schemes, Step};
 use futures::future::BoxFuture;
@@ -101,12 +102,39 @@ impl Job {
         }
         self.write_plan();
         let credential = self.credential(&options_json, &target_url).await?;
+        // The intro's logo is fetched before recording, so a slow or refused logo costs
+        // the run nothing later.
+        let intro = self.prepare_intro(&options_json).await;
 
         self.stage(Stage::Executing).await?;
         let bundle = self.dir.join("recording");
         self.record(&target_url, &bundle, &options, workflow.as_deref(), &clauses, credential).await?;
         drop(record_permit);
-        self.render(&bundle, &options, &options_json).await
+        self.render(&bundle, &options, intro).await
+    }
+
+    /// The intro the run asked for, checked and with its images fetched; `None` (and an
+    /// `intro_failed` event saying why) when it cannot be made.
+    async fn prepare_intro(&self, options_json: &Value) -> Option<IntroRequest> {
+        let intro = options_json.get("intro").filter(|i| !i.is_null())?;
+        let name = intro.get("template").and_then(Value::as_str).unwrap_or_default();
+        let failed = |template: String, reason: String| {
+            self.event("intro_failed", json!({"template": template, "reason": reason}));
+            None
+        };
+        let Some(template) = crate::templates::find_builtin(name) else {
+            return failed(name.to_string(), format!("unknown template {name:?}"));
+        };
+        let reference = template.manifest.reference();
+        self.plan.lock().unwrap()["intro"] = json!({"template": reference});
+        let values = match template.check_values(intro.get("content"), intro.get("style"), "options.intro") {
+            Ok(values) => values,
+            Err(errors) => return failed(reference, errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")),
+        };
+        match crate::templates::fetch::images(&template.image_fields, &values.content, &self.runner.config.targets).await {
+            Ok(images) => Some(IntroRequest { template, values, images }),
+            Err(reason) => failed(reference, reason),
+        }
     }
 
     /// The browser records while the steps (or the clauses) run; `raw.mp4` is kept even
@@ -157,9 +185,9 @@ impl Job {
         })
     }
 
-    /// demo.mp4, then the intro (not rendered by this version), then demo.gif: one
-    /// render at a time on this machine.
-    async fn render(&self, bundle: &Path, options: &RenderOptions, options_json: &Value) -> Result<(), Stop> {
+    /// demo.mp4 (starting on the intro card when one was asked for and could be made),
+    /// then demo.gif: one render at a time on this machine.
+    async fn render(&self, bundle: &Path, options: &RenderOptions, intro: Option<IntroRequest>) -> Result<(), Stop> {
         // Waiting for another run's render to end is cancellable like any other wait.
         let _render_permit = tokio::select! {
             permit = self.runner.render_slots.clone().acquire_owned() => permit.map_err(|_| Stop::failed(ErrorCode::Internal, "render slots closed"))?,
@@ -167,13 +195,19 @@ impl Job {
         };
         self.stage(Stage::RenderingDemoVideo).await?;
         let cancel = self.cancel.clone();
-        let demo = self.runner.producer.render_demo(bundle, options, &self.dir, Arc::new(move || cancel.is_set())).await.map_err(produce_stop)?;
-        self.store_artifact(&demo, "demo.mp4", "video/mp4").await?;
-        if options_json.get("intro").is_some_and(|i| !i.is_null()) {
+        let (demo, intro_outcome) = self.runner.producer.render_demo(bundle, options, intro, &self.dir, Arc::new(move || cancel.is_set())).await.map_err(produce_stop)?;
+        if let Some(outcome) = intro_outcome {
+            // The card is drawn into demo.mp4 as it renders; this stage reports it.
             self.stage(Stage::RenderingIntro).await?;
-            // Best-effort by contract: demo.mp4 ships without the card, and the events say why.
-            self.event("intro_skipped", json!({"reason": "intro templates are not rendered by this version of demoreel"}));
+            match outcome {
+                IntroOutcome::Added { template, slots, duration_ms } => {
+                    self.event("intro", json!({"template": template, "duration_ms": duration_ms, "frames": slots, "content_shifted_ms": duration_ms}))
+                }
+                // Best-effort by contract: demo.mp4 ships without the card, and the events say why.
+                IntroOutcome::Failed { template, reason } => self.event("intro_failed", json!({"template": template, "reason": reason})),
+            }
         }
+        self.store_artifact(&demo, "demo.mp4", "video/mp4").await?;
         if options.artifacts.gif {
             self.stage(Stage::RenderingGif).await?;
             let cancel = self.cancel.clone();

@@ -1,0 +1,502 @@
+//! A template's scene made into a card. Input: `scene.svg` (layers are its top-level
+//! `<g id>` groups; `data-slot` elements are filled from content and style), the
+//! manifest's motion, the values, the images and the output size. Output: a [`Card`]
+//! that draws the picture at any moment. Invariant: every layer is drawn by resvg once,
+//! when the card is made; a moment only moves, scales, fades, blurs and clips those
+//! pictures, so drawing a frame never parses or rasterises SVG.
+
+use super::manifest::{LayerMotion, Manifest};
+use super::motion::Track;
+use super::text::{self, escape, Font};
+use super::{Image, TemplateError};
+use crate::geometry::Size;
+use resvg::usvg;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tiny_skia::{Mask, Pixmap, PixmapPaint, Transform};
+
+/// What a card is made from, besides the template.
+pub struct SceneInputs<'a> {
+    pub size: Size,
+    /// `content` and `style` with the template's defaults filled in, already validated.
+    pub content: &'a Map<String, Value>,
+    pub style: &'a Map<String, Value>,
+    /// Fetched images by the content field that named them (`logoUrl`).
+    pub images: &'a HashMap<String, Image>,
+    /// The demo's first frame, RGBA at `size`; a neutral stand-in when absent (previews).
+    pub first_frame: Option<&'a [u8]>,
+}
+
+/// A card ready to draw.
+pub struct Card {
+    size: Size,
+    layers: Vec<PreparedLayer>,
+    duration_ms: f64,
+    /// After this moment nothing moves: later frames are the same picture.
+    settled_ms: f64,
+}
+
+struct PreparedLayer {
+    picture: Pixmap,
+    /// Where the picture's top-left corner sits at rest, in output pixels.
+    left: f64,
+    top: f64,
+    motion: LayerMotion,
+    clip: Option<Mask>,
+}
+
+impl Card {
+    pub fn size(&self) -> Size {
+        self.size
+    }
+
+    pub fn duration_ms(&self) -> f64 {
+        self.duration_ms
+    }
+
+    /// The moment after which every frame is the same.
+    pub fn settled_ms(&self) -> f64 {
+        self.settled_ms
+    }
+
+    /// The card at `t_ms`, RGBA (opaque) at the card's size, into `out`.
+    pub fn draw(&self, t_ms: f64, out: &mut [u8]) {
+        let mut canvas = tiny_skia::PixmapMut::from_bytes(out, self.size.width, self.size.height).expect("out matches the card's size");
+        canvas.fill(tiny_skia::Color::BLACK);
+        let unit = self.size.width.min(self.size.height) as f64 / 1080.0;
+        for layer in &self.layers {
+            draw_layer(&mut canvas, layer, t_ms, unit);
+        }
+    }
+}
+
+fn draw_layer(canvas: &mut tiny_skia::PixmapMut, layer: &PreparedLayer, t: f64, unit: f64) {
+    let m = &layer.motion;
+    let opacity = m.opacity.as_ref().map_or(1.0, |k| k.at(t)).clamp(0.0, 1.0);
+    let scale = m.scale.as_ref().map_or(1.0, |k| k.at(t)).max(0.0);
+    if opacity < 0.002 || scale < 0.001 {
+        return;
+    }
+    let (w, h) = (layer.picture.width() as f64, layer.picture.height() as f64);
+    let dx = m.x.as_ref().map_or(0.0, |k| k.at(t, unit, w));
+    let dy = m.y.as_ref().map_or(0.0, |k| k.at(t, unit, h));
+    let blur_px = m.blur.as_ref().map_or(0.0, |k| k.at(t)) * unit;
+    let blurred;
+    let (picture, pad) = if blur_px >= 0.35 {
+        blurred = blur(&layer.picture, blur_px);
+        (blurred.0.as_ref(), blurred.1)
+    } else {
+        (layer.picture.as_ref(), 0.0)
+    };
+    // Scale about the layer's centre at rest, then move.
+    let transform = Transform::from_translate((layer.left + dx + w / 2.0) as f32, (layer.top + dy + h / 2.0) as f32)
+        .pre_scale(scale as f32, scale as f32)
+        .pre_translate((-w / 2.0 - pad) as f32, (-h / 2.0 - pad) as f32);
+    let still = transform.is_translate() && transform.tx.fract() == 0.0 && transform.ty.fract() == 0.0;
+    let paint = PixmapPaint {
+        opacity: opacity as f32,
+        blend_mode: tiny_skia::BlendMode::SourceOver,
+        quality: if still { tiny_skia::FilterQuality::Nearest } else { tiny_skia::FilterQuality::Bilinear },
+    };
+    canvas.draw_pixmap(0, 0, picture, &paint, transform, layer.clip.as_ref());
+}
+
+/// A blurred copy of `picture` (premultiplied RGBA), grown by the blur's reach on every
+/// side; three box passes each way approximate a Gaussian of `radius` pixels.
+fn blur(picture: &Pixmap, radius: f64) -> (Pixmap, f64) {
+    let box_radius = ((radius * 0.6).round() as usize).max(1);
+    let pad = box_radius * 3;
+    let (w, h) = (picture.width() as usize + 2 * pad, picture.height() as usize + 2 * pad);
+    let mut grown = Pixmap::new(w as u32, h as u32).expect("a non-empty layer");
+    grown.draw_pixmap(pad as i32, pad as i32, picture.as_ref(), &PixmapPaint::default(), Transform::identity(), None);
+    let mut data: Vec<u16> = grown.data().iter().map(|&v| v as u16).collect();
+    for _ in 0..3 {
+        box_pass(&mut data, w, h, box_radius, 4, w * 4);
+        box_pass(&mut data, h, w, box_radius, w * 4, 4);
+    }
+    for (dst, src) in grown.data_mut().iter_mut().zip(&data) {
+        *dst = (*src).min(255) as u8;
+    }
+    // Premultiplied colour may not exceed alpha after rounding.
+    for px in grown.data_mut().chunks_exact_mut(4) {
+        let a = px[3];
+        for c in &mut px[..3] {
+            *c = (*c).min(a);
+        }
+    }
+    (grown, pad as f64)
+}
+
+/// One running-sum box pass along lines of `len` samples `step` apart, lines
+/// `line_step` apart (rows or columns), every channel.
+fn box_pass(data: &mut [u16], len: usize, lines: usize, radius: usize, step: usize, line_step: usize) {
+    let window = (2 * radius + 1) as u32;
+    let mut line = vec![0u16; len];
+    for l in 0..lines {
+        for channel in 0..4 {
+            let at = |i: usize| l * line_step + i * step + channel;
+            for (i, v) in line.iter_mut().enumerate() {
+                *v = data[at(i)];
+            }
+            let mut sum: u32 = 0;
+            let get = |i: isize| if i < 0 || i as usize >= len { 0 } else { line[i as usize] as u32 };
+            for i in -(radius as isize)..=(radius as isize) {
+                sum += get(i);
+            }
+            for i in 0..len {
+                data[at(i)] = ((sum + window / 2) / window) as u16;
+                sum += get(i as isize + radius as isize + 1);
+                sum -= get(i as isize - radius as isize);
+            }
+        }
+    }
+}
+
+/// Makes the card: fills the slots, draws each layer once, and times its motion.
+pub fn make_card(manifest: &Manifest, scene_svg: &str, assets: &Arc<HashMap<String, Vec<u8>>>, inputs: &SceneInputs<'_>) -> Result<Card, TemplateError> {
+    let scene = |reason: String| TemplateError::Scene { file: "scene.svg".into(), reason };
+    let filled = fill_placeholders(scene_svg, inputs).map_err(scene)?;
+    let document = usvg::roxmltree::Document::parse_with_options(&filled, usvg::roxmltree::ParsingOptions { allow_dtd: false, ..Default::default() })
+        .map_err(|e| scene(format!("not well-formed XML: {e}")))?;
+    let root = document.root_element();
+    if root.tag_name().name() != "svg" {
+        return Err(scene("the root element is <svg>".into()));
+    }
+    let (w, h) = (inputs.size.width.to_string(), inputs.size.height.to_string());
+    if root.attribute("width") != Some(w.as_str()) || root.attribute("height") != Some(h.as_str()) {
+        return Err(scene("<svg> needs width=\"{{width}}\" height=\"{{height}}\" viewBox=\"0 0 {{width}} {{height}}\"".into()));
+    }
+    // The layers: top-level groups with an id, in paint order.
+    let mut layer_ids: Vec<String> = Vec::new();
+    for child in root.children().filter(|n| n.is_element()) {
+        match (child.tag_name().name(), child.attribute("id")) {
+            ("defs" | "style" | "title" | "desc" | "metadata", _) => {}
+            ("g", Some(id)) if !layer_ids.iter().any(|l| l == id) => layer_ids.push(id.to_string()),
+            (tag, _) => return Err(scene(format!("line {}: top-level <{tag}> outside a layer: put it in a <g id=\"…\"> of its own", line_of(&document, child)))),
+        }
+    }
+    for id in manifest.layers.keys() {
+        if !layer_ids.contains(id) {
+            return Err(TemplateError::Manifest { field: format!("layers.{id}"), reason: "no top-level <g> of scene.svg has this id".into() });
+        }
+    }
+    let unit = inputs.size.width.min(inputs.size.height) as f64 / 1080.0;
+    let mut splices: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    let mut line_counts: HashMap<String, usize> = HashMap::new();
+    let mut frame_layer: Option<String> = None;
+    for node in document.descendants().filter(|n| n.is_element() && n.attribute("data-slot").is_some()) {
+        let slot = node.attribute("data-slot").unwrap_or_default();
+        let layer = top_level_id(node).ok_or_else(|| scene(format!("line {}: data-slot {slot:?} outside a layer", line_of(&document, node))))?;
+        let at = |m: String| scene(format!("line {}: <{} data-slot=\"{slot}\">: {m}", line_of(&document, node), node.tag_name().name()));
+        let markup = match (slot, node.tag_name().name()) {
+            ("first-frame", _) => {
+                frame_layer = Some(layer.clone());
+                String::new()
+            }
+            (_, "text") => {
+                let value = inputs.content.get(slot).or_else(|| inputs.style.get(slot)).and_then(Value::as_str).unwrap_or_default();
+                let (markup, lines) = text_markup(node, value, &layer, inputs.size, unit).map_err(at)?;
+                line_counts.insert(layer.clone(), lines);
+                markup
+            }
+            (_, "image") => match inputs.images.get(slot) {
+                Some(image) => image_markup(node, image),
+                None => String::new(),
+            },
+            (_, "rect") => {
+                let value = inputs.style.get(slot).or_else(|| inputs.content.get(slot)).ok_or_else(|| at(format!("no style or content field {slot:?}")))?;
+                background_markup(node, value).map_err(at)?
+            }
+            (_, tag) => return Err(at(format!("slots are <text>, <image> and <rect>, not <{tag}>"))),
+        };
+        splices.push((node.range(), markup));
+    }
+    let mut spliced = filled.clone();
+    splices.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+    for (range, markup) in splices {
+        spliced.replace_range(range, &markup);
+    }
+    let options = sealed_options(assets);
+    let tree = usvg::Tree::from_str(&spliced, &options).map_err(|e| scene(format!("resvg: {e}")))?;
+
+    let mut layers = Vec::new();
+    let mut settled_ms: f64 = 0.0;
+    for id in &layer_ids {
+        let motion = manifest.layers.get(id).cloned().unwrap_or_default();
+        if frame_layer.as_deref() == Some(id.as_str()) {
+            let picture = first_frame_picture(inputs).map_err(scene)?;
+            settled_ms = settled_ms.max(motion.end_ms(1));
+            layers.push(PreparedLayer { picture, left: 0.0, top: 0.0, clip: None, motion });
+            continue;
+        }
+        let lines = line_counts.get(id).copied();
+        let parts: Vec<(String, LayerMotion)> = match (lines, motion.line_stagger_ms) {
+            (Some(n), Some(stagger)) => (0..n).map(|i| (format!("{id}.line{i}"), delayed(&motion, stagger * i as f64))).collect(),
+            _ => vec![(id.clone(), motion.clone())],
+        };
+        settled_ms = settled_ms.max(motion.end_ms(lines.unwrap_or(1)));
+        for (node_id, motion) in parts {
+            let Some(node) = tree.node_by_id(&node_id) else { continue };
+            let Some((picture, left, top)) = draw_node(node) else { continue };
+            let clip = motion.clip.then(|| clip_mask(inputs.size, left, top, picture.width(), picture.height(), unit)).flatten();
+            layers.push(PreparedLayer { picture, left, top, motion, clip });
+        }
+    }
+    Ok(Card { size: inputs.size, layers, duration_ms: manifest.duration_ms as f64, settled_ms })
+}
+
+fn delayed(motion: &LayerMotion, delay: f64) -> LayerMotion {
+    let d = |t: &Option<Track<f64>>| t.as_ref().map(|t| t.delayed(delay));
+    LayerMotion {
+        opacity: d(&motion.opacity),
+        scale: d(&motion.scale),
+        blur: d(&motion.blur),
+        x: motion.x.as_ref().map(|t| t.delayed(delay)),
+        y: motion.y.as_ref().map(|t| t.delayed(delay)),
+        clip: motion.clip,
+        line_stagger_ms: None,
+    }
+}
+
+/// Draws one node at its place, into a picture snapped to whole pixels.
+fn draw_node(node: &usvg::Node) -> Option<(Pixmap, f64, f64)> {
+    let bbox = node.abs_layer_bounding_box()?;
+    let (left, top) = (bbox.x().floor() as f64, bbox.y().floor() as f64);
+    let (fx, fy) = (bbox.x() - left as f32, bbox.y() - top as f32);
+    let mut picture = Pixmap::new((bbox.width() + fx).ceil() as u32 + 1, (bbox.height() + fy).ceil() as u32 + 1)?;
+    resvg::render_node(node, Transform::from_translate(fx, fy), &mut picture.as_mut())?;
+    Some((picture, left, top))
+}
+
+/// A mask that shows only the layer's own resting box (a little taller, so descenders
+/// and antialiasing survive).
+fn clip_mask(size: Size, left: f64, top: f64, width: u32, height: u32, unit: f64) -> Option<Mask> {
+    let mut mask = Mask::new(size.width, size.height)?;
+    let grow = 2.0 * unit;
+    let rect = tiny_skia::Rect::from_xywh(left as f32, (top - grow) as f32, width as f32, (height as f64 + 2.0 * grow) as f32)?;
+    let path = tiny_skia::PathBuilder::from_rect(rect);
+    mask.fill_path(&path, tiny_skia::FillRule::Winding, true, Transform::identity());
+    Some(mask)
+}
+
+/// The demo's first frame as a layer picture, or a neutral product-like stand-in.
+fn first_frame_picture(inputs: &SceneInputs<'_>) -> Result<Pixmap, String> {
+    let size = inputs.size;
+    let int_size = tiny_skia::IntSize::from_wh(size.width, size.height).ok_or("empty size")?;
+    let rgba = match inputs.first_frame {
+        Some(rgba) => {
+            let expected = size.width as usize * size.height as usize * 4;
+            if rgba.len() != expected {
+                return Err(format!("the first frame has {} bytes, not {expected}", rgba.len()));
+            }
+            rgba.to_vec()
+        }
+        None => stand_in_page(size)?,
+    };
+    // Opaque RGBA is already premultiplied.
+    let mut opaque = rgba;
+    opaque.chunks_exact_mut(4).for_each(|px| px[3] = 255);
+    Pixmap::from_vec(opaque, int_size).ok_or("bad frame size".into())
+}
+
+/// A neutral, product-like page (RGBA at `size`): what previews show where a run shows
+/// its demo's first frame.
+pub fn stand_in_page(size: Size) -> Result<Vec<u8>, String> {
+    let (w, h) = (size.width as f64, size.height as f64);
+    let bar = |x: f64, y: f64, bw: f64, bh: f64, fill: &str| format!(r#"<rect x="{}" y="{}" width="{}" height="{}" rx="{}" fill="{fill}"/>"#, x * w, y * h, bw * w, bh * h, 0.006 * w.min(h));
+    let mut svg = format!(r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"><rect width="100%" height="100%" fill="#F3F4F6"/>"##);
+    svg += &bar(0.0, 0.0, 1.0, 0.08, "#FFFFFF");
+    svg += &bar(0.0, 0.08, 0.18, 0.92, "#E5E7EB");
+    for i in 0..5 {
+        svg += &bar(0.025, 0.14 + i as f64 * 0.07, 0.12, 0.03, "#D1D5DB");
+    }
+    for i in 0..3 {
+        svg += &bar(0.22 + i as f64 * 0.255, 0.14, 0.235, 0.26, "#FFFFFF");
+    }
+    svg += &bar(0.22, 0.45, 0.745, 0.48, "#FFFFFF");
+    svg += "</svg>";
+    let tree = usvg::Tree::from_str(&svg, &crate::fonts::svg_options()).map_err(|e| e.to_string())?;
+    let mut picture = Pixmap::new(size.width, size.height).ok_or("empty size")?;
+    resvg::render(&tree, Transform::identity(), &mut picture.as_mut());
+    Ok(picture.take())
+}
+
+/// Replaces `{{width}}`, `{{height}}`, `{{content.NAME}}` and `{{style.NAME}}` with their
+/// values, escaped for XML. A placeholder naming nothing is an error.
+fn fill_placeholders(svg: &str, inputs: &SceneInputs<'_>) -> Result<String, String> {
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or("a {{ without its }}")?;
+        let key = after[..end].trim();
+        let value = match key {
+            "width" => inputs.size.width.to_string(),
+            "height" => inputs.size.height.to_string(),
+            _ => {
+                let (map, name) = match key.split_once('.') {
+                    Some(("content", name)) => (inputs.content, name),
+                    Some(("style", name)) => (inputs.style, name),
+                    _ => return Err(format!("{{{{{key}}}}}: placeholders are width, height, content.NAME and style.NAME")),
+                };
+                match map.get(name) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    Some(Value::Bool(b)) => b.to_string(),
+                    None | Some(Value::Null) => String::new(),
+                    Some(_) => return Err(format!("{{{{{key}}}}}: an object or list is filled by a data-slot, not a placeholder")),
+                }
+            }
+        };
+        out.push_str(&escape(&value));
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn top_level_id(node: usvg::roxmltree::Node<'_, '_>) -> Option<String> {
+    let mut current = node;
+    loop {
+        let parent = current.parent_element()?;
+        if parent.parent_element().is_none() {
+            return (current.tag_name().name() == "g").then(|| current.attribute("id").map(str::to_string)).flatten();
+        }
+        current = parent;
+    }
+}
+
+fn line_of(document: &usvg::roxmltree::Document<'_>, node: usvg::roxmltree::Node<'_, '_>) -> u32 {
+    document.text_pos_at(node.range().start).row
+}
+
+/// A slot's length attribute: `12.5%` of the output's width or height, or a number in
+/// units of a 1080-pixel video.
+fn slot_length(text: &str, whole: f64, unit: f64) -> Result<f64, String> {
+    let text = text.trim();
+    let value = match text.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0 * whole),
+        None => text.parse::<f64>().map(|v| v * unit),
+    };
+    value.ok().filter(|v| v.is_finite()).ok_or_else(|| format!("{text:?} is not a length (a number, or a percentage)"))
+}
+
+/// Presentation attributes a text slot passes on to each of its lines.
+const TEXT_ATTRIBUTES: [&str; 7] = ["fill", "fill-opacity", "font-weight", "font-style", "letter-spacing", "opacity", "font-family"];
+
+/// The text slot as one `<g id="LAYER.lineN">` per line.
+fn text_markup(node: usvg::roxmltree::Node<'_, '_>, value: &str, layer: &str, size: Size, unit: f64) -> Result<(String, usize), String> {
+    let (cw, ch) = (size.width as f64, size.height as f64);
+    let data = |name: &str| node.attribute(name).ok_or_else(|| format!("{name} is required"));
+    let parts: Vec<&str> = data("data-box")?.split_whitespace().collect();
+    let [x, y, w, h] = parts.as_slice() else { return Err("data-box: four lengths, x y width height".into()) };
+    let (x, y, w, h) = (slot_length(x, cw, unit)?, slot_length(y, ch, unit)?, slot_length(w, cw, unit)?, slot_length(h, ch, unit)?);
+    if w <= 0.0 || h <= 0.0 {
+        return Err("data-box: width and height above 0".into());
+    }
+    let sizes: Vec<f64> = data("data-font-size")?.split_whitespace().map(|s| s.parse::<f64>()).collect::<Result<_, _>>().map_err(|_| "data-font-size: two numbers, largest and smallest")?;
+    let [largest, smallest] = sizes.as_slice() else { return Err("data-font-size: two numbers, largest and smallest".into()) };
+    if !(*smallest > 0.0 && smallest <= largest && *largest <= 1000.0) {
+        return Err("data-font-size: 0 < smallest <= largest <= 1000".into());
+    }
+    let line_height = node.attribute("data-line-height").map_or(Ok(1.2), |v| v.parse::<f64>().ok().filter(|v| (0.6..=4.0).contains(v)).ok_or("data-line-height: 0.6..4"))?;
+    let align = node.attribute("data-align").unwrap_or("center");
+    let valign = node.attribute("data-valign").unwrap_or("middle");
+    let font = Font {
+        weight: node.attribute("font-weight").unwrap_or("normal").to_string(),
+        letter_spacing: node.attribute("letter-spacing").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+    };
+    let fitted = text::fit(value, w, h, largest * unit, smallest * unit, line_height, &font);
+    let block = fitted.lines.len() as f64 * fitted.font_px * line_height;
+    let top = match valign {
+        "top" => y,
+        "bottom" => y + h - block,
+        "middle" => y + (h - block) / 2.0,
+        other => return Err(format!("data-valign: top, middle or bottom, not {other:?}")),
+    };
+    let (anchor, ax) = match align {
+        "left" => ("start", x),
+        "center" => ("middle", x + w / 2.0),
+        "right" => ("end", x + w),
+        other => return Err(format!("data-align: left, center or right, not {other:?}")),
+    };
+    let passed: String = TEXT_ATTRIBUTES
+        .iter()
+        .filter(|a| **a != "font-family")
+        .filter_map(|a| node.attribute(*a).map(|v| format!(r#" {a}="{}""#, escape(v))))
+        .collect();
+    let mut markup = String::new();
+    for (i, line) in fitted.lines.iter().enumerate() {
+        // The baseline sits where the line's em box is centred in its line box.
+        let baseline = top + (i as f64 + 0.5) * fitted.font_px * line_height + 0.36 * fitted.font_px;
+        markup.push_str(&format!(
+            r#"<g id="{layer}.line{i}"><text x="{ax:.2}" y="{baseline:.2}" font-family="{}" font-size="{:.2}" text-anchor="{anchor}" xml:space="preserve"{passed}>{}</text></g>"#,
+            crate::fonts::FAMILY,
+            fitted.font_px,
+            escape(line)
+        ));
+    }
+    Ok((markup, fitted.lines.len()))
+}
+
+/// The image slot with the fetched image inlined.
+fn image_markup(node: usvg::roxmltree::Node<'_, '_>, image: &Image) -> String {
+    use base64::Engine;
+    let kept: String = node
+        .attributes()
+        .filter(|a| !a.name().starts_with("data-") && a.name() != "href")
+        .map(|a| format!(r#" {}="{}""#, a.name(), escape(a.value())))
+        .collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&image.bytes[..]);
+    format!(r#"<image{kept} href="data:{};base64,{encoded}"/>"#, image.kind.mime())
+}
+
+/// A `<rect>` slot painted with a background value (`none`, `solid`, `gradient`).
+fn background_markup(node: usvg::roxmltree::Node<'_, '_>, value: &Value) -> Result<String, String> {
+    let kept: String = node
+        .attributes()
+        .filter(|a| !a.name().starts_with("data-") && a.name() != "fill")
+        .map(|a| format!(r#" {}="{}""#, a.name(), escape(a.value())))
+        .collect();
+    let color = |key: &str| value.get(key).and_then(Value::as_str).and_then(crate::options::parse_hex_color).map(|c| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2));
+    match value.get("type").and_then(Value::as_str) {
+        Some("none") => Ok(String::new()),
+        Some("solid") => Ok(format!(r#"<rect{kept} fill="{}"/>"#, color("color").ok_or("a solid background needs color #RRGGBB")?)),
+        Some("gradient") => {
+            let (from, to) = (color("from").ok_or("gradient: from #RRGGBB")?, color("to").ok_or("gradient: to #RRGGBB")?);
+            let (x2, y2) = match value.get("direction").and_then(Value::as_str).unwrap_or("diagonal") {
+                "vertical" => (0, 1),
+                "horizontal" => (1, 0),
+                _ => (1, 1),
+            };
+            Ok(format!(
+                r#"<linearGradient id="demoreel-background-slot" x1="0" y1="0" x2="{x2}" y2="{y2}"><stop offset="0" stop-color="{from}"/><stop offset="1" stop-color="{to}"/></linearGradient><rect{kept} fill="url(#demoreel-background-slot)"/>"#
+            ))
+        }
+        _ => Err("a background is {\"type\": \"none\" | \"solid\" | \"gradient\", ...}".into()),
+    }
+}
+
+/// usvg options for a template's scene: the pinned fonts, and images only from data URLs
+/// (PNG, JPEG, SVG by their bytes) or the template's own files. Never the disk or the
+/// network.
+pub fn sealed_options(assets: &Arc<HashMap<String, Vec<u8>>>) -> usvg::Options<'static> {
+    let assets = assets.clone();
+    let mut options = crate::fonts::svg_options();
+    options.resources_dir = None;
+    options.image_href_resolver = usvg::ImageHrefResolver {
+        resolve_data: Box::new(|_mime: &str, data: Arc<Vec<u8>>, opts: &usvg::Options| image_kind(data, opts)),
+        resolve_string: Box::new(move |href: &str, opts: &usvg::Options| assets.get(href).and_then(|bytes| image_kind(Arc::new(bytes.clone()), opts))),
+    };
+    options
+}
+
+fn image_kind(data: Arc<Vec<u8>>, opts: &usvg::Options) -> Option<usvg::ImageKind> {
+    match super::ImageFormat::sniff(&data)? {
+        super::ImageFormat::Png => Some(usvg::ImageKind::PNG(data)),
+        super::ImageFormat::Jpeg => Some(usvg::ImageKind::JPEG(data)),
+        super::ImageFormat::Svg => usvg::Tree::from_data_nested(&data, opts).ok().map(usvg::ImageKind::SVG),
+    }
+}
