@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod feedback;
 mod runs;
+mod templates;
 pub mod validate;
 pub mod views;
 
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(artifacts::routes())
         .merge(credentials::routes())
         .merge(feedback::routes())
+        .merge(templates::routes())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(unknown_path)
         .method_not_allowed_fallback(unknown_method)

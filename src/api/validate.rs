@@ -205,17 +205,17 @@ pub fn check_intro(intro: Option<&Value>, targets: &TargetPolicy, errors: &mut V
             return;
         }
     };
-    match template.check_values(map.get("content"), map.get("style"), "options.intro") {
-        Ok(values) => {
-            for field in &template.image_fields {
-                if let Some(url) = values.content.get(field).and_then(Value::as_str)
-                    && let Err(message) = http_url(url, targets)
-                {
-                    errors.push(FieldError { field: format!("options.intro.content.{field}"), message });
-                }
-            }
+    let found = template.check_values(map.get("content"), map.get("style"), "options.intro").err().unwrap_or_default();
+    errors.extend(found);
+    // Image URLs also against the target policy (the schema knows only their shape).
+    for field in &template.image_fields {
+        let named = format!("options.intro.content.{field}");
+        if let Some(url) = map.get("content").and_then(|c| c.get(field)).and_then(Value::as_str)
+            && !errors.iter().any(|e| e.field == named)
+            && let Err(message) = http_url(url, targets)
+        {
+            errors.push(FieldError { field: named, message });
         }
-        Err(found) => errors.extend(found),
     }
 }
 

@@ -149,6 +149,42 @@ pub fn render_with_intro(
     Ok(RenderSummary { videos, wall: started.elapsed(), intro: intro_outcome })
 }
 
+/// Plays the intro ahead of the demo's first slot: draws that slot's picture (the card
+/// hands over to it), pushes the card's slots, then shows the picture after them.
+/// Answers what became of the intro and how many slots it took (0 when it failed).
+fn play_intro(
+    sink: &mut OutputSink,
+    request: &IntroRequest,
+    first: ContentPicture<'_>,
+    overlays: &OverlayFrame,
+    slot: &crate::timeline::Slot,
+    name: &'static str,
+    progress: &mut dyn FnMut(Progress) -> Flow,
+) -> Result<(IntroOutcome, u64), RenderError> {
+    let encode_error = |source| RenderError::Encode { video: name, source };
+    let picture = sink.compose_copy(Some(first), overlays).map_err(|error| match error {
+        SinkError::Compose(source) => RenderError::Overlay { video: name, source },
+        SinkError::Encode(source) => RenderError::Encode { video: name, source },
+    })?;
+    let fps = sink.fps();
+    let (outcome, slots) = match request.make_card(Some(&picture), sink.compositor().layout().output) {
+        Ok(card) => {
+            let clip = IntroClip::new(&card, request.template.manifest.transition_ms as f64, fps);
+            let finished = clip
+                .push(sink.video(), &picture, &mut |i| !(i % 15 == 0 && progress(Progress::Advanced { video: name, done: i + 1 }) == Flow::Stop))
+                .map_err(encode_error)?;
+            if !finished {
+                return Err(RenderError::Cancelled);
+            }
+            (IntroOutcome::Added { template: request.reference(), slots: clip.slots(), duration_ms: card.duration_ms() }, clip.slots())
+        }
+        Err(error) => (IntroOutcome::Failed { template: request.reference(), reason: error.to_string() }, 0),
+    };
+    let offset_ns = crate::timeline::slot_pts_ns(slots, fps);
+    sink.show_whole(&picture, slot.pts_ns + offset_ns, slot.duration_ns).map_err(encode_error)?;
+    Ok((outcome, slots))
+}
+
 /// Decoded content of the last frames shown, keyed by frame index. Frames whose bytes
 /// equal the previous frame's (Chromium re-sends unchanged frames) share one entry.
 struct ContentCache {
@@ -207,6 +243,26 @@ impl ContentCache {
         }
     }
 
+    /// Loads what a slot shows; a cross-fade between two equal pictures is one picture.
+    fn load_slot(&mut self, recording: &Recording, compositor: &mut Compositor, picture: SlotPicture) -> Result<SlotPicture, RenderError> {
+        Ok(match picture {
+            SlotPicture::Frame(i) => SlotPicture::Frame(self.load(recording, compositor, i)?),
+            SlotPicture::CrossFade { from, to, mix } => {
+                let from = self.load(recording, compositor, from)?;
+                let to = self.load(recording, compositor, to)?;
+                if from == to { SlotPicture::Frame(to) } else { SlotPicture::CrossFade { from, to, mix } }
+            }
+        })
+    }
+
+    /// The content a loaded slot picture shows.
+    fn picture(&self, picture: SlotPicture) -> ContentPicture<'_> {
+        match picture {
+            SlotPicture::Frame(i) => ContentPicture::Frame(self.get(i)),
+            SlotPicture::CrossFade { from, to, mix } => ContentPicture::Mix { from: self.get(from), to: self.get(to), mix },
+        }
+    }
+
     fn get(&self, canonical: usize) -> &PreparedContent {
         &self.entries.iter().find(|(i, _)| *i == canonical).expect("loaded before use").1
     }
@@ -246,46 +302,14 @@ fn render_video(
     let mut frames = schedule.len();
     for slot in schedule.slots() {
         let slot = crate::timeline::Slot { pts_ns: slot.pts_ns + offset_ns, ..slot };
-        let picture = match slot.picture {
-            SlotPicture::Frame(i) => SlotPicture::Frame(cache.load(recording, sink.compositor(), i)?),
-            SlotPicture::CrossFade { from, to, mix } => {
-                let from = cache.load(recording, sink.compositor(), from)?;
-                let to = cache.load(recording, sink.compositor(), to)?;
-                if from == to { SlotPicture::Frame(to) } else { SlotPicture::CrossFade { from, to, mix } }
-            }
-        };
+        let picture = cache.load_slot(recording, sink.compositor(), slot.picture)?;
         let shown_now = (picture, overlays.at(slot.output_ms, &mapping));
         if let (0, Some(request)) = (slot.index, intro) {
-            // The demo's first picture, drawn first: the card hands over to it.
-            let first_content = match picture {
-                SlotPicture::Frame(i) => ContentPicture::Frame(cache.get(i)),
-                SlotPicture::CrossFade { from, to, mix } => ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix },
-            };
-            let first = sink.compose_copy(Some(first_content), &shown_now.1).map_err(sink_error)?;
-            let outcome = match request.make_card(Some(&first), sink.compositor().layout().output) {
-                Ok(card) => {
-                    let clip = IntroClip::new(&card, request.template.manifest.transition_ms as f64, fps);
-                    let mut stop = false;
-                    let finished = clip
-                        .push(sink.video(), &first, &mut |i| {
-                            stop = i % 15 == 0 && progress(Progress::Advanced { video: name, done: i + 1 }) == Flow::Stop;
-                            !stop
-                        })
-                        .map_err(encode_error)?;
-                    if !finished {
-                        drop(sink);
-                        return Err(RenderError::Cancelled);
-                    }
-                    offset_ns = crate::timeline::slot_pts_ns(clip.slots(), fps);
-                    frames += clip.slots();
-                    composed += clip.slots();
-                    IntroOutcome::Added { template: request.reference(), slots: clip.slots(), duration_ms: card.duration_ms() }
-                }
-                Err(error) => IntroOutcome::Failed { template: request.reference(), reason: error.to_string() },
-            };
+            let (outcome, slots) = play_intro(&mut sink, request, cache.picture(picture), &shown_now.1, &slot, name, progress)?;
+            offset_ns = crate::timeline::slot_pts_ns(slots, fps);
+            frames += slots;
+            composed += slots + 1;
             intro_outcome = Some(outcome);
-            sink.show_whole(&first, slot.pts_ns + offset_ns, slot.duration_ns).map_err(encode_error)?;
-            composed += 1;
             last = Some(shown_now);
             continue;
         }
@@ -295,11 +319,7 @@ fn render_video(
             // Same page and redactions as the last composed frame: only overlays moved.
             let page_unchanged =
                 last.as_ref().is_some_and(|(shown_picture, shown)| *shown_picture == picture && shown.redactions == shown_now.1.redactions);
-            let content = match picture {
-                _ if page_unchanged => None,
-                SlotPicture::Frame(i) => Some(ContentPicture::Frame(cache.get(i))),
-                SlotPicture::CrossFade { from, to, mix } => Some(ContentPicture::Mix { from: cache.get(from), to: cache.get(to), mix }),
-            };
+            let content = (!page_unchanged).then(|| cache.picture(picture));
             sink.show(content, &shown_now.1, slot.pts_ns, slot.duration_ns).map_err(sink_error)?;
             composed += 1;
             last = Some(shown_now);

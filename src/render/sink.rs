@@ -20,13 +20,18 @@ pub enum SinkError {
 pub struct OutputSink {
     compositor: Compositor,
     video: VideoSink,
+    fps: u32,
 }
 
 impl OutputSink {
     /// Starts `target` for pictures drawn by `compositor` at `fps`.
     pub fn start(target: &Path, compositor: Compositor, fps: u32) -> Result<OutputSink, EncodeError> {
         let video = VideoSink::start(target, compositor.layout().output, fps)?;
-        Ok(OutputSink { compositor, video })
+        Ok(OutputSink { compositor, video, fps })
+    }
+
+    pub fn fps(&self) -> u32 {
+        self.fps
     }
 
     /// The compositor, to prepare (decode and resample) page pictures before showing them.

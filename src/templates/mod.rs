@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod manifest;
 pub mod motion;
 pub mod scene;
+pub mod slots;
 pub mod text;
 
 pub use manifest::Manifest;
@@ -132,6 +133,7 @@ impl Template {
         }
         let build = |schema: &Value| jsonschema::options().should_validate_formats(true).build(schema).expect("checked by Manifest::parse");
         let (content_validator, style_validator) = (build(&manifest.content_schema), build(&manifest.style_schema));
+        check_placeholders(&scene, &manifest)?;
         let slots = scene_slots(&scene);
         let image_fields = slots.iter().filter(|(tag, _)| tag == "image").map(|(_, slot)| slot.clone()).collect();
         let uses_first_frame = slots.iter().any(|(_, slot)| slot == "first-frame");
@@ -260,6 +262,34 @@ fn field_error(error: &jsonschema::ValidationError<'_>, prefix: &str) -> FieldEr
         }
         _ => FieldError { field, message },
     }
+}
+
+/// Every `{{content.NAME}}` and `{{style.NAME}}` of the scene names a property its schema
+/// declares: a misspelt placeholder would otherwise draw nothing, silently.
+fn check_placeholders(scene: &str, manifest: &Manifest) -> Result<(), TemplateError> {
+    let declared = |schema: &Value, name: &str| schema.get("properties").and_then(|p| p.get(name)).is_some();
+    let mut rest = scene;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err(TemplateError::Scene { file: "scene.svg".into(), reason: "a {{ without its }}".into() });
+        };
+        let key = after[..end].trim();
+        let known = match key.split_once('.') {
+            _ if key == "width" || key == "height" => true,
+            Some(("content", name)) => declared(&manifest.content_schema, name),
+            Some(("style", name)) => declared(&manifest.style_schema, name),
+            _ => false,
+        };
+        if !known {
+            return Err(TemplateError::Scene {
+                file: "scene.svg".into(),
+                reason: format!("{{{{{key}}}}} names nothing: placeholders are width, height, and content.NAME or style.NAME of a property the manifest's schema declares"),
+            });
+        }
+        rest = &after[end + 2..];
+    }
+    Ok(())
 }
 
 /// The elements of a scene that carry `data-slot`, as (tag, slot) pairs.

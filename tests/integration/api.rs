@@ -544,3 +544,51 @@ fn a_key_at_its_active_cap_waits_while_another_key_starts() {
         assert!(api.store.claim_next_run("2026-01-01T00:00:03.000Z", 1).await.unwrap().is_none(), "alice has one at work: her second waits");
     });
 }
+
+#[test]
+fn templates_are_listed_with_their_schemas_and_previewed_with_fields_named() {
+    rt().block_on(async {
+        let api = api().await;
+        assert_error(&api.call(None, "GET", "/v1/templates", None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+        let listed = api.call(Some(&api.alice), "GET", "/v1/templates", None).await;
+        assert_eq!(listed.status, StatusCode::OK);
+        let data = listed.json["data"].as_array().unwrap();
+        assert_eq!(data.len(), 6, "{:?}", listed.json);
+        let simple = data.iter().find(|t| t["name"] == "simple").unwrap();
+        assert_eq!(simple["reference"], "simple@1");
+        assert_eq!(simple["content"]["required"], json!(["text"]));
+        assert!(simple["style"]["properties"]["textColor"].is_object());
+
+        let png = api
+            .call(Some(&api.alice), "POST", "/v1/templates/preview", Some(json!({"template": "simple", "content": {"text": "Hello"}, "size": {"width": 640, "height": 360}, "at_ms": 900})))
+            .await;
+        assert_eq!(png.status, StatusCode::OK, "{:?}", png.json);
+        assert_eq!(png.headers["content-type"], "image/png");
+        let picture = image::load_from_memory(&png.bytes).unwrap();
+        assert_eq!((picture.width(), picture.height()), (640, 360));
+
+        let bad = api
+            .call(Some(&api.alice), "POST", "/v1/templates/preview", Some(json!({"template": "simple", "content": {"text": ""}, "style": {"textColor": "white"}, "size": {"width": 641, "height": 360}, "format": "webm"})))
+            .await;
+        assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_request");
+        let mut fields = error_fields(&bad);
+        fields.sort();
+        assert_eq!(fields, ["content.text", "format", "size", "style.textColor"]);
+        let unknown = api.call(Some(&api.alice), "POST", "/v1/templates/preview", Some(json!({"template": "wobble"}))).await;
+        assert_eq!(error_fields(&unknown), ["template"]);
+        // A logo on a closed target is refused before anything is fetched.
+        let inward = api
+            .call(Some(&api.alice), "POST", "/v1/templates/preview", Some(json!({"template": "simple-logo", "content": {"logoUrl": "http://169.254.169.254/logo.png"}})))
+            .await;
+        assert_eq!(error_fields(&inward), ["content.logoUrl"]);
+
+        // A run's intro is checked against the same schema.
+        let run = api
+            .call(Some(&api.alice), "POST", "/v1/agent/runs", Some(json!({"target_url": "https://app.example.com/", "goal": "Open it",
+                "options": {"intro": {"template": "simple-line-by-line-slide-with-logo", "content": {"text": "Hi", "logoUrl": "http://127.0.0.1/logo.png"}, "style": {"textColor": "#12345"}}}})))
+            .await;
+        let mut fields = error_fields(&run);
+        fields.sort();
+        assert_eq!(fields, ["options.intro.content.logoUrl", "options.intro.style.textColor"], "{:?}", run.json);
+    });
+}

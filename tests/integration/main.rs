@@ -18,3 +18,4 @@ mod render_outputs;
 mod sample_app;
 mod service;
 mod structure;
+mod templates;

@@ -84,7 +84,7 @@ pub fn valid_run_request() -> Value {
             "video": {"size": {"width": 1280, "height": 720}, "cursor": "large", "shortcuts": true, "blur_emails": true},
             "artifacts": {"gif": true},
             "auth": {"source": "none"},
-            "intro": {"template": "simple", "content": {"title": "Orbit"}},
+            "intro": {"template": "simple", "content": {"text": "Orbit"}},
             "workflow": {"steps": [
                 {"action": "goto", "url": "https://example.com/login"},
                 {"action": "click", "text": "Sign in"},

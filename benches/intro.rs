@@ -1,0 +1,110 @@
+//! `cargo bench --bench intro`: what intro cards cost.
+//! 1. Preview of one 1080p PNG moment through the API (the router in-process, warm): 50
+//!    calls, median and p95 (goal: p95 ≤ 100 ms).
+//! 2. demo.mp4 of a synthetic 1080p recording with and without the `simple` card,
+//!    interleaved runs: the wall time the card adds, against its own length (goal: at
+//!    most a quarter of it).
+
+use demoreel::fixture::{SynthOptions, synth};
+use demoreel::geometry::Size;
+use demoreel::recording::Recording;
+use demoreel::render::{self, Outputs};
+use std::path::PathBuf;
+use std::time::Instant;
+
+const PREVIEW_CALLS: usize = 50;
+const RENDER_RUNS: usize = 3;
+const SECONDS: f64 = 12.0;
+
+fn work_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
+    target.join("bench-intro")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--test") {
+        return;
+    }
+    let dir = work_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    preview_through_the_api(&dir);
+    intro_in_a_render(&dir);
+}
+
+fn preview_through_the_api(dir: &std::path::Path) {
+    use demoreel::api::{self, ApiConfig, AppState, Services};
+    use demoreel::db::KeyRepo;
+    use tower::ServiceExt;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db_dir = dir.join("api");
+        let _ = std::fs::remove_dir_all(&db_dir);
+        std::fs::create_dir_all(&db_dir).unwrap();
+        let store = std::sync::Arc::new(demoreel::db::sqlite::SqliteDatabase::open(&db_dir.join("demoreel.db")).await.unwrap());
+        let key = demoreel::secrets::new_api_key();
+        store.create_key("bench", &demoreel::secrets::hash_api_key(&key), None).await.unwrap();
+        let router = api::router(AppState::new(Services {
+            db: store.clone(),
+            artifacts: std::sync::Arc::new(demoreel::store::LocalStore::new(&db_dir.join("artifacts"))),
+            signer: demoreel::secrets::UrlSigner::load_or_create(&db_dir.join("signing.key")).unwrap(),
+            sealer: None,
+            signals: std::sync::Arc::new(demoreel::runs::signals::InProcess::default()),
+            config: ApiConfig { rate_per_second: 1e6, rate_burst: 1e6, ..ApiConfig::default() },
+        }));
+        let body = serde_json::json!({"template": "simple", "content": {"text": "Meet Orbit\nProjects your whole team can see"}, "size": {"width": 1920, "height": 1080}, "at_ms": 700}).to_string();
+        let mut times = Vec::new();
+        for call in 0..PREVIEW_CALLS + 3 {
+            let request = axum::http::Request::post("/v1/templates/preview").header("x-api-key", &key).header("content-type", "application/json").body(axum::body::Body::from(body.clone())).unwrap();
+            let started = Instant::now();
+            let response = router.clone().oneshot(request).await.unwrap();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+            // The first calls warm the caches (fonts, templates): not counted.
+            if call >= 3 {
+                times.push(ms);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!("preview, 1920x1080 PNG through the API, {PREVIEW_CALLS} warm calls: median {:.1} ms, p95 {:.1} ms, max {:.1} ms", percentile(&times, 0.5), percentile(&times, 0.95), times[times.len() - 1]);
+    });
+}
+
+fn intro_in_a_render(dir: &std::path::Path) {
+    let recording_dir = dir.join(format!("recording-{SECONDS}s-1080p"));
+    if !recording_dir.join("meta.json").exists() {
+        let _ = std::fs::remove_dir_all(&recording_dir);
+        synth(&recording_dir, &SynthOptions { seconds: SECONDS, size: Size { width: 1920, height: 1080 } }).unwrap();
+    }
+    let recording = Recording::open(&recording_dir).unwrap();
+    let options = demoreel::options::RenderOptions::default();
+    let template = demoreel::templates::find_builtin("simple").unwrap();
+    let values = template.check_values(Some(&serde_json::json!({"text": "Meet Orbit\nProjects your whole team can see"})), None, "intro").unwrap();
+    let intro = demoreel::render::intro::IntroRequest { template, values, images: Default::default() };
+    let (mut plain, mut with) = (Vec::new(), Vec::new());
+    let mut card_seconds = 0.0;
+    for _ in 0..RENDER_RUNS {
+        for with_intro in [false, true] {
+            let out = dir.join("out");
+            let started = Instant::now();
+            let summary = render::render_with_intro(&recording, &options, with_intro.then_some(&intro), &out, Outputs { raw: false, demo: true }, &mut |_| render::Flow::Continue).unwrap();
+            let wall = started.elapsed().as_secs_f64();
+            if let Some(render::intro::IntroOutcome::Added { duration_ms, .. }) = summary.intro {
+                card_seconds = duration_ms / 1000.0;
+            }
+            if with_intro { with.push(wall) } else { plain.push(wall) }
+        }
+    }
+    plain.sort_by(f64::total_cmp);
+    with.sort_by(f64::total_cmp);
+    let (p, w) = (percentile(&plain, 0.5), percentile(&with, 0.5));
+    println!(
+        "demo.mp4 1920x1080 of a {SECONDS} s recording, {RENDER_RUNS} interleaved runs: without intro {p:.2} s, with the {card_seconds:.1} s `simple` card {w:.2} s: +{:.2} s = {:.0}% of the card's length (goal ≤ 25%)",
+        w - p,
+        (w - p) / card_seconds * 100.0
+    );
+}
