@@ -95,7 +95,17 @@ fn the_services_browser_runs_as_its_own_user_sandboxed_capped_and_clean() {
             assert!(!String::from_utf8_lossy(&environment).contains("DEMOREEL_"), "process {pid} holds DEMOREEL_ variables");
             if args.iter().any(|a| a == "--type=renderer") {
                 renderers += 1;
-                assert_eq!(status_field(pid, "Seccomp"), "2", "renderer {pid} is not in the seccomp sandbox");
+                // A renderer Chromium has just started enters seccomp a moment after it
+                // appears: give it a second (or let it end) before judging.
+                let mut seccomp = status_field(pid, "Seccomp");
+                for _ in 0..20 {
+                    if seccomp == "2" || seccomp.is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    seccomp = status_field(pid, "Seccomp");
+                }
+                assert!(seccomp == "2" || seccomp.is_empty(), "renderer {pid} is not in the seccomp sandbox (Seccomp: {seccomp})");
             }
             if let Some(path) = args.iter().find_map(|a| a.strip_prefix("--user-data-dir=")) {
                 profile = Some(PathBuf::from(path));
