@@ -16,7 +16,8 @@
 //!   (GStreamer) → `render` (one render, and the live `raw.mp4`) → `gif`;
 //! - stand-ins for the outside world: `fixture` (synthetic recordings), `sample_app`
 //!   (Orbit, the product the main job and the tests record);
-//! - the service: `db` and `store` (state and artifact bytes), `agent` (goal → steps, and
+//! - the service: `db` and `store` (state and artifact bytes), `template_library` (the
+//!   built-in and uploaded templates a key may use), `agent` (goal → steps, and
 //!   the act loop that carries them out in a capture), `produce` (recording → stored
 //!   artifacts), `runs` (the lifecycle), `api` and `serve` (the HTTP edge), `cli`.
 
@@ -39,6 +40,7 @@ pub mod fixture;
 pub mod sample_app;
 pub mod db;
 pub mod store;
+pub mod template_library;
 pub mod produce;
 pub mod agent;
 pub mod runs;

@@ -79,6 +79,11 @@ pub fn hash_api_key(key: &str) -> String {
 }
 
 /// Signs download URLs: HMAC-SHA256 over the artifact id and the expiry.
+/// Seconds since the Unix epoch: the clock signed links expire by.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
 pub struct UrlSigner {
     key: [u8; 32],
 }

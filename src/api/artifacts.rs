@@ -17,25 +17,26 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/agent/runs/{id}/artifacts", get(list_artifacts)).route("/v1/downloads/{id}", get(download))
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// A signed link to `artifact`, on the configured public URL or the Host the client used.
-fn download_url(state: &AppState, headers: &HeaderMap, artifact: &Artifact) -> String {
+/// Where clients reach this server: the configured public URL, or the Host they used.
+pub(super) fn public_base(state: &AppState, headers: &HeaderMap) -> String {
     let base = state.services.config.public_url.clone().unwrap_or_else(|| {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
         format!("http://{host}")
     });
-    let expires = unix_now() + state.services.config.download_ttl_s;
+    base.trim_end_matches('/').to_string()
+}
+
+/// A signed link to `artifact`, on the configured public URL or the Host the client used.
+fn download_url(state: &AppState, headers: &HeaderMap, artifact: &Artifact) -> String {
+    let base = public_base(state, headers);
+    let expires = crate::secrets::now_unix() + state.services.config.download_ttl_s;
     let signature = state.services.signer.sign(&artifact.id, expires);
-    format!("{}/v1/downloads/{}?expires={expires}&signature={signature}", base.trim_end_matches('/'), artifact.id)
+    format!("{base}/v1/downloads/{}?expires={expires}&signature={signature}", artifact.id)
 }
 
 async fn list_artifacts(State(state): State<AppState>, Caller(key): Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -56,7 +57,7 @@ async fn download(
     let signed = match (query.get("expires"), query.get("signature")) {
         (Some(expires), Some(signature)) => {
             let expires = expires.parse::<u64>().map_err(|_| ApiError::Unauthorized)?;
-            if !state.services.signer.verify(&id, expires, signature, unix_now()) {
+            if !state.services.signer.verify(&id, expires, signature, crate::secrets::now_unix()) {
                 return Err(ApiError::Unauthorized);
             }
             true

@@ -34,6 +34,53 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller of the template endpoints the authoring page uses (listing, previews): an
+/// API key, or a studio link's token (`x-studio-token`) that speaks for its key until it
+/// expires or the key is revoked. Nothing else accepts a studio token.
+pub struct StudioCaller(pub ApiKey);
+
+/// How long a studio link may live at most.
+pub const MAX_STUDIO_LINK_S: u64 = 24 * 3600;
+
+impl FromRequestParts<AppState> for StudioCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<StudioCaller, ApiError> {
+        let Some(token) = parts.headers.get("x-studio-token") else {
+            return authenticate(state, &parts.headers, &parts.extensions).await.map(StudioCaller);
+        };
+        let address = parts.extensions.get::<ClientAddr>().map(|a| a.0);
+        if let Some(address) = address {
+            state.bad_keys.check(&address)?;
+        }
+        let key_id = token.to_str().ok().and_then(|t| studio_token_key(&state.services.signer, t, crate::secrets::now_unix()));
+        let found = match key_id {
+            Some(id) => state.services.db.key_by_id(&id).await?,
+            None => None,
+        };
+        let Some(found) = found else {
+            if let Some(address) = address {
+                state.bad_keys.spend(address);
+            }
+            return Err(ApiError::Unauthorized);
+        };
+        state.limiter.check(&found.id, state.services.config.rate_per_second, state.services.config.rate_burst)?;
+        Ok(StudioCaller(found))
+    }
+}
+
+/// A studio token for key `key_id`, valid until `expires_unix`: `KEY_ID.EXPIRES.SIGNATURE`.
+pub fn studio_token(signer: &crate::secrets::UrlSigner, key_id: &str, expires_unix: u64) -> String {
+    format!("{key_id}.{expires_unix}.{}", signer.sign(&format!("studio:{key_id}"), expires_unix))
+}
+
+/// The key id a studio token speaks for, if its signature holds and it has not expired.
+fn studio_token_key(signer: &crate::secrets::UrlSigner, token: &str, now_unix: u64) -> Option<String> {
+    let mut parts = token.trim().splitn(3, '.');
+    let (key_id, expires, signature) = (parts.next()?, parts.next()?.parse::<u64>().ok()?, parts.next()?);
+    signer.verify(&format!("studio:{key_id}"), expires, signature, now_unix).then(|| key_id.to_string())
+}
+
 /// The key in `x-api-key`, `anchor-api-key` (the demonstrations surface) or
 /// `Authorization: Bearer`.
 fn presented_key(headers: &HeaderMap) -> Option<String> {

@@ -18,15 +18,34 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<JsonBody, ApiError> {
-        let limit = state.services.config.max_body_bytes;
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE { ApiError::TooLarge(limit) } else { ApiError::field("body", rejection.body_text()) }
-        })?;
-        if bytes.is_empty() {
-            return Err(ApiError::field("body", "is empty; expected a JSON object"));
-        }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::field("body", format!("malformed JSON: {e}")))
+        read_json(request, state, state.services.config.max_body_bytes).await.map(JsonBody)
     }
+}
+
+/// The largest template upload: a scene, its assets (base64 makes them a third larger)
+/// and a manifest.
+pub const MAX_UPLOAD_BYTES: usize = 8 << 20;
+
+/// A template upload's JSON body: like [`JsonBody`] with room for a template's assets
+/// (its route raises the body limit to [`MAX_UPLOAD_BYTES`]).
+pub struct UploadBody(pub Value);
+
+impl FromRequest<AppState> for UploadBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<UploadBody, ApiError> {
+        read_json(request, state, MAX_UPLOAD_BYTES).await.map(UploadBody)
+    }
+}
+
+async fn read_json(request: Request, state: &AppState, limit: usize) -> Result<Value, ApiError> {
+    let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE { ApiError::TooLarge(limit) } else { ApiError::field("body", rejection.body_text()) }
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::field("body", "is empty; expected a JSON object"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::field("body", format!("malformed JSON: {e}")))
 }
 
 /// Path ids are uuids; anything else cannot name a row (404, like a missing one).

@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod feedback;
 mod runs;
+mod studio;
 mod templates;
 pub mod validate;
 pub mod views;
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(credentials::routes())
         .merge(feedback::routes())
         .merge(templates::routes())
+        .merge(studio::routes())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(unknown_path)
         .method_not_allowed_fallback(unknown_method)

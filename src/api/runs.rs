@@ -27,7 +27,11 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
-    let new = validate::new_run(&body, &state.services.config.targets)?;
+    let intro_template = match validate::intro_reference(&body) {
+        Some(reference) => Some(super::templates::lookup(&state, &key.id, reference).await?),
+        None => None,
+    };
+    let new = validate::new_run(&body, &state.services.config.targets, &intro_template)?;
     if let AuthSource::Saved(id) = &new.auth {
         let credential = state.services.db.credential(&key.id, id).await?;
         match credential {

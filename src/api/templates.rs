@@ -1,38 +1,124 @@
-//! `/v1/templates` and `/v1/templates/preview`. Input: a caller; for a preview, a
-//! template, its content and style, a size and a moment or a clip format. Output: the
-//! templates with their schemas; a PNG of one moment, or the whole card as MP4 or GIF.
-//! Invariant: a preview checks its values exactly as a run's `options.intro` is checked
-//! (400 names the field), and its images obey the same target policy as runs.
+//! `/v1/templates`: list, upload, delete, preview. Input: a caller; a template's files;
+//! for a preview, a template, its content and style, a size and a moment or a clip
+//! format. Output: the built-in and the caller's own templates with their schemas; a
+//! stored version; a PNG of one moment, or the whole card as MP4 or GIF.
+//! Invariant: an upload is checked whole (every file, a card drawn at two sizes) before
+//! it is stored; a preview checks its values exactly as a run's `options.intro` is
+//! checked (400 names the field), and its images obey the same target policy as runs.
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, StudioCaller};
 use super::error::ApiError;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, MAX_UPLOAD_BYTES, UploadBody};
 use super::validate;
 use crate::geometry::Size;
 use crate::options::FieldError;
 use crate::render::intro::IntroRequest;
+use crate::template_library::{self, LibraryError};
+use crate::templates::Template;
 use axum::Router;
-use axum::extract::State;
-use axum::http::header;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
+use base64::Engine;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/templates", get(list_templates)).route("/v1/templates/preview", post(preview))
+    Router::new()
+        .route("/v1/templates", get(list_templates).post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route("/v1/templates/preview", post(preview))
+        .route("/v1/templates/{name}", delete(delete_template))
 }
 
-async fn list_templates(Caller(_key): Caller) -> Response {
-    let data: Vec<Value> = crate::templates::builtin().iter().map(|t| t.describe("built-in")).collect();
-    axum::Json(json!({"data": data})).into_response()
+async fn list_templates(State(state): State<AppState>, StudioCaller(key): StudioCaller) -> Result<Response, ApiError> {
+    let data = template_library::list(state.services.db.as_ref(), &key.id).await.map_err(library_error)?;
+    Ok(axum::Json(json!({"data": data})).into_response())
+}
+
+/// The template `reference` names for `owner`, or why it names none (a field's message);
+/// only a failing database is an error of the request.
+pub(super) async fn lookup(state: &AppState, owner: &str, reference: &str) -> Result<Result<Arc<Template>, String>, ApiError> {
+    match template_library::resolve(state.services.db.as_ref(), owner, reference).await {
+        Ok(template) => Ok(Ok(template)),
+        Err(LibraryError::Unknown(reason)) => Ok(Err(reason)),
+        Err(other) => Err(library_error(other)),
+    }
+}
+
+fn library_error(error: LibraryError) -> ApiError {
+    match error {
+        LibraryError::Unknown(_) => ApiError::NotFound("template"),
+        LibraryError::Invalid(details) => ApiError::fields(details),
+        LibraryError::Full(_) | LibraryError::Pinned(_) => ApiError::Conflict(error.to_string()),
+        LibraryError::Db(e) => ApiError::Internal(e.to_string()),
+        LibraryError::Stored(e) => ApiError::Internal(e),
+    }
+}
+
+/// `POST /v1/templates` `{"files": {"manifest.json": TEXT, "scene.svg": TEXT,
+/// "assets/logo.png": {"base64": …}}}` → 201 with the stored version's description.
+async fn upload(State(state): State<AppState>, Caller(key): Caller, UploadBody(body): UploadBody) -> Result<Response, ApiError> {
+    let files = read_upload(&body)?;
+    let template = template_library::upload(state.services.db.as_ref(), &key.id, files).await.map_err(library_error)?;
+    let mut described = template.describe("own");
+    let versions: Vec<u32> = state.services.db.template_versions(&key.id, Some(&template.manifest.name)).await?.iter().map(|t| t.version).collect();
+    described["versions"] = json!(versions);
+    Ok((StatusCode::CREATED, axum::Json(described)).into_response())
+}
+
+/// The files of an upload: each a string (its text) or `{"base64": …}` (its bytes).
+fn read_upload(body: &Value) -> Result<HashMap<String, Vec<u8>>, ApiError> {
+    let map = validate::object(body)?;
+    if let Some(key) = map.keys().find(|k| *k != "files") {
+        return Err(ApiError::field(key, "is not a field of an upload (files)"));
+    }
+    let Some(Value::Object(given)) = map.get("files") else {
+        return Err(ApiError::field("files", "is required: an object of file path → text, or {\"base64\": …} for binary files"));
+    };
+    let mut files = HashMap::new();
+    let mut errors = Vec::new();
+    for (path, value) in given {
+        let bytes = match value {
+            Value::String(text) => Some(text.as_bytes().to_vec()),
+            Value::Object(o) if o.len() == 1 => o.get("base64").and_then(Value::as_str).and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()),
+            _ => None,
+        };
+        match bytes {
+            Some(bytes) => {
+                files.insert(path.clone(), bytes);
+            }
+            None => errors.push(FieldError { field: format!("files.{path}"), message: "must be the file's text, or {\"base64\": …} of its bytes".into() }),
+        }
+    }
+    if errors.is_empty() { Ok(files) } else { Err(ApiError::fields(errors)) }
+}
+
+/// `DELETE /v1/templates/NAME[?version=N]`: the key's versions of NAME (all, or N) that
+/// no unfinished run may still draw.
+async fn delete_template(State(state): State<AppState>, Caller(key): Caller, Path(name): Path<String>, Query(query): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    if crate::templates::builtin().iter().any(|t| t.manifest.name == name) {
+        return Err(ApiError::Conflict(format!("{name:?} is a built-in template; only a key's own templates can be deleted")));
+    }
+    let version = match query.get("version") {
+        None => None,
+        Some(text) => Some(text.parse::<u32>().map_err(|_| ApiError::field("version", "must be a whole number"))?),
+    };
+    let outcome = template_library::delete(state.services.db.as_ref(), &key.id, &name, version).await.map_err(library_error)?;
+    Ok(axum::Json(outcome).into_response())
 }
 
 /// What a preview may be rendered as.
 const PREVIEW_FORMATS: [&str; 3] = ["png", "mp4", "gif"];
 
-async fn preview(State(state): State<AppState>, Caller(_key): Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
-    let asked = read_preview(&body, &state.services.config.targets)?;
+async fn preview(State(state): State<AppState>, StudioCaller(key): StudioCaller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let template = match preview_reference(&body) {
+        Some(reference) => Some(lookup(&state, &key.id, &reference).await?),
+        None => None,
+    };
+    let asked = read_preview(&body, template, &state.services.config.targets)?;
     let images = crate::templates::fetch::images(&asked.request.template.image_fields, &asked.request.values.content, &state.services.config.targets)
         .await
         .map_err(|reason| ApiError::field("content", format!("an image could not be used: {reason}")))?;
@@ -65,13 +151,13 @@ struct PreviewAsk {
 }
 
 /// Checks a preview's body; every bad field is named at once.
-fn read_preview(body: &Value, targets: &crate::egress::TargetPolicy) -> Result<PreviewAsk, ApiError> {
+fn read_preview(body: &Value, template: Option<Result<Arc<Template>, String>>, targets: &crate::egress::TargetPolicy) -> Result<PreviewAsk, ApiError> {
     let map = validate::object(body)?;
     let mut errors = Vec::new();
     for key in map.keys().filter(|k| !["template", "version", "content", "style", "size", "at_ms", "format"].contains(&k.as_str())) {
         errors.push(FieldError { field: key.clone(), message: "is not a field of a preview (template, version, content, style, size, at_ms, format)".into() });
     }
-    let template = preview_template(map, &mut errors);
+    let template = preview_template(map, template, &mut errors);
     let size = preview_size(map.get("size"), &mut errors);
     let format = match map.get("format") {
         None | Some(Value::Null) => "png".to_string(),
@@ -98,34 +184,40 @@ fn read_preview(body: &Value, targets: &crate::egress::TargetPolicy) -> Result<P
         .check_values(Some(&content), map.get("style"), "")
         .map_err(|found| errors.extend(found.into_iter().map(|e| FieldError { field: e.field.trim_start_matches('.').to_string(), ..e })))
         .ok();
-    for field in &template.image_fields {
-        if let Some(url) = values.as_ref().and_then(|v| v.content.get(field)).and_then(Value::as_str)
-            && let Err(message) = validate::http_url(url, targets)
-        {
-            errors.push(FieldError { field: format!("content.{field}"), message });
-        }
+    if let Some(values) = &values {
+        let content = Value::Object(values.content.clone());
+        let refused = validate::image_url_errors(&template, Some(&content), targets, "content", &errors);
+        errors.extend(refused);
     }
     let (Some(values), Some(size), true) = (values, size, errors.is_empty()) else { return Err(ApiError::fields(errors)) };
     let at_ms = at_ms.unwrap_or(template.manifest.duration_ms as f64 / 2.0);
     Ok(PreviewAsk { request: IntroRequest { template, values, images: Default::default() }, size, at_ms, format })
 }
 
-/// `template` (and `version`): a known template.
-fn preview_template(map: &serde_json::Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<std::sync::Arc<crate::templates::Template>> {
-    let name = validate::string(map, "template", "template", 1, 100, errors)?;
-    let reference = match map.get("version") {
-        None | Some(Value::Null) => name,
-        Some(Value::Number(v)) if v.as_u64().is_some() => format!("{name}@{v}"),
-        Some(_) => {
-            errors.push(FieldError { field: "version".into(), message: "must be a whole number".into() });
-            return None;
-        }
-    };
-    let found = crate::templates::find_builtin(&reference);
-    if found.is_none() {
-        errors.push(FieldError { field: "template".into(), message: format!("no template {reference:?} (GET /v1/templates lists them)") });
+/// The reference a preview's `template` and `version` make (`name` or `name@N`); `None`
+/// when they are not a name and a whole number.
+fn preview_reference(body: &Value) -> Option<String> {
+    let name = body.get("template")?.as_str()?;
+    match body.get("version") {
+        None | Some(Value::Null) => Some(name.to_string()),
+        Some(v) => Some(format!("{name}@{}", v.as_u64()?)),
     }
-    found
+}
+
+/// `template` (and `version`): a known template, looked up by the handler.
+fn preview_template(map: &serde_json::Map<String, Value>, found: Option<Result<Arc<Template>, String>>, errors: &mut Vec<FieldError>) -> Option<Arc<Template>> {
+    validate::string(map, "template", "template", 1, 100, errors)?;
+    if !matches!(map.get("version"), None | Some(Value::Null)) && map.get("version").and_then(Value::as_u64).is_none() {
+        errors.push(FieldError { field: "version".into(), message: "must be a whole number".into() });
+        return None;
+    }
+    match found? {
+        Ok(template) => Some(template),
+        Err(reason) => {
+            errors.push(FieldError { field: "template".into(), message: reason });
+            None
+        }
+    }
 }
 
 /// `size`: `{"width", "height"}`, even, 64..3840 × 64..2160; 1280×720 by default.

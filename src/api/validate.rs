@@ -73,8 +73,23 @@ pub struct NewRun {
     pub warnings: Vec<String>,
 }
 
+/// The template a run's `options.intro.template` names, looked up before the request is
+/// checked (it may be one of the key's uploads, which live in the database); `None`
+/// when the request names none, `Err` saying why when it names no known template.
+pub type IntroTemplate = Option<Result<std::sync::Arc<crate::templates::Template>, String>>;
 
-pub fn new_run(body: &Value, targets: &TargetPolicy) -> Result<NewRun, ApiError> {
+/// What `options.intro.template` of a run request says, if it is a string.
+pub fn intro_reference(body: &Value) -> Option<&str> {
+    body.pointer("/options/intro/template").and_then(Value::as_str)
+}
+
+/// [`IntroTemplate`] from the built-in templates alone: for checks made without a
+/// database (tests, property checks).
+pub fn builtin_intro_template(body: &Value) -> IntroTemplate {
+    intro_reference(body).map(|reference| crate::templates::find_builtin(reference).ok_or_else(|| format!("no template {reference:?} (GET /v1/templates lists them)")))
+}
+
+pub fn new_run(body: &Value, targets: &TargetPolicy, intro_template: &IntroTemplate) -> Result<NewRun, ApiError> {
     let map = object(body)?;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -101,7 +116,7 @@ pub fn new_run(body: &Value, targets: &TargetPolicy) -> Result<NewRun, ApiError>
             }
             auth = check_auth(options_map.get("auth"), &mut errors);
             check_workflow(options_map.get("workflow"), targets, &mut errors);
-            check_intro(options_map.get("intro"), targets, &mut errors);
+            check_intro(options_map.get("intro"), intro_template, targets, &mut errors);
             for key in options_map.keys() {
                 if !["video", "artifacts", "auth", "workflow", "intro"].contains(&key.as_str()) {
                     warnings.push(format!("options.{key} is not a known option and was ignored"));
@@ -182,7 +197,7 @@ fn check_workflow(workflow: Option<&Value>, targets: &TargetPolicy, errors: &mut
 
 /// `options.intro`: the template exists, `content` and `style` hold against its schemas,
 /// and every image URL is http(s) and not a target the operator keeps closed.
-pub fn check_intro(intro: Option<&Value>, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
+fn check_intro(intro: Option<&Value>, template: &IntroTemplate, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
     let Some(intro) = intro.filter(|v| !v.is_null()) else { return };
     let Some(map) = intro.as_object() else {
         errors.push(FieldError { field: "options.intro".into(), message: "must be an object".into() });
@@ -191,32 +206,40 @@ pub fn check_intro(intro: Option<&Value>, targets: &TargetPolicy, errors: &mut V
     for key in map.keys().filter(|k| !["template", "content", "style"].contains(&k.as_str())) {
         errors.push(FieldError { field: format!("options.intro.{key}"), message: "is not a field of an intro (template, content, style)".into() });
     }
-    let template = match map.get("template").and_then(Value::as_str) {
-        Some(name) => match crate::templates::find_builtin(name) {
-            Some(template) => template,
-            None => {
-                let known: Vec<String> = crate::templates::builtin().iter().map(|t| t.manifest.name.clone()).collect();
-                errors.push(FieldError { field: "options.intro.template".into(), message: format!("unknown template {name:?} (known: {})", known.join(", ")) });
-                return;
-            }
-        },
-        None => {
+    let template = match (map.get("template"), template) {
+        (Some(Value::String(_)), Some(Ok(template))) => template.clone(),
+        (Some(Value::String(_)), Some(Err(reason))) => {
+            errors.push(FieldError { field: "options.intro.template".into(), message: reason.clone() });
+            return;
+        }
+        (None | Some(Value::Null), _) => {
             errors.push(FieldError { field: "options.intro.template".into(), message: "is required".into() });
             return;
         }
+        _ => {
+            errors.push(FieldError { field: "options.intro.template".into(), message: "must be a template's name, or name@version".into() });
+            return;
+        }
     };
-    let found = template.check_values(map.get("content"), map.get("style"), "options.intro").err().unwrap_or_default();
-    errors.extend(found);
-    // Image URLs also against the target policy (the schema knows only their shape).
+    errors.extend(template.check_values(map.get("content"), map.get("style"), "options.intro").err().unwrap_or_default());
+    let refused = image_url_errors(&template, map.get("content"), targets, "options.intro.content", errors);
+    errors.extend(refused);
+}
+
+/// The image URLs of `content` against the target policy (a template's schema knows only
+/// their shape), named under `prefix`; a field `already` names is not named again.
+pub fn image_url_errors(template: &crate::templates::Template, content: Option<&Value>, targets: &TargetPolicy, prefix: &str, already: &[FieldError]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     for field in &template.image_fields {
-        let named = format!("options.intro.content.{field}");
-        if let Some(url) = map.get("content").and_then(|c| c.get(field)).and_then(Value::as_str)
-            && !errors.iter().any(|e| e.field == named)
+        let named = format!("{prefix}.{field}");
+        if let Some(url) = content.and_then(|c| c.get(field)).and_then(Value::as_str)
+            && !already.iter().any(|e| e.field == named)
             && let Err(message) = http_url(url, targets)
         {
             errors.push(FieldError { field: named, message });
         }
     }
+    errors
 }
 
 #[cfg(test)]
@@ -225,7 +248,7 @@ mod tests {
     use serde_json::json;
 
     fn fields(body: Value) -> Vec<String> {
-        match new_run(&body, &TargetPolicy::public_only()) {
+        match new_run(&body, &TargetPolicy::public_only(), &builtin_intro_template(&body)) {
             Err(ApiError::Invalid { details, .. }) => details.into_iter().map(|d| d.field).collect(),
             Err(other) => panic!("{other:?}"),
             Ok(_) => vec![],
@@ -247,8 +270,8 @@ mod tests {
         let inward = json!({"target_url": "https://a.test/", "goal": "g", "options": {"workflow": {"steps": [
             {"action": "goto", "url": "https://a.test/ok"}, {"action": "goto", "url": "http://[::ffff:127.0.0.1]:8080/"}]}}});
         assert_eq!(fields(inward.clone()), ["options.workflow.steps[1].url"]);
-        assert!(new_run(&inward, &TargetPolicy::parse("127.0.0.0/8", "test").unwrap()).is_ok());
-        let ok = new_run(&json!({"target_url": "https://a.test/x", "goal": "Open it", "options": {"colour": 1}}), &TargetPolicy::public_only()).unwrap();
+        assert!(new_run(&inward, &TargetPolicy::parse("127.0.0.0/8", "test").unwrap(), &None).is_ok());
+        let ok = new_run(&json!({"target_url": "https://a.test/x", "goal": "Open it", "options": {"colour": 1}}), &TargetPolicy::public_only(), &None).unwrap();
         assert_eq!(ok.target_host, "a.test");
         assert_eq!(ok.warnings, ["options.colour is not a known option and was ignored"]);
     }

@@ -139,7 +139,7 @@ pub fn save_config(server: Option<&str>, key: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     server: String,
     key: String,
@@ -147,7 +147,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(args: &ClientArgs) -> Result<Client> {
+    pub(super) fn new(args: &ClientArgs) -> Result<Client> {
         let stored: Value = std::fs::read(config_path()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
         let server = args
             .server
@@ -169,7 +169,7 @@ impl Client {
         Ok(Client { http, server: server.trim_end_matches('/').to_string(), key, output: args.output })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+    pub(super) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
         let mut request = self.http.request(method, format!("{}{path}", self.server)).header("x-api-key", &self.key);
         if let Some(body) = body {
             request = request.json(&body);
@@ -188,7 +188,7 @@ impl Client {
         Ok((status, value))
     }
 
-    fn print(&self, value: &Value, text: impl FnOnce(&Value) -> String) {
+    pub(super) fn print(&self, value: &Value, text: impl FnOnce(&Value) -> String) {
         match self.output {
             Output::Json => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
             Output::Text => println!("{}", text(value)),

@@ -2,7 +2,8 @@
 //! template's name or a template folder, content and style as JSON, a moment. Output: the
 //! list, a template's description, a preview file (PNG of a moment, or the whole card as
 //! MP4 or GIF by the file's extension), a check naming file and field, or a preview
-//! re-made whenever a file of the folder changes.
+//! re-made whenever a file of the folder changes; over the API, a folder uploaded as a
+//! new version of the key's own template, and own versions deleted.
 
 use crate::egress::TargetPolicy;
 use crate::geometry::Size;
@@ -25,42 +26,60 @@ pub enum TemplatesCommand {
     /// Renders a preview of a template (a name or a folder).
     Preview {
         template: String,
-        /// `content` as JSON; the template's example when absent.
-        #[arg(long)]
-        content: Option<String>,
-        /// `style` as JSON; the template's defaults fill what is absent.
-        #[arg(long)]
-        style: Option<String>,
-        /// The moment to show, in milliseconds (PNG output).
-        #[arg(long, default_value_t = 1500.0)]
-        at: f64,
-        #[arg(long, default_value = "1920x1080", value_parser = super::local::parse_size)]
-        size: Size,
-        /// An image file to use for every image field instead of fetching its URL.
-        #[arg(long)]
-        logo: Option<PathBuf>,
-        /// Where to write: `.png` (one moment), `.mp4` or `.gif` (the whole card).
-        #[arg(long)]
-        out: PathBuf,
+        #[command(flatten)]
+        preview: PreviewArgs,
     },
     /// Checks a template folder: the manifest, the scene, the assets; names file and field.
     Validate { dir: PathBuf },
     /// Re-renders the preview whenever a file of the template folder changes.
     Watch {
         dir: PathBuf,
-        #[arg(long)]
-        content: Option<String>,
-        #[arg(long)]
-        style: Option<String>,
-        #[arg(long, default_value_t = 1500.0)]
-        at: f64,
-        #[arg(long, default_value = "1920x1080", value_parser = super::local::parse_size)]
-        size: Size,
-        #[arg(long)]
-        logo: Option<PathBuf>,
-        #[arg(long)]
-        out: PathBuf,
+        #[command(flatten)]
+        preview: PreviewArgs,
     },
+    /// Uploads a template folder to a server as a new version of the key's own template.
+    Upload {
+        dir: PathBuf,
+        #[command(flatten)]
+        client: super::client::ClientArgs,
+    },
+    /// Prints a link that opens the authoring page (/studio) as the key, for --minutes.
+    Studio {
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        #[command(flatten)]
+        client: super::client::ClientArgs,
+    },
+    /// Deletes the key's own template versions (all, or --version) that no unfinished run uses.
+    Delete {
+        name: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[command(flatten)]
+        client: super::client::ClientArgs,
+    },
+}
+
+/// What a preview shows and where it goes (`preview` and `watch` alike).
+#[derive(clap::Args, Debug)]
+pub struct PreviewArgs {
+    /// `content` as JSON; the template's example when absent.
+    #[arg(long)]
+    content: Option<String>,
+    /// `style` as JSON; the template's defaults fill what is absent.
+    #[arg(long)]
+    style: Option<String>,
+    /// The moment to show, in milliseconds (PNG output).
+    #[arg(long, default_value_t = 1500.0)]
+    at: f64,
+    #[arg(long, default_value = "1920x1080", value_parser = super::local::parse_size)]
+    size: Size,
+    /// An image file to use for every image field instead of fetching its URL.
+    #[arg(long)]
+    logo: Option<PathBuf>,
+    /// Where to write: `.png` (one moment), `.mp4` or `.gif` (the whole card).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 pub fn run(command: TemplatesCommand) -> Result<()> {
@@ -82,36 +101,75 @@ pub fn run(command: TemplatesCommand) -> Result<()> {
             println!("{}: {} is valid ({} ms, layers drawn at 1920×1080 and 1080×1920)", dir.display(), template.manifest.reference(), template.manifest.duration_ms);
             Ok(())
         }
-        TemplatesCommand::Preview { template, content, style, at, size, logo, out } => {
-            let template = Arc::new(load(&template)?);
-            preview_once(&template, content.as_deref(), style.as_deref(), at, size, logo.as_deref(), &out)
-        }
-        TemplatesCommand::Watch { dir, content, style, at, size, logo, out } => watch(&dir, content.as_deref(), style.as_deref(), at, size, logo.as_deref(), &out),
+        TemplatesCommand::Preview { template, preview } => preview_once(&load(&template)?, &preview),
+        TemplatesCommand::Watch { dir, preview } => watch(&dir, &preview),
+        TemplatesCommand::Upload { dir, client } => super::runtime()?.block_on(upload(&dir, &client)),
+        TemplatesCommand::Delete { name, version, client } => super::runtime()?.block_on(delete(&name, version, &client)),
+        TemplatesCommand::Studio { minutes, client } => super::runtime()?.block_on(studio_link(minutes, &client)),
     }
+}
+
+/// Checks the folder here first (the same check the server makes), then uploads it:
+/// text files as text, assets as base64.
+async fn upload(dir: &Path, args: &super::client::ClientArgs) -> Result<()> {
+    use base64::Engine;
+    let files = crate::templates::files_of_folder(dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+    Template::from_files(&files).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+    let encoded: serde_json::Map<String, Value> = files
+        .into_iter()
+        .map(|(name, bytes)| {
+            let value = if name.starts_with("assets/") {
+                serde_json::json!({"base64": base64::engine::general_purpose::STANDARD.encode(&bytes)})
+            } else {
+                Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            };
+            (name, value)
+        })
+        .collect();
+    let client = super::client::Client::new(args)?;
+    let (_, stored) = client.call(reqwest::Method::POST, "/v1/templates", Some(serde_json::json!({"files": encoded}))).await?;
+    client.print(&stored, |t| format!("uploaded {}", t["reference"].as_str().unwrap_or("?")));
+    Ok(())
+}
+
+/// A link to the authoring page that works without typing the key, until it expires.
+async fn studio_link(minutes: u64, args: &super::client::ClientArgs) -> Result<()> {
+    let client = super::client::Client::new(args)?;
+    let (_, link) = client.call(reqwest::Method::POST, "/v1/templates/studio-link", Some(serde_json::json!({"minutes": minutes}))).await?;
+    client.print(&link, |l| format!("{}\n(works until {})", l["url"].as_str().unwrap_or("?"), l["expires_at"].as_str().unwrap_or("?")));
+    Ok(())
+}
+
+async fn delete(name: &str, version: Option<u32>, args: &super::client::ClientArgs) -> Result<()> {
+    let client = super::client::Client::new(args)?;
+    let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
+    let (_, outcome) = client.call(reqwest::Method::DELETE, &format!("/v1/templates/{name}{query}"), None).await?;
+    client.print(&outcome, |o| format!("deleted versions {} of {name}; kept (in use) {}", o["deleted"], o["kept"]));
+    Ok(())
 }
 
 /// A built-in template by name (or `name@version`), or the folder at that path.
-fn load(template: &str) -> Result<Template> {
+fn load(template: &str) -> Result<Arc<Template>> {
     let path = Path::new(template);
     if path.is_dir() {
-        return Template::from_dir(path).map_err(|e| anyhow!("{}: {e}", path.display()));
+        return Template::from_dir(path).map(Arc::new).map_err(|e| anyhow!("{}: {e}", path.display()));
     }
-    let dir = crate::project_dir().join("templates").join(template.split('@').next().unwrap_or_default());
-    if crate::templates::find_builtin(template).is_none() || !dir.is_dir() {
+    crate::templates::find_builtin(template).ok_or_else(|| {
         let known: Vec<String> = crate::templates::builtin().iter().map(|t| t.manifest.name.clone()).collect();
-        bail!("{template:?} is neither a template folder nor a built-in template (known: {})", known.join(", "));
-    }
-    Template::from_dir(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))
+        anyhow!("{template:?} is neither a template folder nor a built-in template (known: {})", known.join(", "))
+    })
 }
 
-fn preview_once(template: &Arc<Template>, content: Option<&str>, style: Option<&str>, at: f64, size: Size, logo: Option<&Path>, out: &Path) -> Result<()> {
+fn preview_once(template: &Arc<Template>, args: &PreviewArgs) -> Result<()> {
+    let PreviewArgs { content, style, at, size, logo, out } = args;
+    let (at, size, out) = (*at, *size, out.as_path());
     let parse = |text: Option<&str>, what: &str| -> Result<Option<Value>> { text.map(|t| serde_json::from_str(t).with_context(|| format!("--{what} is not JSON"))).transpose() };
-    let content = parse(content, "content")?.or_else(|| Some(Value::Object(template.example().content)));
-    let style = parse(style, "style")?;
+    let content = parse(content.as_deref(), "content")?.or_else(|| Some(Value::Object(template.example().content)));
+    let style = parse(style.as_deref(), "style")?;
     let values = template.check_values(content.as_ref(), style.as_ref(), "").map_err(|errors| {
         anyhow!("{}", errors.iter().map(|e| format!("--{}: {}", e.field.trim_start_matches('.'), e.message)).collect::<Vec<_>>().join("\n"))
     })?;
-    let images = images_for(template, &values, logo)?;
+    let images = images_for(template, &values, logo.as_deref())?;
     let request = IntroRequest { template: template.clone(), values, images };
     let extension = out.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     match extension.as_str() {
@@ -157,14 +215,14 @@ fn images_for(template: &Template, values: &crate::templates::Values, logo: Opti
 /// The author's loop: a preview now, and again after every change of a file of `dir`
 /// (polled twice a second: no watcher service needed, and editors that replace files
 /// are seen too). A broken template prints its error and waits for the next change.
-fn watch(dir: &Path, content: Option<&str>, style: Option<&str>, at: f64, size: Size, logo: Option<&Path>, out: &Path) -> Result<()> {
+fn watch(dir: &Path, args: &PreviewArgs) -> Result<()> {
     let mut seen = None;
     loop {
         let stamp = folder_stamp(dir);
         if seen.as_ref() != Some(&stamp) {
             seen = Some(stamp);
             let started = std::time::Instant::now();
-            match Template::from_dir(dir).map_err(|e| anyhow!("{}: {e}", dir.display())).and_then(|t| preview_once(&Arc::new(t), content, style, at, size, logo, out)) {
+            match Template::from_dir(dir).map_err(|e| anyhow!("{}: {e}", dir.display())).and_then(|t| preview_once(&Arc::new(t), args)) {
                 Ok(()) => eprintln!("rendered in {} ms; watching {} (Ctrl-C stops)", started.elapsed().as_millis(), dir.display()),
                 Err(error) => eprintln!("error: {error:#}"),
             }

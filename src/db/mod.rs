@@ -1,13 +1,16 @@
-//! Persistence: API keys, runs, artifacts, credentials, feedback. Input: rows from the
+//! Persistence: API keys, runs, artifacts, credentials, feedback, uploaded templates. Input: rows from the
 //! api and the runner. Output: the same rows, read back by owner. Invariant: every read
 //! the api makes is scoped to the key that asks (another key's row reads as missing), and
 //! a status changes only along the run lifecycle (`queued → running ⇄ awaiting_input →
 //! succeeded | failed | cancelled`) through conditional updates.
 //!
 //! [`Database`] is the interface, one trait per aggregate (keys, runs, artifacts,
-//! credentials, feedback); [`sqlite::SqliteDatabase`] the embedded default.
+//! credentials, feedback, templates); [`sqlite::SqliteDatabase`] the embedded default.
 
 pub mod sqlite;
+pub mod templates;
+
+pub use templates::{StoredTemplate, TemplateRepo};
 
 use serde::{Deserialize, Serialize};
 
@@ -243,6 +246,9 @@ pub trait KeyRepo: Send + Sync {
     /// The key with this hash if it is neither revoked nor expired: read on every request,
     /// so a revocation holds from the next one.
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>>;
+    /// The key with this id if it is neither revoked nor expired (a studio link names
+    /// its key by id; the link ends with the key).
+    async fn key_by_id(&self, id: &str) -> DbResult<Option<ApiKey>>;
     /// Every key, oldest first (without hashes).
     async fn list_keys(&self) -> DbResult<Vec<KeyInfo>>;
     /// Revokes key `id` (a second revocation keeps the first time); false if none has it.
@@ -311,9 +317,9 @@ pub trait FeedbackRepo: Send + Sync {
 
 /// The whole database: SQLite by default; a shared database for many workers implements
 /// the same.
-pub trait Database: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo {}
+pub trait Database: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo {}
 
-impl<T: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo> Database for T {}
+impl<T: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo> Database for T {}
 
 /// A list cursor names the last item shown by its place in creation order.
 pub fn encode_cursor(seq: i64) -> String {

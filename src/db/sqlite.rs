@@ -11,9 +11,10 @@ use std::path::Path;
 
 /// The schema's history, `migrations/sqlite/NNNN_description.sql`: a new migration is
 /// appended, never edited (sqlx refuses a changed checksum).
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, "key lifecycle", include_str!("../../migrations/sqlite/0002_key_lifecycle.sql")),
+    (3, "templates", include_str!("../../migrations/sqlite/0003_templates.sql")),
 ];
 
 /// The migrations as sqlx's migrator reads them, from the binary rather than the disk.
@@ -32,7 +33,7 @@ impl MigrationSource<'static> for Embedded {
 }
 
 pub struct SqliteDatabase {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteDatabase {
@@ -125,6 +126,15 @@ impl KeyRepo for SqliteDatabase {
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>> {
         let row = sqlx::query("SELECT id, label FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
             .bind(key_hash)
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
+    }
+
+    async fn key_by_id(&self, id: &str) -> DbResult<Option<ApiKey>> {
+        let row = sqlx::query("SELECT id, label FROM api_keys WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
+            .bind(id)
             .bind(now())
             .fetch_optional(&self.pool)
             .await?;

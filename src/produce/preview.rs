@@ -20,38 +20,26 @@ pub enum PreviewError {
 }
 
 /// The stand-in for the demo's first frame (what the card hands over to).
-fn stand_in(_request: &IntroRequest, size: Size) -> Result<Vec<u8>, PreviewError> {
+fn stand_in(size: Size) -> Result<Vec<u8>, PreviewError> {
     crate::templates::scene::stand_in_page(size).map_err(PreviewError::Output)
 }
 
 /// The card at `at_ms` as PNG bytes.
 pub fn png(request: &IntroRequest, size: Size, at_ms: f64) -> Result<Vec<u8>, PreviewError> {
-    let after = stand_in(request, size)?;
+    let after = stand_in(size)?;
     let card = request.make_card(Some(&after), size)?;
     let clip = IntroClip::new(&card, request.template.manifest.transition_ms as f64, 30);
     let mut picture = vec![0u8; after.len()];
     clip.picture_at(at_ms.clamp(0.0, card.duration_ms()), &after, &mut picture);
     let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new_with_quality(&mut out, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Sub)
-        .write_image_rgba(&picture, size)
-        .map_err(PreviewError::Output)?;
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(&mut out, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Sub);
+    image::ImageEncoder::write_image(encoder, &picture, size.width, size.height, image::ExtendedColorType::Rgba8).map_err(|e| PreviewError::Output(e.to_string()))?;
     Ok(out)
-}
-
-trait WriteRgba {
-    fn write_image_rgba(self, rgba: &[u8], size: Size) -> Result<(), String>;
-}
-
-impl<W: std::io::Write> WriteRgba for image::codecs::png::PngEncoder<W> {
-    fn write_image_rgba(self, rgba: &[u8], size: Size) -> Result<(), String> {
-        use image::ImageEncoder;
-        self.write_image(rgba, size.width, size.height, image::ExtendedColorType::Rgba8).map_err(|e| e.to_string())
-    }
 }
 
 /// The whole card (with its hand-over into the stand-in page) as an MP4 at `target`.
 pub fn mp4(request: &IntroRequest, size: Size, fps: u32, target: &Path) -> Result<(), PreviewError> {
-    let after = stand_in(request, size)?;
+    let after = stand_in(size)?;
     let card = request.make_card(Some(&after), size)?;
     let clip = IntroClip::new(&card, request.template.manifest.transition_ms as f64, fps);
     let mut sink = VideoSink::start(target, size, fps)?;

@@ -122,8 +122,11 @@ impl Job {
             self.event("intro_failed", json!({"template": template, "reason": reason}));
             None
         };
-        let Some(template) = crate::templates::find_builtin(name) else {
-            return failed(name.to_string(), format!("unknown template {name:?}"));
+        // The key's own templates count: `name` without a version is its latest upload.
+        let owner = self.run.lock().unwrap().owner.clone();
+        let template = match crate::template_library::resolve(self.runner.db.as_ref(), &owner, name).await {
+            Ok(template) => template,
+            Err(error) => return failed(name.to_string(), error.to_string()),
         };
         let reference = template.manifest.reference();
         self.plan.lock().unwrap()["intro"] = json!({"template": reference});

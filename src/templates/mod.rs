@@ -144,21 +144,7 @@ impl Template {
 
     /// Loads the template in folder `dir`.
     pub fn from_dir(dir: &Path) -> Result<Template, TemplateError> {
-        let read_error = |path: &Path, e: std::io::Error| TemplateError::Files(format!("{}: {e}", path.display()));
-        let mut files = HashMap::new();
-        for name in ["manifest.json", "scene.svg"] {
-            let path = dir.join(name);
-            files.insert(name.to_string(), std::fs::read(&path).map_err(|e| read_error(&path, e))?);
-        }
-        let assets = dir.join("assets");
-        if assets.is_dir() {
-            for entry in std::fs::read_dir(&assets).map_err(|e| read_error(&assets, e))? {
-                let path = entry.map_err(|e| read_error(&assets, e))?.path();
-                let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                files.insert(format!("assets/{name}"), std::fs::read(&path).map_err(|e| read_error(&path, e))?);
-            }
-        }
-        Template::from_files(&files)
+        Template::from_files(&files_of_folder(dir)?)
     }
 
     /// Makes a card at two sizes from the defaults (and stand-in images), so that a
@@ -235,10 +221,31 @@ impl Template {
             "content": m.content_schema,
             "style": m.style_schema,
             "defaults": {"content": m.default_content, "style": m.default_style},
+            "example": {"content": self.example().content},
             "image_fields": self.image_fields,
             "uses_first_frame": self.uses_first_frame,
         })
     }
+}
+
+/// The files of a template folder, by the names a template uses (`manifest.json`,
+/// `scene.svg`, `assets/NAME`): what a template is loaded from, or uploaded as.
+pub fn files_of_folder(dir: &Path) -> Result<HashMap<String, Vec<u8>>, TemplateError> {
+    let read_error = |path: &Path, e: std::io::Error| TemplateError::Files(format!("{}: {e}", path.display()));
+    let mut files = HashMap::new();
+    for name in ["manifest.json", "scene.svg"] {
+        let path = dir.join(name);
+        files.insert(name.to_string(), std::fs::read(&path).map_err(|e| read_error(&path, e))?);
+    }
+    let assets = dir.join("assets");
+    if assets.is_dir() {
+        for entry in std::fs::read_dir(&assets).map_err(|e| read_error(&assets, e))? {
+            let path = entry.map_err(|e| read_error(&assets, e))?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            files.insert(format!("assets/{name}"), std::fs::read(&path).map_err(|e| read_error(&path, e))?);
+        }
+    }
+    Ok(files)
 }
 
 /// A JSON Schema error as a field error: the path of the value at fault (for a missing

@@ -35,7 +35,7 @@ pub fn fit(text: &str, width: f64, height: f64, largest_px: f64, smallest_px: f6
     let mut size = largest_px;
     loop {
         let scale = size / MEASURE_PX;
-        let lines = wrap(&paragraphs, width / scale, space, &width_of, font, &widths);
+        let lines = wrap(&paragraphs, width / scale, space, &width_of, &widths);
         let fits = lines.len() as f64 * size * line_height <= height + 0.5;
         // Shrinking goes past the smallest size only while something still overflows,
         // and stops at a third of it: a card with tiny text is worse than a tight one.
@@ -47,7 +47,7 @@ pub fn fit(text: &str, width: f64, height: f64, largest_px: f64, smallest_px: f6
 }
 
 /// Greedy wrap at `limit` measure-size pixels; paragraphs stay separate lines.
-fn wrap(paragraphs: &[Vec<&str>], limit: f64, space: f64, width_of: &dyn Fn(&str) -> f64, font: &Font, widths: &HashMap<String, f64>) -> Vec<String> {
+fn wrap(paragraphs: &[Vec<&str>], limit: f64, space: f64, width_of: &dyn Fn(&str) -> f64, widths: &HashMap<String, f64>) -> Vec<String> {
     let mut lines = Vec::new();
     for words in paragraphs {
         let mut line = String::new();
@@ -57,7 +57,7 @@ fn wrap(paragraphs: &[Vec<&str>], limit: f64, space: f64, width_of: &dyn Fn(&str
             if line.is_empty() {
                 if w > limit {
                     // A word wider than the box: cut it between characters.
-                    for piece in break_word(word, limit, font, widths) {
+                    for piece in break_word(word, limit, widths) {
                         if !line.is_empty() {
                             lines.push(std::mem::take(&mut line));
                         }
@@ -77,7 +77,7 @@ fn wrap(paragraphs: &[Vec<&str>], limit: f64, space: f64, width_of: &dyn Fn(&str
                 line = (*word).to_string();
                 line_width = w;
                 if w > limit {
-                    let pieces = break_word(word, limit, font, widths);
+                    let pieces = break_word(word, limit, widths);
                     let last = pieces.len() - 1;
                     for (i, piece) in pieces.into_iter().enumerate() {
                         if i < last { lines.push(piece) } else { line = piece }
@@ -92,7 +92,7 @@ fn wrap(paragraphs: &[Vec<&str>], limit: f64, space: f64, width_of: &dyn Fn(&str
 }
 
 /// Pieces of `word` each at most `limit` wide, by the width of an average character.
-fn break_word(word: &str, limit: f64, _font: &Font, widths: &HashMap<String, f64>) -> Vec<String> {
+fn break_word(word: &str, limit: f64, widths: &HashMap<String, f64>) -> Vec<String> {
     let chars: Vec<char> = word.chars().collect();
     let per_char = widths.get(word).copied().unwrap_or(MEASURE_PX * 0.6 * chars.len() as f64) / chars.len().max(1) as f64;
     let take = ((limit / per_char).floor() as usize).max(1);

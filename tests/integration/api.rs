@@ -592,3 +592,80 @@ fn templates_are_listed_with_their_schemas_and_previewed_with_fields_named() {
         assert_eq!(fields, ["options.intro.content.logoUrl", "options.intro.style.textColor"], "{:?}", run.json);
     });
 }
+
+#[test]
+fn uploaded_templates_are_versioned_owned_previewed_and_deleted_unless_a_run_needs_them() {
+    use crate::templates::upload_of_simple;
+    rt().block_on(async {
+        let api = api().await;
+        let upload = |body: Value| api.call(Some(&api.alice), "POST", "/v1/templates", Some(body));
+        let first = upload(upload_of_simple("launch-card", 2000, "")).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.json);
+        assert_eq!((&first.json["reference"], &first.json["origin"], &first.json["versions"]), (&json!("launch-card@1"), &json!("own"), &json!([1])));
+        let second = upload(upload_of_simple("launch-card", 2400, "<!-- second -->")).await;
+        assert_eq!((&second.json["reference"], &second.json["versions"], &second.json["duration_ms"]), (&json!("launch-card@2"), &json!([1, 2]), &json!(2400)));
+
+        // Listed for its owner only; previewed by name (the latest) and by version.
+        let listed = api.call(Some(&api.alice), "GET", "/v1/templates", None).await;
+        let own: Vec<&Value> = listed.json["data"].as_array().unwrap().iter().filter(|t| t["origin"] == "own").collect();
+        assert_eq!(own.len(), 1, "{:?}", listed.json);
+        assert_eq!((&own[0]["reference"], &own[0]["versions"]), (&json!("launch-card@2"), &json!([1, 2])));
+        let bobs = api.call(Some(&api.bob), "GET", "/v1/templates", None).await;
+        assert_eq!(bobs.json["data"].as_array().unwrap().len(), 6, "{:?}", bobs.json);
+        let size = json!({"width": 320, "height": 180});
+        let preview = api.call(Some(&api.alice), "POST", "/v1/templates/preview", Some(json!({"template": "launch-card", "version": 1, "size": size, "at_ms": 1200}))).await;
+        assert_eq!(preview.status, StatusCode::OK, "{:?}", preview.json);
+        assert_eq!(preview.headers["content-type"], "image/png");
+        let not_bobs = api.call(Some(&api.bob), "POST", "/v1/templates/preview", Some(json!({"template": "launch-card", "size": size}))).await;
+        assert_eq!(error_fields(&not_bobs), ["template"]);
+        let gone_version = api.call(Some(&api.alice), "POST", "/v1/templates/preview", Some(json!({"template": "launch-card", "version": 9}))).await;
+        assert_eq!(error_fields(&gone_version), ["template"]);
+
+        // Bad uploads name the file, and the field inside it.
+        let mut bad_manifest = upload_of_simple("launch-card", 2000, "");
+        let manifest = bad_manifest["files"]["manifest.json"].as_str().unwrap().replace("\"transition_ms\":500", "\"transition_ms\":\"soon\"");
+        bad_manifest["files"]["manifest.json"] = json!(manifest);
+        let refused = upload(bad_manifest).await;
+        assert_error(&refused, StatusCode::BAD_REQUEST, "invalid_request");
+        assert_eq!(error_fields(&refused), ["files.manifest.json"]);
+        assert!(refused.json["details"][0]["message"].as_str().unwrap().starts_with("transition_ms"), "{:?}", refused.json);
+        let refused = upload(upload_of_simple("launch-card", 2000, "<text>{{content.subtitle}}</text>")).await;
+        assert_eq!(error_fields(&refused), ["files.scene.svg"], "{:?}", refused.json);
+        let refused = upload(upload_of_simple("simple", 2000, "")).await;
+        assert_eq!(error_fields(&refused), ["files.manifest.json"]);
+        assert!(refused.json["details"][0]["message"].as_str().unwrap().contains("built-in"), "{:?}", refused.json);
+        let mut stray = upload_of_simple("launch-card", 2000, "");
+        stray["files"]["notes.txt"] = json!("hello");
+        stray["files"]["assets/logo.png"] = json!({"base64": "aGVsbG8="});
+        let refused = upload(stray).await;
+        assert!(["files.notes.txt", "files.assets/logo.png"].contains(&error_fields(&refused)[0].as_str()), "{:?}", refused.json);
+        let mut undecodable = upload_of_simple("launch-card", 2000, "");
+        undecodable["files"]["assets/logo.png"] = json!({"base64": "not base64!"});
+        assert_eq!(error_fields(&upload(undecodable).await), ["files.assets/logo.png"]);
+        assert_eq!(error_fields(&upload(json!({"files": {"manifest.json": "{}"}})).await), ["files.manifest.json"]);
+        assert_eq!(error_fields(&upload(json!({"template": "x"})).await), ["template"]);
+
+        // A run that has not ended pins the version it will draw (the latest, when it
+        // names none); the rest can go, and numbers are never given twice.
+        let run = api
+            .call(Some(&api.alice), "POST", "/v1/agent/runs", Some(json!({"target_url": "https://app.example.com/", "goal": "Open it", "options": {"intro": {"template": "launch-card", "content": {"text": "Hi"}}}})))
+            .await;
+        assert_eq!(run.status, StatusCode::CREATED, "{:?}", run.json);
+        let run_id = run.json["run_id"].as_str().unwrap().to_string();
+        let unknown_for_bob = api
+            .call(Some(&api.bob), "POST", "/v1/agent/runs", Some(json!({"target_url": "https://app.example.com/", "goal": "Open it", "options": {"intro": {"template": "launch-card"}}})))
+            .await;
+        assert_eq!(error_fields(&unknown_for_bob), ["options.intro.template"]);
+        assert_error(&api.call(Some(&api.alice), "DELETE", "/v1/templates/launch-card?version=2", None).await, StatusCode::CONFLICT, "conflict");
+        let deleted = api.call(Some(&api.alice), "DELETE", "/v1/templates/launch-card", None).await;
+        assert_eq!(deleted.status, StatusCode::OK, "{:?}", deleted.json);
+        assert_eq!((&deleted.json["deleted"], &deleted.json["kept"]), (&json!([1]), &json!([{"version": 2, "pinned_by": [run_id]}])));
+        api.call(Some(&api.alice), "POST", &format!("/v1/agent/runs/{run_id}/cancel"), None).await;
+        let deleted = api.call(Some(&api.alice), "DELETE", "/v1/templates/launch-card", None).await;
+        assert_eq!(deleted.json["deleted"], json!([2]), "{:?}", deleted.json);
+        assert_error(&api.call(Some(&api.alice), "DELETE", "/v1/templates/launch-card", None).await, StatusCode::NOT_FOUND, "not_found");
+        assert_error(&api.call(Some(&api.alice), "DELETE", "/v1/templates/simple", None).await, StatusCode::CONFLICT, "conflict");
+        let third = upload(upload_of_simple("launch-card", 2000, "")).await;
+        assert_eq!((&third.json["reference"], &third.json["versions"]), (&json!("launch-card@3"), &json!([3])));
+    });
+}

@@ -18,4 +18,5 @@ mod render_outputs;
 mod sample_app;
 mod service;
 mod structure;
+mod studio;
 mod templates;

@@ -485,3 +485,65 @@ fn a_run_starts_its_demo_on_the_card_and_ships_without_it_when_the_logo_is_not_a
         assert!((demo_s - raw_s).abs() < 0.25, "no card: demo {demo_s:.2} s, raw {raw_s:.2} s");
     });
 }
+
+/// The upload body of a template made from built-in `simple`: named `name`, lasting
+/// `duration_ms`, with `scene_extra` added at the end of its scene.
+pub(crate) fn upload_of_simple(name: &str, duration_ms: u64, scene_extra: &str) -> Value {
+    let folder = demoreel::project_dir().join("templates/simple");
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
+    manifest["name"] = json!(name);
+    manifest["duration_ms"] = json!(duration_ms);
+    // An upload is numbered by the service; an author need not give a version.
+    manifest.as_object_mut().unwrap().remove("version");
+    let scene = std::fs::read_to_string(folder.join("scene.svg")).unwrap().replace("</svg>", &format!("{scene_extra}</svg>"));
+    json!({"files": {"manifest.json": manifest.to_string(), "scene.svg": scene}})
+}
+
+#[test]
+fn an_uploaded_template_is_used_by_a_real_run_and_recorded_with_its_version() {
+    let _machine = crate::common::whole_machine();
+    let world = crate::service::World::new("service-uploaded-intro", &[]);
+    world.runtime.block_on(async {
+        let client = crate::service::Client::new(&world.server, &world.key);
+        let (status, stored) = client.call(reqwest::Method::POST, "/v1/templates", Some(upload_of_simple("orbit-launch", 2000, ""))).await;
+        assert_eq!(status, 201, "{stored}");
+        assert_eq!(stored["reference"], "orbit-launch@1");
+        let (status, listed) = client.call(reqwest::Method::GET, "/v1/templates", None).await;
+        assert_eq!(status, 200);
+        assert!(listed["data"].as_array().unwrap().iter().any(|t| t["reference"] == "orbit-launch@1" && t["origin"] == "own"), "{listed}");
+
+        let run = client
+            .create(json!({"target_url": world.app.url("/login"), "goal": "Show the sign-in page", "options": {
+                "workflow": {"steps": [{"action": "pause", "ms": 1500}]},
+                "video": {"size": {"width": 640, "height": 360}},
+                "intro": {"template": "orbit-launch", "content": {"text": "Launch day"}}}}))
+            .await;
+        let done = client.wait_for(&run, Duration::from_secs(120), crate::service::terminal).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let plan: Value = serde_json::from_slice(&artifact(&client, &run, "plan.json").await).unwrap();
+        assert_eq!(plan["intro"]["template"], "orbit-launch@1");
+        let events = String::from_utf8(artifact(&client, &run, "events.jsonl").await).unwrap();
+        assert!(!events.contains("intro_failed"), "{events}");
+        let dir = TempDir::new("service-uploaded-intro-videos");
+        let (raw, demo) = (dir.path().join("raw.mp4"), dir.path().join("demo.mp4"));
+        std::fs::write(&raw, artifact(&client, &run, "raw.mp4").await).unwrap();
+        std::fs::write(&demo, artifact(&client, &run, "demo.mp4").await).unwrap();
+        let (raw_s, demo_s) = (
+            demoreel::encode::decode::probe(&raw).unwrap().duration_ns as f64 / 1e9,
+            demoreel::encode::decode::probe(&demo).unwrap().duration_ns as f64 / 1e9,
+        );
+        assert!((demo_s - raw_s - 2.0).abs() < 0.25, "demo {demo_s:.2} s is the uploaded 2 s card longer than raw {raw_s:.2} s");
+        // The uploaded card's text, read back from the demo's frame at 1.3 s (settled, before the hand-over).
+        let frames = crate::privacy::mp4_pictures(&demo);
+        let card = &frames[39];
+        let shot = dir.path().join("card.png");
+        save_png(&shot, &card.rgba, Size { width: card.width, height: card.height });
+        let out = std::process::Command::new("tesseract").arg(&shot).arg("stdout").output().expect("tesseract (scripts/setup.sh installs it)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(text.contains("Launch day"), "OCR of the uploaded card read {text:?}");
+
+        // The run has ended: nothing pins the version any more.
+        let (status, deleted) = client.call(reqwest::Method::DELETE, "/v1/templates/orbit-launch", None).await;
+        assert_eq!((status, &deleted["deleted"]), (200, &json!([1])), "{deleted}");
+    });
+}

@@ -168,7 +168,7 @@ fn signer() -> demoreel::secrets::UrlSigner {
 }
 
 fn check_run_request(body: &Value) -> Result<(), TestCaseError> {
-    match new_run(body, &TargetPolicy::public_only()) {
+    match new_run(body, &TargetPolicy::public_only(), &demoreel::api::validate::builtin_intro_template(body)) {
         Ok(run) => {
             let url = url::Url::parse(&run.target_url).expect("accepted targets parse");
             prop_assert!(matches!(url.scheme(), "http" | "https"));

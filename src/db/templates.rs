@@ -1,0 +1,151 @@
+//! Uploaded intro templates: every upload of a name is a new version, never changed
+//! afterwards. Input: a checked template's files from the api. Output: the files of a
+//! version, read back by owner. Invariant: a version number is given once per owner and
+//! name, deleted versions included (a plan that recorded `name@3` can never meet another
+//! `name@3`), and another key's templates read as missing.
+
+use super::sqlite::SqliteDatabase;
+use super::{DbError, DbResult};
+use base64::Engine;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use std::collections::HashMap;
+
+/// One version of an uploaded template.
+#[derive(Debug, Clone)]
+pub struct StoredTemplate {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub version: u32,
+    pub description: String,
+    /// `manifest.json`, `scene.svg`, `assets/NAME`; empty in listings.
+    pub files: HashMap<String, Vec<u8>>,
+    pub size_bytes: i64,
+    pub created_at: String,
+}
+
+#[async_trait::async_trait]
+pub trait TemplateRepo: Send + Sync {
+    /// Stores `files` as the next version of `owner`'s template `name`; answers the row.
+    async fn insert_template(&self, owner: &str, name: &str, description: &str, files: &HashMap<String, Vec<u8>>, now: &str) -> DbResult<StoredTemplate>;
+    /// Version `version` of `name` (the latest when `None`), with its files, if `owner`
+    /// has it and it is not deleted.
+    async fn template(&self, owner: &str, name: &str, version: Option<u32>) -> DbResult<Option<StoredTemplate>>;
+    /// `owner`'s versions that are not deleted (of `name`, or of every name), without
+    /// files, by name then version.
+    async fn template_versions(&self, owner: &str, name: Option<&str>) -> DbResult<Vec<StoredTemplate>>;
+    /// Deletes one version (its files go, its number stays taken); false if none.
+    async fn delete_template_version(&self, owner: &str, name: &str, version: u32, now: &str) -> DbResult<bool>;
+    /// The id and options of each of `owner`'s runs that has not ended: what may still
+    /// draw a template version.
+    async fn unfinished_run_options(&self, owner: &str) -> DbResult<Vec<(String, serde_json::Value)>>;
+}
+
+fn encode_files(files: &HashMap<String, Vec<u8>>) -> String {
+    let encoded: serde_json::Map<String, serde_json::Value> =
+        files.iter().map(|(name, bytes)| (name.clone(), base64::engine::general_purpose::STANDARD.encode(bytes).into())).collect();
+    serde_json::Value::Object(encoded).to_string()
+}
+
+fn decode_files(text: &str) -> DbResult<HashMap<String, Vec<u8>>> {
+    let corrupt = |reason: String| DbError::Corrupt(format!("template files: {reason}"));
+    let map: HashMap<String, String> = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+    map.into_iter()
+        .map(|(name, encoded)| base64::engine::general_purpose::STANDARD.decode(encoded).map(|bytes| (name, bytes)).map_err(|e| corrupt(e.to_string())))
+        .collect()
+}
+
+fn template_from(row: &SqliteRow, with_files: bool) -> DbResult<StoredTemplate> {
+    Ok(StoredTemplate {
+        id: row.get("id"),
+        owner: row.get("owner"),
+        name: row.get("name"),
+        version: row.get::<i64, _>("version") as u32,
+        description: row.get("description"),
+        files: if with_files { decode_files(&row.get::<String, _>("files"))? } else { HashMap::new() },
+        size_bytes: row.get("size_bytes"),
+        created_at: row.get("created_at"),
+    })
+}
+
+#[async_trait::async_trait]
+impl TemplateRepo for SqliteDatabase {
+    async fn insert_template(&self, owner: &str, name: &str, description: &str, files: &HashMap<String, Vec<u8>>, now: &str) -> DbResult<StoredTemplate> {
+        let size: usize = files.values().map(Vec::len).sum();
+        // One statement picks the number and inserts the row, so two uploads of a name
+        // at once cannot take the same number (and UNIQUE holds it if they tried).
+        let row = sqlx::query(
+            "INSERT INTO templates (id, owner, name, version, description, files, size_bytes, created_at)
+             SELECT ?, ?, ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ? FROM templates WHERE owner = ? AND name = ?
+             RETURNING id, owner, name, version, description, files, size_bytes, created_at",
+        )
+        .bind(super::new_id())
+        .bind(owner)
+        .bind(name)
+        .bind(description)
+        .bind(encode_files(files))
+        .bind(size as i64)
+        .bind(now)
+        .bind(owner)
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        template_from(&row, true)
+    }
+
+    async fn template(&self, owner: &str, name: &str, version: Option<u32>) -> DbResult<Option<StoredTemplate>> {
+        let row = match version {
+            Some(version) => {
+                sqlx::query("SELECT * FROM templates WHERE owner = ? AND name = ? AND version = ? AND deleted_at IS NULL")
+                    .bind(owner)
+                    .bind(name)
+                    .bind(version as i64)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM templates WHERE owner = ? AND name = ? AND deleted_at IS NULL ORDER BY version DESC LIMIT 1")
+                    .bind(owner)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
+        row.as_ref().map(|row| template_from(row, true)).transpose()
+    }
+
+    async fn template_versions(&self, owner: &str, name: Option<&str>) -> DbResult<Vec<StoredTemplate>> {
+        let rows = sqlx::query(
+            "SELECT id, owner, name, version, description, size_bytes, created_at FROM templates
+             WHERE owner = ? AND (? IS NULL OR name = ?) AND deleted_at IS NULL ORDER BY name, version",
+        )
+        .bind(owner)
+        .bind(name)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| template_from(row, false)).collect()
+    }
+
+    async fn delete_template_version(&self, owner: &str, name: &str, version: u32, now: &str) -> DbResult<bool> {
+        let done = sqlx::query("UPDATE templates SET files = '{}', size_bytes = 0, deleted_at = ? WHERE owner = ? AND name = ? AND version = ? AND deleted_at IS NULL")
+            .bind(now)
+            .bind(owner)
+            .bind(name)
+            .bind(version as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unfinished_run_options(&self, owner: &str) -> DbResult<Vec<(String, serde_json::Value)>> {
+        let rows = sqlx::query("SELECT id, options FROM runs WHERE owner = ? AND status NOT IN ('succeeded', 'failed', 'cancelled')").bind(owner).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let options: String = row.get("options");
+                serde_json::from_str(&options).map(|o| (row.get("id"), o)).map_err(|e| DbError::Corrupt(format!("run options: {e}")))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,217 @@
+//! The intro templates a key may use: the built-in ones and the key's own uploads.
+//! Input: a key and a reference (`name` or `name@version`), or the files of a new upload.
+//! Output: a loaded [`Template`], the listing the API answers, or what a delete did.
+//! Invariant: a built-in name cannot be uploaded, so a name means one template to every
+//! key that sees it; a loaded upload is exactly its stored version (stored versions
+//! never change, so the loaded copy is kept by row id); a version a run that has not
+//! ended may still draw is never deleted.
+
+use crate::db::{Database, DbError, StoredTemplate};
+use crate::options::FieldError;
+use crate::templates::{Template, TemplateError};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Versions one key may keep, over all its template names.
+pub const MAX_VERSIONS_PER_KEY: usize = 100;
+/// Loaded uploads kept in memory (each holds its scene and assets).
+const CACHED_UPLOADS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    /// No template by that reference for this key; the text says what is known.
+    #[error("{0}")]
+    Unknown(String),
+    /// An upload that is not a template: each fault names its file and field.
+    #[error("the template is not valid")]
+    Invalid(Vec<FieldError>),
+    /// The key keeps as many versions as it may.
+    #[error("this key keeps {0} template versions, the most it may; delete some first")]
+    Full(usize),
+    /// A delete of a version that runs still need.
+    #[error("{0}")]
+    Pinned(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("loading a stored template: {0}")]
+    Stored(String),
+}
+
+/// `name` or `name@version`; `None` for a version that is not a whole number.
+pub fn parse_reference(reference: &str) -> Option<(&str, Option<u32>)> {
+    match reference.split_once('@') {
+        Some((name, version)) => Some((name, Some(version.parse().ok()?))),
+        None => Some((reference, None)),
+    }
+}
+
+/// The template `reference` names for `owner`: a built-in one, else the owner's upload
+/// (its latest version when none is given).
+pub async fn resolve(db: &dyn Database, owner: &str, reference: &str) -> Result<Arc<Template>, LibraryError> {
+    let unknown = || LibraryError::Unknown(format!("no template {reference:?} (GET /v1/templates lists them)"));
+    let (name, version) = parse_reference(reference).ok_or_else(unknown)?;
+    if is_builtin_name(name) {
+        return crate::templates::find_builtin(reference).ok_or_else(unknown);
+    }
+    let stored = db.template(owner, name, version).await?.ok_or_else(unknown)?;
+    load(stored).await
+}
+
+fn is_builtin_name(name: &str) -> bool {
+    crate::templates::builtin().iter().any(|t| t.manifest.name == name)
+}
+
+fn cache() -> &'static Mutex<HashMap<String, Arc<Template>>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Template>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn remember(id: &str, template: &Arc<Template>) {
+    let mut cache = cache().lock().unwrap();
+    if cache.len() >= CACHED_UPLOADS {
+        // Any one goes: a miss costs one load, and a bound matters more than a policy.
+        if let Some(key) = cache.keys().next().cloned() {
+            cache.remove(&key);
+        }
+    }
+    cache.insert(id.to_string(), template.clone());
+}
+
+/// A stored version made into a template (once per process and row).
+async fn load(stored: StoredTemplate) -> Result<Arc<Template>, LibraryError> {
+    if let Some(template) = cache().lock().unwrap().get(&stored.id) {
+        return Ok(template.clone());
+    }
+    let id = stored.id.clone();
+    let template = tokio::task::spawn_blocking(move || -> Result<Template, TemplateError> {
+        let mut template = Template::from_files(&stored.files)?;
+        template.manifest.version = stored.version;
+        Ok(template)
+    })
+    .await
+    .map_err(|e| LibraryError::Stored(e.to_string()))?
+    .map_err(|e| LibraryError::Stored(e.to_string()))?;
+    let template = Arc::new(template);
+    remember(&id, &template);
+    Ok(template)
+}
+
+/// Checks `files` as a template and stores them as the next version of its name; the
+/// version the manifest gives is replaced by the one the service assigns.
+pub async fn upload(db: &dyn Database, owner: &str, mut files: HashMap<String, Vec<u8>>) -> Result<Arc<Template>, LibraryError> {
+    let kept = db.template_versions(owner, None).await?.len();
+    if kept >= MAX_VERSIONS_PER_KEY {
+        return Err(LibraryError::Full(kept));
+    }
+    // Authors need not number their uploads: the service does.
+    if let Some(manifest) = files.get_mut("manifest.json")
+        && let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(manifest)
+        && !map.contains_key("version")
+    {
+        map.insert("version".into(), json!(1));
+        *manifest = serde_json::to_vec(&Value::Object(map)).expect("a JSON object serialises");
+    }
+    let checked_files = files.clone();
+    let checked = tokio::task::spawn_blocking(move || Template::from_files(&checked_files))
+        .await
+        .map_err(|e| LibraryError::Stored(e.to_string()))?
+        .map_err(|e| LibraryError::Invalid(vec![upload_field_error(&e)]))?;
+    let name = checked.manifest.name.clone();
+    if is_builtin_name(&name) {
+        return Err(LibraryError::Invalid(vec![FieldError {
+            field: "files.manifest.json".into(),
+            message: format!("name: {name:?} is a built-in template; an upload needs a name of its own"),
+        }]));
+    }
+    let stored = db.insert_template(owner, &name, &checked.manifest.description, &files, &crate::db::now()).await?;
+    let mut template = checked;
+    template.manifest.version = stored.version;
+    let template = Arc::new(template);
+    remember(&stored.id, &template);
+    Ok(template)
+}
+
+/// A template's fault as the field of an upload: `files.manifest.json` with the
+/// manifest's own field in the message, `files.scene.svg` with its line, and so on.
+fn upload_field_error(error: &TemplateError) -> FieldError {
+    match error {
+        TemplateError::Manifest { field, reason } => FieldError { field: "files.manifest.json".into(), message: format!("{field}: {reason}") },
+        TemplateError::Scene { file, reason } => FieldError { field: format!("files.{file}"), message: reason.clone() },
+        TemplateError::Files(text) => match text.split_once(": ") {
+            Some((file, reason)) if !file.contains(' ') => FieldError { field: format!("files.{file}"), message: reason.to_string() },
+            _ => FieldError { field: "files".into(), message: text.clone() },
+        },
+    }
+}
+
+/// What `GET /v1/templates` answers for `owner`: the built-in templates, then the
+/// latest version of each of the owner's with the numbers of all its versions.
+pub async fn list(db: &dyn Database, owner: &str) -> Result<Vec<Value>, LibraryError> {
+    let mut listed: Vec<Value> = crate::templates::builtin().iter().map(|t| t.describe("built-in")).collect();
+    let versions = db.template_versions(owner, None).await?;
+    let mut by_name: Vec<(String, Vec<u32>)> = Vec::new();
+    for stored in &versions {
+        match by_name.last_mut() {
+            Some((name, numbers)) if *name == stored.name => numbers.push(stored.version),
+            _ => by_name.push((stored.name.clone(), vec![stored.version])),
+        }
+    }
+    for (name, numbers) in by_name {
+        let latest = *numbers.last().expect("a name listed has a version");
+        let Some(stored) = db.template(owner, &name, Some(latest)).await? else { continue };
+        let mut described = load(stored).await?.describe("own");
+        described["versions"] = json!(numbers);
+        listed.push(described);
+    }
+    Ok(listed)
+}
+
+/// What a delete did: the versions removed, and those kept because runs need them.
+#[derive(Debug, serde::Serialize)]
+pub struct Deleted {
+    pub name: String,
+    pub deleted: Vec<u32>,
+    pub kept: Vec<Value>,
+}
+
+/// Deletes `owner`'s versions of `name` (one, or all) that no unfinished run may still
+/// draw. Asking for one pinned version is refused ([`LibraryError::Pinned`]).
+pub async fn delete(db: &dyn Database, owner: &str, name: &str, version: Option<u32>) -> Result<Deleted, LibraryError> {
+    let versions: Vec<u32> = db.template_versions(owner, Some(name)).await?.iter().map(|t| t.version).collect();
+    let asked: Vec<u32> = versions.iter().copied().filter(|v| version.is_none_or(|asked| asked == *v)).collect();
+    if asked.is_empty() {
+        let what = version.map_or(format!("{name:?}"), |v| format!("\"{name}@{v}\""));
+        return Err(LibraryError::Unknown(format!("this key has no template {what}")));
+    }
+    let pins = pins(db, owner, name, versions.last().copied()).await?;
+    let mut outcome = Deleted { name: name.to_string(), deleted: Vec::new(), kept: Vec::new() };
+    for number in asked {
+        match pins.get(&number) {
+            Some(runs) if version.is_some() => {
+                return Err(LibraryError::Pinned(format!("{name}@{number} is used by runs that have not ended: {}", runs.join(", "))));
+            }
+            Some(runs) => outcome.kept.push(json!({"version": number, "pinned_by": runs})),
+            None => {
+                if db.delete_template_version(owner, name, number, &crate::db::now()).await? {
+                    outcome.deleted.push(number);
+                }
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// The versions of `name` that `owner`'s unfinished runs may still draw, with the runs:
+/// a run that names no version draws the latest.
+async fn pins(db: &dyn Database, owner: &str, name: &str, latest: Option<u32>) -> Result<HashMap<u32, Vec<String>>, LibraryError> {
+    let mut pins: HashMap<u32, Vec<String>> = HashMap::new();
+    for (run_id, options) in db.unfinished_run_options(owner).await? {
+        let Some(reference) = options.pointer("/intro/template").and_then(Value::as_str) else { continue };
+        let Some((used, version)) = parse_reference(reference) else { continue };
+        if let (true, Some(number)) = (used == name, version.or(latest)) {
+            pins.entry(number).or_default().push(run_id);
+        }
+    }
+    Ok(pins)
+}
