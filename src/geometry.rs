@@ -65,6 +65,23 @@ impl PixelRect {
     pub fn bottom(&self) -> u32 {
         self.y + self.height
     }
+
+    /// The smallest rectangle holding both.
+    pub fn union(self, other: PixelRect) -> PixelRect {
+        let (x0, y0) = (self.x.min(other.x), self.y.min(other.y));
+        let (x1, y1) = (self.right().max(other.right()), self.bottom().max(other.bottom()));
+        PixelRect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
+    }
+
+    /// The whole pixels that cover the area `(x0, y0, x1, y1)` inside a picture of
+    /// `size`; `None` when none do.
+    pub fn covering((x0, y0, x1, y1): (f64, f64, f64, f64), size: Size) -> Option<PixelRect> {
+        let x0 = x0.floor().clamp(0.0, size.width as f64) as u32;
+        let y0 = y0.floor().clamp(0.0, size.height as f64) as u32;
+        let x1 = x1.ceil().clamp(0.0, size.width as f64) as u32;
+        let y1 = y1.ceil().clamp(0.0, size.height as f64) as u32;
+        (x1 > x0 && y1 > y0).then(|| PixelRect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 })
+    }
 }
 
 /// Width × height in pixels of some space.

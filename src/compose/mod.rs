@@ -153,29 +153,15 @@ impl Compositor {
             }
             reach.extend(self.keys.draw(&mut canvas, &overlays.chips, dest)?);
         }
-        let extent = reach.into_iter().filter_map(|r| to_pixels(r, size)).reduce(union);
+        let extent = reach.into_iter().filter_map(|r| PixelRect::covering(r, size)).reduce(PixelRect::union);
         self.overlay_extent = extent;
         let dirty = if std::mem::take(&mut self.first) {
             full
         } else {
-            [page_dirty, previous, extent].into_iter().flatten().reduce(union).unwrap_or(PixelRect { x: 0, y: 0, width: 0, height: 0 })
+            [page_dirty, previous, extent].into_iter().flatten().reduce(PixelRect::union).unwrap_or(PixelRect { x: 0, y: 0, width: 0, height: 0 })
         };
         Ok(ComposedFrame { rgba: &self.canvas, size, dirty })
     }
-}
-
-fn to_pixels((x0, y0, x1, y1): (f64, f64, f64, f64), size: Size) -> Option<PixelRect> {
-    let x0 = x0.floor().clamp(0.0, size.width as f64) as u32;
-    let y0 = y0.floor().clamp(0.0, size.height as f64) as u32;
-    let x1 = x1.ceil().clamp(0.0, size.width as f64) as u32;
-    let y1 = y1.ceil().clamp(0.0, size.height as f64) as u32;
-    (x1 > x0 && y1 > y0).then(|| PixelRect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 })
-}
-
-fn union(a: PixelRect, b: PixelRect) -> PixelRect {
-    let (x0, y0) = (a.x.min(b.x), a.y.min(b.y));
-    let (x1, y1) = (a.right().max(b.right()), a.bottom().max(b.bottom()));
-    PixelRect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
 }
 
 /// Copies `area` of `from` onto `canvas` (both RGBA at `size`).

@@ -57,24 +57,41 @@ impl<'a> IntroClip<'a> {
 
     /// Pushes every slot of the card to `sink`; `after` is the picture the card hands over
     /// to (RGBA at the card's size). `each` is asked after every slot and may stop it.
+    ///
+    /// Only what changed is redrawn and converted for the encoder: while the card moves
+    /// on its own, the union of where its moving layers were and are (the rest is the
+    /// card's base); during the hand-over, the whole picture.
     pub fn push(&self, sink: &mut VideoSink, after: &[u8], each: &mut dyn FnMut(u64) -> bool) -> Result<bool, EncodeError> {
         let size = self.card.size();
         let full = PixelRect { x: 0, y: 0, width: size.width, height: size.height };
         let mut picture = vec![0u8; size.width as usize * size.height as usize * 4];
         let mut shown_settled = false;
+        // Where the last picture pushed differs from the card's base, and whether it was
+        // blended with `after` (then it differs everywhere).
+        let mut shown: Option<(Option<PixelRect>, bool)> = None;
         for index in 0..self.slots() {
             let t = index as f64 * 1000.0 / self.fps as f64;
             let (pts, duration) = (slot_pts_ns(index, self.fps), slot_pts_ns(index + 1, self.fps) - slot_pts_ns(index, self.fps));
             let mix = self.handover(t);
-            if mix == 0.0 && t >= self.card.settled_ms() && shown_settled {
+            let cover = self.card.cover(t);
+            let changed = match shown {
+                Some((before, false)) if mix == 0.0 => [before, cover].into_iter().flatten().reduce(PixelRect::union),
+                _ => Some(full),
+            };
+            if (mix == 0.0 && t >= self.card.settled_ms() && shown_settled) || changed.is_none() {
                 sink.repeat(pts, duration)?;
             } else {
-                self.card.draw(t, &mut picture);
+                match changed {
+                    // `picture` holds the last picture pushed, unblended: redraw what changed.
+                    Some(area) if area != full => self.card.redraw(t, &mut picture, area),
+                    _ => self.card.draw(t, &mut picture),
+                }
                 if mix > 0.0 {
                     blend(&mut picture, after, mix);
                 }
                 shown_settled = mix == 0.0 && t >= self.card.settled_ms();
-                sink.picture(&picture, full, pts, duration)?;
+                sink.picture(&picture, changed.unwrap_or(full), pts, duration)?;
+                shown = Some((cover, mix > 0.0));
             }
             if !each(index) {
                 return Ok(false);

@@ -9,7 +9,7 @@ use super::manifest::{LayerMotion, Manifest};
 use super::motion::Track;
 use super::slots::{background_markup, fill_placeholders, image_markup, text_markup};
 use super::{Image, TemplateError};
-use crate::geometry::Size;
+use crate::geometry::{PixelRect, Size};
 use resvg::usvg;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -31,6 +31,10 @@ pub struct SceneInputs<'a> {
 /// A card ready to draw.
 pub struct Card {
     size: Size,
+    /// Black under the layers below the first one that moves, drawn once: every
+    /// picture of the card starts as a copy of it.
+    base: Pixmap,
+    /// The layers from the first one that moves on, drawn for every picture.
     layers: Vec<PreparedLayer>,
     duration_ms: f64,
     /// After this moment nothing moves: later frames are the same picture.
@@ -62,51 +66,122 @@ impl Card {
 
     /// The card at `t_ms`, RGBA (opaque) at the card's size, into `out`.
     pub fn draw(&self, t_ms: f64, out: &mut [u8]) {
+        // The base is opaque, so its premultiplied bytes are the straight ones.
+        out.copy_from_slice(self.base.data());
         let mut canvas = tiny_skia::PixmapMut::from_bytes(out, self.size.width, self.size.height).expect("out matches the card's size");
-        canvas.fill(tiny_skia::Color::BLACK);
-        let unit = self.size.width.min(self.size.height) as f64 / 1080.0;
         for layer in &self.layers {
-            draw_layer(&mut canvas, layer, t_ms, unit);
+            draw_layer(&mut canvas, layer, t_ms, self.unit());
         }
+    }
+
+    /// Brings `out`, which holds this card's picture at an earlier moment, to `t_ms` by
+    /// redrawing only `area`: it must hold the covers ([`Card::cover`]) of both moments.
+    /// Where a still layer lies above a moving one, the whole picture is drawn (that
+    /// layer cannot be drawn twice over what is kept).
+    pub fn redraw(&self, t_ms: f64, out: &mut [u8], area: PixelRect) {
+        if self.layers.iter().any(|layer| is_still(&layer.motion)) {
+            return self.draw(t_ms, out);
+        }
+        let stride = self.size.width as usize * 4;
+        let base = self.base.data();
+        for y in area.y as usize..area.bottom() as usize {
+            let row = y * stride + area.x as usize * 4..y * stride + area.right() as usize * 4;
+            out[row.clone()].copy_from_slice(&base[row]);
+        }
+        let mut canvas = tiny_skia::PixmapMut::from_bytes(out, self.size.width, self.size.height).expect("out matches the card's size");
+        for layer in &self.layers {
+            draw_layer(&mut canvas, layer, t_ms, self.unit());
+        }
+    }
+
+    /// The part of the picture the layers drawn per picture cover at `t_ms` (`None`
+    /// when none shows): outside it, the picture is the base. Two pictures differ at
+    /// most inside the union of their covers.
+    pub fn cover(&self, t_ms: f64) -> Option<PixelRect> {
+        let unit = self.unit();
+        let covers = self.layers.iter().filter_map(|layer| {
+            let place = placement(layer, t_ms, unit)?;
+            let (w, h) = (layer.picture.width() as f32 + 2.0 * place.pad as f32, layer.picture.height() as f32 + 2.0 * place.pad as f32);
+            let area = tiny_skia::Rect::from_xywh(0.0, 0.0, w, h)?.transform(place.transform)?;
+            // A pixel more on each side: bilinear filtering reaches into the next one.
+            let area = (area.left() as f64 - 1.0, area.top() as f64 - 1.0, area.right() as f64 + 1.0, area.bottom() as f64 + 1.0);
+            PixelRect::covering(area, self.size)
+        });
+        covers.reduce(PixelRect::union)
+    }
+
+    fn unit(&self) -> f64 {
+        self.size.width.min(self.size.height) as f64 / 1080.0
     }
 }
 
-fn draw_layer(canvas: &mut tiny_skia::PixmapMut, layer: &PreparedLayer, t: f64, unit: f64) {
+/// A layer not animated at all: it can be drawn once, into the base.
+fn is_still(motion: &LayerMotion) -> bool {
+    motion.opacity.is_none() && motion.x.is_none() && motion.y.is_none() && motion.scale.is_none() && motion.blur.is_none()
+}
+
+/// Where and how a layer shows at one moment.
+struct Placement {
+    opacity: f64,
+    blur_px: f64,
+    /// The picture's growth on each side when blurred.
+    pad: f64,
+    transform: Transform,
+}
+
+/// The layer's placement at `t`, `None` while it is invisible.
+fn placement(layer: &PreparedLayer, t: f64, unit: f64) -> Option<Placement> {
     let m = &layer.motion;
     let opacity = m.opacity.as_ref().map_or(1.0, |k| k.at(t)).clamp(0.0, 1.0);
     let scale = m.scale.as_ref().map_or(1.0, |k| k.at(t)).max(0.0);
     if opacity < 0.002 || scale < 0.001 {
-        return;
+        return None;
     }
     let (w, h) = (layer.picture.width() as f64, layer.picture.height() as f64);
     let dx = m.x.as_ref().map_or(0.0, |k| k.at(t, unit, w));
     let dy = m.y.as_ref().map_or(0.0, |k| k.at(t, unit, h));
     let blur_px = m.blur.as_ref().map_or(0.0, |k| k.at(t)) * unit;
-    let blurred;
-    let (picture, pad) = if blur_px >= 0.35 {
-        blurred = blur(&layer.picture, blur_px);
-        (blurred.0.as_ref(), blurred.1)
-    } else {
-        (layer.picture.as_ref(), 0.0)
-    };
+    let pad = if blur_px >= MIN_BLUR_PX { blur_pad(blur_px) as f64 } else { 0.0 };
     // Scale about the layer's centre at rest, then move.
     let transform = Transform::from_translate((layer.left + dx + w / 2.0) as f32, (layer.top + dy + h / 2.0) as f32)
         .pre_scale(scale as f32, scale as f32)
         .pre_translate((-w / 2.0 - pad) as f32, (-h / 2.0 - pad) as f32);
+    Some(Placement { opacity, blur_px, pad, transform })
+}
+
+/// Blurs smaller than this many pixels are not drawn as blurs.
+const MIN_BLUR_PX: f64 = 0.35;
+
+fn draw_layer(canvas: &mut tiny_skia::PixmapMut, layer: &PreparedLayer, t: f64, unit: f64) {
+    let Some(place) = placement(layer, t, unit) else { return };
+    let blurred;
+    let picture = if place.blur_px >= MIN_BLUR_PX {
+        blurred = blur(&layer.picture, place.blur_px);
+        blurred.as_ref()
+    } else {
+        layer.picture.as_ref()
+    };
+    let transform = place.transform;
     let still = transform.is_translate() && transform.tx.fract() == 0.0 && transform.ty.fract() == 0.0;
     let paint = PixmapPaint {
-        opacity: opacity as f32,
+        opacity: place.opacity as f32,
         blend_mode: tiny_skia::BlendMode::SourceOver,
         quality: if still { tiny_skia::FilterQuality::Nearest } else { tiny_skia::FilterQuality::Bilinear },
     };
     canvas.draw_pixmap(0, 0, picture, &paint, transform, layer.clip.as_ref());
 }
 
-/// A blurred copy of `picture` (premultiplied RGBA), grown by the blur's reach on every
-/// side; three box passes each way approximate a Gaussian of `radius` pixels.
-fn blur(picture: &Pixmap, radius: f64) -> (Pixmap, f64) {
-    let box_radius = ((radius * 0.6).round() as usize).max(1);
-    let pad = box_radius * 3;
+/// How far a blur of `radius` pixels reaches: three box passes of its box radius.
+fn blur_pad(radius: f64) -> usize {
+    ((radius * 0.6).round() as usize).max(1) * 3
+}
+
+/// A blurred copy of `picture` (premultiplied RGBA), grown by the blur's reach
+/// ([`blur_pad`]) on every side; three box passes each way approximate a Gaussian of
+/// `radius` pixels.
+fn blur(picture: &Pixmap, radius: f64) -> Pixmap {
+    let pad = blur_pad(radius);
+    let box_radius = pad / 3;
     let (w, h) = (picture.width() as usize + 2 * pad, picture.height() as usize + 2 * pad);
     let mut grown = Pixmap::new(w as u32, h as u32).expect("a non-empty layer");
     grown.draw_pixmap(pad as i32, pad as i32, picture.as_ref(), &PixmapPaint::default(), Transform::identity(), None);
@@ -125,7 +200,7 @@ fn blur(picture: &Pixmap, radius: f64) -> (Pixmap, f64) {
             *c = (*c).min(a);
         }
     }
-    (grown, pad as f64)
+    grown
 }
 
 /// One running-sum box pass along lines of `len` samples `step` apart, lines
@@ -251,7 +326,20 @@ pub fn make_card(manifest: &Manifest, scene_svg: &str, assets: &Arc<HashMap<Stri
             layers.push(PreparedLayer { picture, left, top, motion, clip });
         }
     }
-    Ok(Card { size: inputs.size, layers, duration_ms: manifest.duration_ms as f64, settled_ms })
+    let base = base_of(&mut layers, inputs.size, unit).ok_or_else(|| scene("the card has no pixels".into()))?;
+    Ok(Card { size: inputs.size, base, layers, duration_ms: manifest.duration_ms as f64, settled_ms })
+}
+
+/// Takes the layers under the first one that moves out of `layers` and draws them over
+/// black: they look the same in every picture of the card.
+fn base_of(layers: &mut Vec<PreparedLayer>, size: Size, unit: f64) -> Option<Pixmap> {
+    let moving_from = layers.iter().position(|layer| !is_still(&layer.motion)).unwrap_or(layers.len());
+    let mut base = Pixmap::new(size.width, size.height)?;
+    base.fill(tiny_skia::Color::BLACK);
+    for layer in layers.drain(..moving_from) {
+        draw_layer(&mut base.as_mut(), &layer, 0.0, unit);
+    }
+    Some(base)
 }
 
 fn delayed(motion: &LayerMotion, delay: f64) -> LayerMotion {

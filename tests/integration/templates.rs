@@ -317,6 +317,16 @@ fn a_demo_with_an_intro_is_longer_by_the_card_and_starts_on_its_text() {
     let frames = crate::privacy::mp4_pictures(&intro_dir.join("demo.mp4"));
     let plain_frames = crate::privacy::mp4_pictures(&plain_dir.join("demo.mp4"));
     assert_eq!(frames.len() as u64, plain_frames.len() as u64 + slots);
+    // Every picture of the card is in the video whole: the encoder was given only what
+    // changed from one to the next, so anything left over would show as a block far
+    // from the card drawn afresh.
+    let size = Size { width: 640, height: 360 };
+    let moments: Vec<f64> = (0..slots).map(|i| i as f64 * 1000.0 / 30.0).collect();
+    let expected = pictures(&r, size, &plain_frames[0].rgba, &moments);
+    for (i, (shown, drawn)) in frames.iter().zip(&expected).enumerate() {
+        let worst = worst_block_difference(&shown.rgba, drawn, size);
+        assert!(worst < 24.0, "card frame {i}: a 16×16 block differs from the card drawn afresh by {worst:.1} on average");
+    }
     // After the card, the video is the plain demo, frame for frame.
     for (i, (a, b)) in frames[slots as usize..].iter().zip(&plain_frames).enumerate().step_by(10) {
         let mean = a.rgba.iter().zip(&b.rgba).map(|(x, y)| x.abs_diff(*y) as u64).sum::<u64>() as f64 / a.rgba.len() as f64;
@@ -330,6 +340,47 @@ fn a_demo_with_an_intro_is_longer_by_the_card_and_starts_on_its_text() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("Welcome to Orbit"), "OCR of the card read {text:?}");
     let _ = plain;
+}
+
+#[test]
+fn a_card_redrawn_only_where_it_changed_is_the_card_drawn_whole() {
+    use demoreel::geometry::PixelRect;
+    let size = Size { width: 640, height: 360 };
+    let after = page(size);
+    for name in BUILTIN {
+        let r = request(name, Value::Null, json!({}));
+        let card = r.make_card(Some(&after), size).unwrap();
+        let (mut kept, mut whole) = (vec![0u8; after.len()], vec![0u8; after.len()]);
+        card.draw(0.0, &mut kept);
+        let (mut redrawn, mut previous) = (0, 0.0);
+        for t in every_33ms(1000.0 / 30.0, card.duration_ms()) {
+            let area = [card.cover(previous), card.cover(t)].into_iter().flatten().reduce(PixelRect::union);
+            previous = t;
+            if let Some(area) = area {
+                card.redraw(t, &mut kept, area);
+                redrawn += 1;
+            }
+            card.draw(t, &mut whole);
+            assert!(kept == whole, "{name} at {t} ms: redrawn inside {area:?}, the picture differs from the card drawn whole");
+        }
+        assert!(redrawn > 10, "{name}: only {redrawn} moments moved");
+    }
+}
+
+/// The largest mean difference per channel over the 16×16 blocks of two RGBA pictures.
+fn worst_block_difference(a: &[u8], b: &[u8], size: Size) -> f64 {
+    let mut worst: f64 = 0.0;
+    for by in 0..size.height / 16 {
+        for bx in 0..size.width / 16 {
+            let mut sum = 0u64;
+            for y in by * 16..by * 16 + 16 {
+                let row = (y * size.width + bx * 16) as usize * 4;
+                sum += a[row..row + 64].iter().zip(&b[row..row + 64]).map(|(x, y)| x.abs_diff(*y) as u64).sum::<u64>();
+            }
+            worst = worst.max(sum as f64 / (16.0 * 16.0 * 4.0));
+        }
+    }
+    worst
 }
 
 /// A tiny web server for image fetching: fixed answers by path.
