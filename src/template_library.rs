@@ -112,6 +112,10 @@ pub async fn upload(db: &dyn Database, owner: &str, mut files: HashMap<String, V
         map.insert("version".into(), json!(1));
         *manifest = serde_json::to_vec(&Value::Object(map)).expect("a JSON object serialises");
     }
+    // One upload is checked at a time: drawing a hostile scene costs one core, never the
+    // machine (the renders and the API keep the other).
+    static CHECKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let _turn = CHECKING.acquire().await.map_err(|e| LibraryError::Stored(e.to_string()))?;
     let checked_files = files.clone();
     let checked = tokio::task::spawn_blocking(move || Template::from_files(&checked_files))
         .await

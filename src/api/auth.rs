@@ -49,23 +49,16 @@ impl FromRequestParts<AppState> for StudioCaller {
         let Some(token) = parts.headers.get("x-studio-token") else {
             return authenticate(state, &parts.headers, &parts.extensions).await.map(StudioCaller);
         };
-        let address = parts.extensions.get::<ClientAddr>().map(|a| a.0);
-        if let Some(address) = address {
-            state.bad_keys.check(&address)?;
-        }
         let key_id = token.to_str().ok().and_then(|t| studio_token_key(&state.services.signer, t, crate::secrets::now_unix()));
-        let found = match key_id {
-            Some(id) => state.services.db.key_by_id(&id).await?,
-            None => None,
-        };
-        let Some(found) = found else {
-            if let Some(address) = address {
-                state.bad_keys.spend(address);
+        let db = &state.services.db;
+        admit(state, &parts.extensions, || async move {
+            match key_id {
+                Some(id) => db.key_by_id(&id).await,
+                None => Ok(None),
             }
-            return Err(ApiError::Unauthorized);
-        };
-        state.limiter.check(&found.id, state.services.config.rate_per_second, state.services.config.rate_burst)?;
-        Ok(StudioCaller(found))
+        })
+        .await
+        .map(StudioCaller)
     }
 }
 
@@ -95,16 +88,29 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
 }
 
 pub(super) async fn authenticate(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> Result<ApiKey, ApiError> {
+    let key = presented_key(headers).filter(|k| !k.is_empty() && k.len() <= 256);
+    let db = &state.services.db;
+    admit(state, extensions, || async move {
+        match key {
+            Some(key) => db.key_by_hash(&crate::secrets::hash_api_key(&key)).await,
+            None => Ok(None),
+        }
+    })
+    .await
+}
+
+/// The key `find` looks up, admitted: an address that keeps presenting bad credentials
+/// is refused before the database is asked, a credential that finds no key spends that
+/// address's allowance, and a key found spends its own rate.
+async fn admit<F>(state: &AppState, extensions: &Extensions, find: impl FnOnce() -> F) -> Result<ApiKey, ApiError>
+where
+    F: std::future::Future<Output = crate::db::DbResult<Option<ApiKey>>>,
+{
     let address = extensions.get::<ClientAddr>().map(|a| a.0);
     if let Some(address) = address {
         state.bad_keys.check(&address)?;
     }
-    let key = presented_key(headers).filter(|k| !k.is_empty() && k.len() <= 256);
-    let found = match &key {
-        Some(key) => state.services.db.key_by_hash(&crate::secrets::hash_api_key(key)).await?,
-        None => None,
-    };
-    let Some(found) = found else {
+    let Some(found) = find().await? else {
         if let Some(address) = address {
             state.bad_keys.spend(address);
         }

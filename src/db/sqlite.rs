@@ -37,6 +37,15 @@ pub struct SqliteDatabase {
 }
 
 impl SqliteDatabase {
+    /// The key `query` finds by `value`, if it is neither revoked nor expired now
+    /// (`query` binds the value, then the time).
+    async fn live_key(&self, query: &'static str, value: &str) -> DbResult<Option<ApiKey>> {
+        let row = sqlx::query(query).bind(value).bind(now()).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
+    }
+}
+
+impl SqliteDatabase {
     pub async fn open(path: &Path) -> DbResult<SqliteDatabase> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| DbError::Corrupt(format!("{}: {e}", parent.display())))?;
@@ -124,21 +133,11 @@ impl KeyRepo for SqliteDatabase {
     }
 
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>> {
-        let row = sqlx::query("SELECT id, label FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
-            .bind(key_hash)
-            .bind(now())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
+        self.live_key("SELECT id, label FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", key_hash).await
     }
 
     async fn key_by_id(&self, id: &str) -> DbResult<Option<ApiKey>> {
-        let row = sqlx::query("SELECT id, label FROM api_keys WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
-            .bind(id)
-            .bind(now())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
+        self.live_key("SELECT id, label FROM api_keys WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", id).await
     }
 
     async fn list_keys(&self) -> DbResult<Vec<KeyInfo>> {

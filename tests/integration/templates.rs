@@ -490,6 +490,17 @@ async fn artifact(client: &crate::service::Client, run: &str, name: &str) -> Vec
     bytes
 }
 
+/// Downloads a run's raw.mp4 and demo.mp4 into `dir`; answers their lengths in seconds.
+async fn raw_and_demo_seconds(client: &crate::service::Client, run: &str, dir: &std::path::Path) -> (f64, f64) {
+    let mut seconds = [0.0; 2];
+    for (i, name) in ["raw.mp4", "demo.mp4"].into_iter().enumerate() {
+        let path = dir.join(name);
+        std::fs::write(&path, artifact(client, run, name).await).unwrap();
+        seconds[i] = demoreel::encode::decode::probe(&path).unwrap().duration_ns as f64 / 1e9;
+    }
+    (seconds[0], seconds[1])
+}
+
 #[test]
 fn a_run_starts_its_demo_on_the_card_and_ships_without_it_when_the_logo_is_not_an_image() {
     let _machine = crate::common::whole_machine();
@@ -512,13 +523,7 @@ fn a_run_starts_its_demo_on_the_card_and_ships_without_it_when_the_logo_is_not_a
         let plan: Value = serde_json::from_slice(&artifact(&client, &good, "plan.json").await).unwrap();
         assert_eq!(plan["intro"]["template"], "simple-line-by-line-slide-with-logo@1");
         let dir = TempDir::new("service-intro-videos");
-        let (raw, demo) = (dir.path().join("raw.mp4"), dir.path().join("demo.mp4"));
-        std::fs::write(&raw, artifact(&client, &good, "raw.mp4").await).unwrap();
-        std::fs::write(&demo, artifact(&client, &good, "demo.mp4").await).unwrap();
-        let (raw_s, demo_s) = (
-            demoreel::encode::decode::probe(&raw).unwrap().duration_ns as f64 / 1e9,
-            demoreel::encode::decode::probe(&demo).unwrap().duration_ns as f64 / 1e9,
-        );
+        let (raw_s, demo_s) = raw_and_demo_seconds(&client, &good, dir.path()).await;
         assert!((demo_s - raw_s - 3.2).abs() < 0.25, "demo {demo_s:.2} s is the 3.2 s card longer than raw {raw_s:.2} s");
 
         let bad = client.create(run("/page.html")).await;
@@ -527,12 +532,7 @@ fn a_run_starts_its_demo_on_the_card_and_ships_without_it_when_the_logo_is_not_a
         let events = String::from_utf8(artifact(&client, &bad, "events.jsonl").await).unwrap();
         let failed = events.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|e| e.to_string().contains("intro_failed")).unwrap_or_else(|| panic!("no intro_failed: {events}"));
         assert!(failed.to_string().contains("not a PNG, JPEG or SVG"), "{failed}");
-        std::fs::write(&demo, artifact(&client, &bad, "demo.mp4").await).unwrap();
-        std::fs::write(&raw, artifact(&client, &bad, "raw.mp4").await).unwrap();
-        let (raw_s, demo_s) = (
-            demoreel::encode::decode::probe(&raw).unwrap().duration_ns as f64 / 1e9,
-            demoreel::encode::decode::probe(&demo).unwrap().duration_ns as f64 / 1e9,
-        );
+        let (raw_s, demo_s) = raw_and_demo_seconds(&client, &bad, dir.path()).await;
         assert!((demo_s - raw_s).abs() < 0.25, "no card: demo {demo_s:.2} s, raw {raw_s:.2} s");
     });
 }
@@ -576,13 +576,8 @@ fn an_uploaded_template_is_used_by_a_real_run_and_recorded_with_its_version() {
         let events = String::from_utf8(artifact(&client, &run, "events.jsonl").await).unwrap();
         assert!(!events.contains("intro_failed"), "{events}");
         let dir = TempDir::new("service-uploaded-intro-videos");
-        let (raw, demo) = (dir.path().join("raw.mp4"), dir.path().join("demo.mp4"));
-        std::fs::write(&raw, artifact(&client, &run, "raw.mp4").await).unwrap();
-        std::fs::write(&demo, artifact(&client, &run, "demo.mp4").await).unwrap();
-        let (raw_s, demo_s) = (
-            demoreel::encode::decode::probe(&raw).unwrap().duration_ns as f64 / 1e9,
-            demoreel::encode::decode::probe(&demo).unwrap().duration_ns as f64 / 1e9,
-        );
+        let (raw_s, demo_s) = raw_and_demo_seconds(&client, &run, dir.path()).await;
+        let demo = dir.path().join("demo.mp4");
         assert!((demo_s - raw_s - 2.0).abs() < 0.25, "demo {demo_s:.2} s is the uploaded 2 s card longer than raw {raw_s:.2} s");
         // The uploaded card's text, read back from the demo's frame at 1.3 s (settled, before the hand-over).
         let frames = crate::privacy::mp4_pictures(&demo);
