@@ -6,6 +6,8 @@
 //!    most a quarter of it).
 //! 3. Where the card's time goes, per 1080p slot: drawing its pictures, and converting
 //!    what changed to I420 (the rest of the figure in 2 is the encoder).
+//! 4. The encoder's share: the card's pictures, drawn beforehand, pushed through a video
+//!    sink alone (conversion of what changed, and x264) as `IntroClip::push` pushes them.
 
 use demoreel::fixture::{SynthOptions, synth};
 use demoreel::geometry::Size;
@@ -36,6 +38,75 @@ fn main() {
     preview_through_the_api(&dir);
     intro_in_a_render(&dir);
     card_costs();
+    encoder_share(&dir);
+}
+
+/// Pushes the `simple` card's pictures at 1920×1080, made beforehand with the hand-over
+/// into a stand-in page, through a `VideoSink` exactly as `IntroClip::push` decides
+/// (changed area, whole pictures in the hand-over, repeats once settled); three runs.
+fn encoder_share(dir: &std::path::Path) {
+    use demoreel::geometry::PixelRect;
+    use demoreel::render::intro::IntroClip;
+    let size = Size { width: 1920, height: 1080 };
+    let template = demoreel::templates::find_builtin("simple").unwrap();
+    let values = template.check_values(Some(&serde_json::json!({"text": "Meet Orbit\nProjects your whole team can see"})), None, "intro").unwrap();
+    let card = template.card(&values, &Default::default(), None, size).unwrap();
+    let transition_ms = template.manifest.transition_ms as f64;
+    let clip = IntroClip::new(&card, transition_ms, 30);
+    let after = demoreel::templates::scene::stand_in_page(size).unwrap();
+    let full = PixelRect { x: 0, y: 0, width: size.width, height: size.height };
+    // (picture, what changed since the last one pushed; None: a repeat)
+    let mut pushes: Vec<(Vec<u8>, Option<PixelRect>)> = Vec::new();
+    let (mut before, mut blended_before, mut settled_shown) = (None, true, false);
+    for index in 0..clip.slots() {
+        let t = index as f64 * 1000.0 / 30.0;
+        let blended = t >= card.duration_ms() - transition_ms;
+        let cover = card.cover(t);
+        let changed = if blended || blended_before { Some(full) } else { [before, cover].into_iter().flatten().reduce(PixelRect::union) };
+        if (!blended && t >= card.settled_ms() && settled_shown) || changed.is_none() {
+            pushes.push((Vec::new(), None));
+            continue;
+        }
+        let mut picture = vec![0u8; after.len()];
+        clip.picture_at(t, &after, &mut picture);
+        settled_shown = !blended && t >= card.settled_ms();
+        (before, blended_before) = (cover, blended);
+        pushes.push((picture, changed));
+    }
+    // The same number of slots, all repeats of the first picture: what starting and
+    // finishing an encode costs, apart from the pictures.
+    let still: Vec<(Vec<u8>, Option<PixelRect>)> = pushes.iter().enumerate().map(|(i, (p, c))| if i == 0 { (p.clone(), *c) } else { (Vec::new(), None) }).collect();
+    let (mut card_times, mut still_times) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        card_times.push(encode_alone(&dir.join("card-alone.mp4"), size, &pushes));
+        still_times.push(encode_alone(&dir.join("card-still.mp4"), size, &still));
+    }
+    card_times.sort_by(f64::total_cmp);
+    still_times.sort_by(f64::total_cmp);
+    let whole = pushes.iter().filter(|(_, c)| *c == Some(full)).count();
+    let repeats = pushes.iter().filter(|(_, c)| c.is_none()).count();
+    let (card, still) = (percentile(&card_times, 0.5), percentile(&still_times, 0.5));
+    println!(
+        "the `simple` card's {} slots at 1920x1080 through the encoder alone ({whole} whole, {repeats} repeats, the rest a changed area), 3 interleaved runs: median {card:.2} s; the same slots as one picture and repeats {still:.2} s; the pictures' own encoding {:.2} s, {:.1} ms per picture pushed",
+        pushes.len(),
+        card - still,
+        (card - still) * 1000.0 / (pushes.len() - repeats) as f64
+    );
+}
+
+/// Seconds to encode `pushes` (a picture and its changed area, or a repeat) into `target`.
+fn encode_alone(target: &std::path::Path, size: Size, pushes: &[(Vec<u8>, Option<demoreel::geometry::PixelRect>)]) -> f64 {
+    let started = Instant::now();
+    let mut sink = demoreel::encode::VideoSink::start(target, size, 30).unwrap();
+    for (index, (picture, changed)) in pushes.iter().enumerate() {
+        let (pts, next) = (index as u64 * 1_000_000_000 / 30, (index as u64 + 1) * 1_000_000_000 / 30);
+        match changed {
+            Some(area) => sink.picture(picture, *area, pts, next - pts).unwrap(),
+            None => sink.repeat(pts, next - pts).unwrap(),
+        }
+    }
+    sink.finish().unwrap();
+    started.elapsed().as_secs_f64()
 }
 
 /// Draws the `simple` card's 84 slots at 1920×1080 as `IntroClip::push` does, timing
