@@ -54,8 +54,14 @@ pub async fn resolve(db: &dyn Database, owner: &str, reference: &str) -> Result<
     if is_builtin_name(name) {
         return crate::templates::find_builtin(reference).ok_or_else(unknown);
     }
-    let stored = db.template(owner, name, version).await?.ok_or_else(unknown)?;
-    load(stored).await
+    // Rows without their files first: a version already loaded is not read again (a
+    // preview per keystroke would otherwise fetch and decode the assets each time).
+    let rows = db.template_versions(owner, Some(name)).await?;
+    let row = match version {
+        Some(version) => rows.iter().find(|row| row.version == version),
+        None => rows.last(),
+    };
+    load(db, row.ok_or_else(unknown)?).await
 }
 
 fn is_builtin_name(name: &str) -> bool {
@@ -78,11 +84,14 @@ fn remember(id: &str, template: &Arc<Template>) {
     cache.insert(id.to_string(), template.clone());
 }
 
-/// A stored version made into a template (once per process and row).
-async fn load(stored: StoredTemplate) -> Result<Arc<Template>, LibraryError> {
-    if let Some(template) = cache().lock().unwrap().get(&stored.id) {
+/// A stored version (`row`, listed without its files) made into a template: its files
+/// are read and drawn once per process and row.
+async fn load(db: &dyn Database, row: &StoredTemplate) -> Result<Arc<Template>, LibraryError> {
+    if let Some(template) = cache().lock().unwrap().get(&row.id) {
         return Ok(template.clone());
     }
+    let gone = || LibraryError::Unknown(format!("the template {}@{} was deleted", row.name, row.version));
+    let stored = db.template(&row.owner, &row.name, Some(row.version)).await?.ok_or_else(gone)?;
     let id = stored.id.clone();
     let template = tokio::task::spawn_blocking(move || -> Result<Template, TemplateError> {
         let mut template = Template::from_files(&stored.files)?;
@@ -154,17 +163,25 @@ fn upload_field_error(error: &TemplateError) -> FieldError {
 pub async fn list(db: &dyn Database, owner: &str) -> Result<Vec<Value>, LibraryError> {
     let mut listed: Vec<Value> = crate::templates::builtin().iter().map(|t| t.describe("built-in")).collect();
     let versions = db.template_versions(owner, None).await?;
-    let mut by_name: Vec<(String, Vec<u32>)> = Vec::new();
-    for stored in &versions {
+    // Rows come by name then version: each name's last row is its latest.
+    let mut by_name: Vec<(&StoredTemplate, Vec<u32>)> = Vec::new();
+    for row in &versions {
         match by_name.last_mut() {
-            Some((name, numbers)) if *name == stored.name => numbers.push(stored.version),
-            _ => by_name.push((stored.name.clone(), vec![stored.version])),
+            Some((latest, numbers)) if latest.name == row.name => {
+                *latest = row;
+                numbers.push(row.version);
+            }
+            _ => by_name.push((row, vec![row.version])),
         }
     }
-    for (name, numbers) in by_name {
-        let latest = *numbers.last().expect("a name listed has a version");
-        let Some(stored) = db.template(owner, &name, Some(latest)).await? else { continue };
-        let mut described = load(stored).await?.describe("own");
+    for (latest, numbers) in by_name {
+        let template = match load(db, latest).await {
+            Ok(template) => template,
+            // Deleted since it was listed: it is not there any more.
+            Err(LibraryError::Unknown(_)) => continue,
+            Err(other) => return Err(other),
+        };
+        let mut described = template.describe("own");
         described["versions"] = json!(numbers);
         listed.push(described);
     }
