@@ -206,7 +206,7 @@ fn intro_in_a_render(dir: &std::path::Path) {
         for with_intro in [false, true] {
             let out = dir.join("out");
             let started = Instant::now();
-            let summary = render::render_with_intro(&recording, &options, with_intro.then_some(&intro), &out, Outputs { raw: false, demo: true }, &mut |_| render::Flow::Continue).unwrap();
+            let summary = render::render_with_intro(&recording, &options, with_intro.then_some(&intro), &out, Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
             let wall = started.elapsed().as_secs_f64();
             if let Some(render::intro::IntroOutcome::Added { duration_ms, .. }) = summary.intro {
                 card_seconds = duration_ms / 1000.0;

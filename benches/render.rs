@@ -49,7 +49,7 @@ fn main() {
         for (i, (_, _, recording)) in cases.iter().enumerate() {
             let out = dir.join("out");
             let (started, cpu) = (Instant::now(), cpu_seconds());
-            let summary = render::render(recording, &parsed[i], &out, Outputs { raw: false, demo: true }, &mut |_| render::Flow::Continue).unwrap();
+            let summary = render::render(recording, &parsed[i], &out, Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
             walls[i].push(started.elapsed().as_secs_f64());
             cpus[i].push(cpu_seconds() - cpu);
             summaries[i] = Some(summary);

@@ -19,7 +19,8 @@
 //! - the service: `db` and `store` (state and artifact bytes), `template_library` (the
 //!   built-in and uploaded templates a key may use), `agent` (goal → steps, and
 //!   the act loop that carries them out in a capture), `produce` (recording → stored
-//!   artifacts), `runs` (the lifecycle), `api` and `serve` (the HTTP edge), `cli`.
+//!   artifacts), `runs` (the lifecycle), `render_jobs` (re-render workers), `api` and
+//!   `serve` (the HTTP edge), `cli`.
 
 pub mod fonts;
 pub mod geometry;
@@ -44,6 +45,7 @@ pub mod template_library;
 pub mod produce;
 pub mod agent;
 pub mod runs;
+pub mod render_jobs;
 pub mod api;
 pub mod serve;
 pub mod cli;

@@ -236,3 +236,18 @@ async fn pins(db: &dyn Database, owner: &str, name: &str, latest: Option<u32>) -
     }
     Ok(pins)
 }
+
+/// The intro `intro` (a run's or a job's `options.intro`) asks for, ready to draw: its
+/// template resolved for `owner`, its values checked, its images fetched under `targets`.
+/// `Err` holds the template as far as it was known (`name@version` once resolved) and why
+/// the intro cannot be made: intros are best effort, so callers report it and go on.
+pub async fn prepare_intro(db: &dyn Database, owner: &str, intro: &Value, targets: &crate::egress::TargetPolicy) -> Result<crate::render::intro::IntroRequest, (String, String)> {
+    let name = intro.get("template").and_then(Value::as_str).unwrap_or_default();
+    let template = resolve(db, owner, name).await.map_err(|error| (name.to_string(), error.to_string()))?;
+    let reference = template.manifest.reference();
+    let values = template
+        .check_values(intro.get("content"), intro.get("style"), "options.intro")
+        .map_err(|errors| (reference.clone(), errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")))?;
+    let images = crate::templates::fetch::images(&template.image_fields, &values.content, targets).await.map_err(|reason| (reference.clone(), reason))?;
+    Ok(crate::render::intro::IntroRequest { template, values, images })
+}

@@ -32,16 +32,38 @@ pub(super) fn public_base(state: &AppState, headers: &HeaderMap) -> String {
 }
 
 /// A signed link to `artifact`, on the configured public URL or the Host the client used.
-fn download_url(state: &AppState, headers: &HeaderMap, artifact: &Artifact) -> String {
+pub(super) fn download_url(state: &AppState, headers: &HeaderMap, artifact: &Artifact) -> String {
     let base = public_base(state, headers);
     let expires = crate::secrets::now_unix() + state.services.config.download_ttl_s;
     let signature = state.services.signer.sign(&artifact.id, expires);
     format!("{base}/v1/downloads/{}?expires={expires}&signature={signature}", artifact.id)
 }
 
-async fn list_artifacts(State(state): State<AppState>, Caller(key): Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+/// `?generation=`: `latest` (the default: each name once, from the newest render that
+/// made it), `all`, or a number (0 is what the run itself made).
+fn pick_generation(artifacts: Vec<Artifact>, query: &HashMap<String, String>) -> Result<Vec<Artifact>, ApiError> {
+    match query.get("generation").map(String::as_str) {
+        None | Some("latest") => {
+            let newest = |name: &str| artifacts.iter().filter(|a| a.name == name).map(|a| a.generation).max();
+            Ok(artifacts.iter().filter(|a| newest(&a.name) == Some(a.generation)).cloned().collect())
+        }
+        Some("all") => Ok(artifacts),
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) => Ok(artifacts.into_iter().filter(|a| a.generation == n).collect()),
+            Err(_) => Err(ApiError::field("generation", "must be latest, all, or a generation number")),
+        },
+    }
+}
+
+async fn list_artifacts(
+    State(state): State<AppState>,
+    Caller(key): Caller,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let run = super::runs::own_run(&state, &key, &id).await?;
-    let artifacts = state.services.db.artifacts(&run.id).await?;
+    let artifacts = pick_generation(state.services.db.artifacts(&run.id).await?, &query)?;
     let data = artifacts.iter().map(|a| ArtifactView::new(a, download_url(&state, &headers, a))).collect();
     Ok(axum::Json(ListView { data, next_cursor: None }).into_response())
 }

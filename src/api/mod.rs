@@ -11,6 +11,7 @@ mod credentials;
 pub mod error;
 mod extract;
 mod feedback;
+mod render_jobs;
 mod runs;
 mod studio;
 mod templates;
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(artifacts::routes())
         .merge(credentials::routes())
         .merge(feedback::routes())
+        .merge(render_jobs::routes())
         .merge(templates::routes())
         .merge(studio::routes())
         .route("/healthz", axum::routing::get(|| async { "ok" }))

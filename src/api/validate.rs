@@ -197,7 +197,7 @@ fn check_workflow(workflow: Option<&Value>, targets: &TargetPolicy, errors: &mut
 
 /// `options.intro`: the template exists, `content` and `style` hold against its schemas,
 /// and every image URL is http(s) and not a target the operator keeps closed.
-fn check_intro(intro: Option<&Value>, template: &IntroTemplate, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
+pub fn check_intro(intro: Option<&Value>, template: &IntroTemplate, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
     let Some(intro) = intro.filter(|v| !v.is_null()) else { return };
     let Some(map) = intro.as_object() else {
         errors.push(FieldError { field: "options.intro".into(), message: "must be an object".into() });

@@ -52,6 +52,9 @@ pub struct ArtifactView<'a> {
     pub sha256: &'a str,
     pub download_url: String,
     pub created_at: &'a str,
+    /// 0: made by the run; N: by its N-th re-render.
+    pub generation: u32,
+    pub render_job_id: Option<&'a str>,
 }
 
 impl<'a> ArtifactView<'a> {
@@ -64,6 +67,8 @@ impl<'a> ArtifactView<'a> {
             sha256: &artifact.sha256,
             download_url,
             created_at: &artifact.created_at,
+            generation: artifact.generation,
+            render_job_id: artifact.render_job_id.as_deref(),
         }
     }
 }

@@ -203,7 +203,7 @@ fn run_line(run: &Value) -> String {
     format!("{}  {}{stage}{waiting}{error}", run["id"].as_str().unwrap_or("?"), run["status"].as_str().unwrap_or("?"))
 }
 
-fn read_options(arg: Option<&str>) -> Result<Option<Value>> {
+pub(super) fn read_options(arg: Option<&str>) -> Result<Option<Value>> {
     let Some(arg) = arg else { return Ok(None) };
     let text = match arg.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("--options: cannot read {path}"))?,

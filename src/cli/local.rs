@@ -44,8 +44,8 @@ pub(super) fn render(recording: &Path, out: &Path, options: Option<&str>, only: 
     let recording = Recording::open(recording)?;
     let outputs = match only {
         None => Outputs::BOTH,
-        Some(OnlyVideo::Raw) => Outputs { raw: true, demo: false },
-        Some(OnlyVideo::Demo) => Outputs { raw: false, demo: true },
+        Some(OnlyVideo::Raw) => Outputs::RAW,
+        Some(OnlyVideo::Demo) => Outputs::DEMO,
     };
     if out.exists() && !out.is_dir() {
         bail!("--out {} exists and is not a directory", out.display());

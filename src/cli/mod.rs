@@ -3,10 +3,12 @@
 //! before anything is written.
 
 pub mod client;
+mod jobs;
 mod local;
 mod serve;
 mod templates;
 mod terminal;
+mod worker;
 
 pub use local::read_options;
 pub use serve::ServeArgs;
@@ -60,6 +62,8 @@ pub enum Command {
     },
     /// Serve the HTTP API with its runners (spec/api.md); state in --data-dir.
     Serve(ServeArgs),
+    /// A render worker as its own process, sharing a server's database and artifacts.
+    Worker(worker::WorkerArgs),
     /// API keys (made directly in the data directory's database; shown once).
     Keys {
         #[command(subcommand)]
@@ -73,6 +77,13 @@ pub enum Command {
         command: client::RunsCommand,
     },
     /// Saved logins for target apps.
+    /// Re-render jobs: runs' recordings rendered again with other options, no browser.
+    Jobs {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(subcommand)]
+        command: jobs::JobsCommand,
+    },
     Credentials {
         #[command(flatten)]
         client: client::ClientArgs,
@@ -179,8 +190,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Record { url, steps, out, options } => local::record(&url, steps.as_deref(), &out, options.as_deref()),
         Command::SampleApp { addr } => local::sample_app(addr),
         Command::Serve(args) => serve::run(args),
+        Command::Worker(args) => worker::run(args),
         Command::Keys { command } => local::keys(command),
         Command::Runs { client, command } => exit_with(runtime()?.block_on(client::runs(&client, command))?),
+        Command::Jobs { client, command } => exit_with(runtime()?.block_on(jobs::jobs(&client, command))?),
         Command::Credentials { client, command } => exit_with(runtime()?.block_on(client::credentials(&client, command))?),
         Command::Feedback { client, text, runs } => exit_with(runtime()?.block_on(client::feedback(&client, text, runs))?),
         Command::Fixture { command } => local::fixture(command),

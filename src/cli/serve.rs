@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Renders at once.
     #[arg(long, env = "DEMOREEL_RENDERS_AT_ONCE", default_value_t = 1)]
     pub renders_at_once: usize,
+    /// Re-render tasks this process renders at once (0: it renders none, and leaves them
+    /// to workers elsewhere sharing the database).
+    #[arg(long, env = "DEMOREEL_RENDER_JOB_SLOTS", default_value_t = 1)]
+    pub render_job_slots: usize,
     /// Seconds a run waits for input (a one-time code) before it fails `input_expired`.
     #[arg(long, env = "DEMOREEL_INPUT_WINDOW_SECS", default_value_t = 300)]
     pub input_window_secs: u64,
@@ -159,6 +163,7 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         data_dir: args.data_dir,
         recordings_at_once: args.recordings_at_once,
         renders_at_once: args.renders_at_once,
+        render_job_slots: args.render_job_slots,
         input_window: std::time::Duration::from_secs(args.input_window_secs),
         max_run: std::time::Duration::from_secs(args.max_run_secs),
         secret_key,

@@ -76,6 +76,11 @@ impl Layout {
         Layout::edge_to_edge(frame_size, device_scale_factor, output)
     }
 
+    /// The layout of a resized `raw.mp4`: the page covering `output` edge to edge.
+    pub fn for_raw_at(frame_size: Size, device_scale_factor: f64, output: Size) -> Layout {
+        Layout::edge_to_edge(frame_size, device_scale_factor, Size { width: output.width & !1, height: output.height & !1 })
+    }
+
     fn edge_to_edge(frame_size: Size, device_scale_factor: f64, output: Size) -> Layout {
         // Cover: crop the page's overflow in one dimension, centred.
         let (fw, fh) = (frame_size.width as f64, frame_size.height as f64);

@@ -1,4 +1,5 @@
-//! Persistence: API keys, runs, artifacts, credentials, feedback, uploaded templates. Input: rows from the
+//! Persistence: API keys, runs, artifacts, credentials, feedback, uploaded templates,
+//! re-render jobs. Input: rows from the
 //! api and the runner. Output: the same rows, read back by owner. Invariant: every read
 //! the api makes is scoped to the key that asks (another key's row reads as missing), and
 //! a status changes only along the run lifecycle (`queued → running ⇄ awaiting_input →
@@ -7,9 +8,11 @@
 //! [`Database`] is the interface, one trait per aggregate (keys, runs, artifacts,
 //! credentials, feedback, templates); [`sqlite::SqliteDatabase`] the embedded default.
 
+pub mod render_jobs;
 pub mod sqlite;
 pub mod templates;
 
+pub use render_jobs::{RenderJob, RenderJobRepo, RenderTask, TaskStatus};
 pub use templates::{StoredTemplate, TemplateRepo};
 
 use serde::{Deserialize, Serialize};
@@ -195,6 +198,10 @@ pub struct Artifact {
     #[serde(skip)]
     pub storage_key: String,
     pub created_at: String,
+    /// 0: made by the run; N > 0: made by the run's N-th re-render.
+    pub generation: u32,
+    /// The re-render job that made it (none for the run's own).
+    pub render_job_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +291,8 @@ pub trait RunRepo: Send + Sync {
 #[async_trait::async_trait]
 pub trait ArtifactRepo: Send + Sync {
     async fn insert_artifact(&self, artifact: &Artifact) -> DbResult<()>;
+    /// Every listed artifact of the run, oldest generation first: the run's own, then
+    /// each re-render's whose task succeeded.
     async fn artifacts(&self, run_id: &str) -> DbResult<Vec<Artifact>>;
     /// The artifact and the owner of its run.
     async fn artifact(&self, id: &str) -> DbResult<Option<(Artifact, String)>>;
@@ -317,9 +326,9 @@ pub trait FeedbackRepo: Send + Sync {
 
 /// The whole database: SQLite by default; a shared database for many workers implements
 /// the same.
-pub trait Database: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo {}
+pub trait Database: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo {}
 
-impl<T: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo> Database for T {}
+impl<T: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo> Database for T {}
 
 /// A list cursor names the last item shown by its place in creation order.
 pub fn encode_cursor(seq: i64) -> String {

@@ -11,10 +11,11 @@ use std::path::Path;
 
 /// The schema's history, `migrations/sqlite/NNNN_description.sql`: a new migration is
 /// appended, never edited (sqlx refuses a changed checksum).
-const MIGRATIONS: [(i64, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str); 4] = [
     (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, "key lifecycle", include_str!("../../migrations/sqlite/0002_key_lifecycle.sql")),
     (3, "templates", include_str!("../../migrations/sqlite/0003_templates.sql")),
+    (4, "render jobs", include_str!("../../migrations/sqlite/0004_render_jobs.sql")),
 ];
 
 /// The migrations as sqlx's migrator reads them, from the binary rather than the disk.
@@ -101,6 +102,8 @@ fn artifact_from(row: &SqliteRow) -> Artifact {
         sha256: row.get("sha256"),
         storage_key: row.get("storage_key"),
         created_at: row.get("created_at"),
+        generation: row.get::<i64, _>("generation") as u32,
+        render_job_id: row.get("render_job_id"),
     }
 }
 
@@ -325,8 +328,8 @@ impl RunRepo for SqliteDatabase {
 impl ArtifactRepo for SqliteDatabase {
     async fn insert_artifact(&self, a: &Artifact) -> DbResult<()> {
         sqlx::query(
-            "INSERT INTO artifacts (id, run_id, name, content_type, size_bytes, sha256, storage_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (run_id, name) DO UPDATE SET id = excluded.id, content_type = excluded.content_type, size_bytes = excluded.size_bytes, \
+            "INSERT INTO artifacts (id, run_id, name, content_type, size_bytes, sha256, storage_key, created_at, generation, render_job_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, name, generation) DO UPDATE SET id = excluded.id, content_type = excluded.content_type, size_bytes = excluded.size_bytes, \
              sha256 = excluded.sha256, storage_key = excluded.storage_key, created_at = excluded.created_at",
         )
         .bind(&a.id)
@@ -337,13 +340,24 @@ impl ArtifactRepo for SqliteDatabase {
         .bind(&a.sha256)
         .bind(&a.storage_key)
         .bind(&a.created_at)
+        .bind(a.generation as i64)
+        .bind(&a.render_job_id)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn artifacts(&self, run_id: &str) -> DbResult<Vec<Artifact>> {
-        let rows = sqlx::query("SELECT * FROM artifacts WHERE run_id = ? ORDER BY created_at, name").bind(run_id).fetch_all(&self.pool).await?;
+        // A re-render's generation is listed only once its task succeeded: a render cut
+        // short (a crash, a cancel) never shadows the generation before it.
+        let rows = sqlx::query(
+            "SELECT * FROM artifacts a WHERE run_id = ? AND (generation = 0 OR EXISTS (
+               SELECT 1 FROM render_tasks t WHERE t.run_id = a.run_id AND t.generation = a.generation AND t.status = 'succeeded'))
+             ORDER BY generation, created_at, name",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(artifact_from).collect())
     }
 

@@ -37,8 +37,8 @@ pub trait TemplateRepo: Send + Sync {
     async fn template_versions(&self, owner: &str, name: Option<&str>) -> DbResult<Vec<StoredTemplate>>;
     /// Deletes one version (its files go, its number stays taken); false if none.
     async fn delete_template_version(&self, owner: &str, name: &str, version: u32, now: &str) -> DbResult<bool>;
-    /// The id and options of each of `owner`'s runs that has not ended: what may still
-    /// draw a template version.
+    /// The id and options of each of `owner`'s runs and re-render jobs that has not
+    /// ended: what may still draw a template version.
     async fn unfinished_run_options(&self, owner: &str) -> DbResult<Vec<(String, serde_json::Value)>>;
 }
 
@@ -140,7 +140,16 @@ impl TemplateRepo for SqliteDatabase {
     }
 
     async fn unfinished_run_options(&self, owner: &str) -> DbResult<Vec<(String, serde_json::Value)>> {
-        let rows = sqlx::query("SELECT id, options FROM runs WHERE owner = ? AND status NOT IN ('succeeded', 'failed', 'cancelled')").bind(owner).fetch_all(&self.pool).await?;
+        // Runs still at work, and re-render jobs with a task still to end.
+        let rows = sqlx::query(
+            "SELECT id, options FROM runs WHERE owner = ? AND status NOT IN ('succeeded', 'failed', 'cancelled')
+             UNION ALL
+             SELECT id, options FROM render_jobs j WHERE owner = ? AND EXISTS (SELECT 1 FROM render_tasks t WHERE t.job_id = j.id AND t.status IN ('queued', 'running'))",
+        )
+        .bind(owner)
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 let options: String = row.get("options");

@@ -1,10 +1,12 @@
-//! The artifact pipeline, shared by runs and (next) re-render jobs. Input: a finished
-//! recording bundle and validated render options. Output: `demo.mp4` (and `demo.gif`
-//! when asked) rendered, then each artifact stored with its SHA-256 and recorded in the
-//! database. Invariant: an artifact is listed only once its bytes are stored whole; a
-//! render stops within a second of a cancel and leaves no file.
+//! The artifact pipeline, shared by runs and re-render jobs. Input: a finished
+//! recording bundle and validated render options. Output: `demo.mp4` (and, for a
+//! re-render, `raw.mp4`; `demo.gif` when asked) rendered, then each artifact stored with
+//! its SHA-256 and recorded in the database as part of a generation; a run's recording
+//! kept in the store and fetched back. Invariant: an artifact is listed only once its
+//! bytes are stored whole; a render stops within a second of a cancel and leaves no file.
 
 pub mod preview;
+pub mod recordings;
 
 use crate::db::{self, Artifact, Database};
 use crate::gif::GifSummary;
@@ -27,6 +29,41 @@ pub enum ProduceError {
     Gif(String),
     #[error("storing {name}: {reason}")]
     Store { name: String, reason: String },
+    /// The run kept no recording, or the store no longer has it.
+    #[error("{0}")]
+    RecordingMissing(String),
+    /// The stored recording is not the one kept, or not a recording.
+    #[error("{0}")]
+    RecordingDamaged(String),
+}
+
+/// Which generation of a run's artifacts a file joins: 0 the run's own, N > 0 its N-th
+/// re-render (made by `render_job_id`, on its `attempt`-th try).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    pub number: u32,
+    pub render_job_id: Option<String>,
+    pub attempt: u32,
+}
+
+impl Generation {
+    pub const ORIGINAL: Generation = Generation { number: 0, render_job_id: None, attempt: 0 };
+
+    /// Where the bytes go: a re-render's tries each have their own folder, so a try that
+    /// was given up for lost and finishes late never mixes its bytes with the next one's.
+    fn storage_key(&self, run_id: &str, name: &str) -> String {
+        match self.number {
+            0 => format!("{run_id}/{name}"),
+            n => format!("{run_id}/render-{n}.{}/{name}", self.attempt),
+        }
+    }
+}
+
+/// Frames rendered so far and in all, across the videos of one render.
+#[derive(Debug, Default)]
+pub struct RenderMeter {
+    pub done: std::sync::atomic::AtomicU64,
+    pub total: std::sync::atomic::AtomicU64,
 }
 
 /// Where artifacts go.
@@ -48,13 +85,42 @@ impl Producer {
         out_dir: &Path,
         cancelled: Arc<dyn Fn() -> bool + Send + Sync>,
     ) -> Result<(PathBuf, Option<IntroOutcome>), ProduceError> {
+        let meter = Arc::new(RenderMeter::default());
+        let outcome = self.render_outputs(bundle, options, intro, Outputs::DEMO, out_dir, cancelled, meter).await?;
+        Ok((out_dir.join(render::DEMO_MP4), outcome))
+    }
+
+    /// Renders `outputs` of the bundle into `out_dir` off the async workers, counting
+    /// frames into `meter`; `cancelled` is asked every 15 output frames.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn render_outputs(
+        &self,
+        bundle: &Path,
+        options: &RenderOptions,
+        intro: Option<IntroRequest>,
+        outputs: Outputs,
+        out_dir: &Path,
+        cancelled: Arc<dyn Fn() -> bool + Send + Sync>,
+        meter: Arc<RenderMeter>,
+    ) -> Result<Option<IntroOutcome>, ProduceError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let (bundle, out, options) = (bundle.to_path_buf(), out_dir.to_path_buf(), options.clone());
         tokio::task::spawn_blocking(move || {
             let recording = Recording::open(&bundle).map_err(|e| ProduceError::Render(e.to_string()))?;
-            let outputs = Outputs { raw: false, demo: true };
-            let mut progress = |_| if cancelled() { Flow::Stop } else { Flow::Continue };
+            // Frames of the videos already finished, under the one being rendered.
+            let mut finished_frames = 0;
+            let mut progress = |event: render::Progress| {
+                match event {
+                    render::Progress::Started { frames, .. } => {
+                        meter.total.fetch_add(frames, Relaxed);
+                    }
+                    render::Progress::Advanced { done, .. } => meter.done.store(finished_frames + done, Relaxed),
+                    render::Progress::Finished { .. } => finished_frames = meter.total.load(Relaxed),
+                }
+                if cancelled() { Flow::Stop } else { Flow::Continue }
+            };
             match render::render_with_intro(&recording, &options, intro.as_ref(), &out, outputs, &mut progress) {
-                Ok(summary) => Ok((out.join(render::DEMO_MP4), summary.intro)),
+                Ok(summary) => Ok(summary.intro),
                 Err(render::RenderError::Cancelled) => Err(ProduceError::Cancelled),
                 Err(other) => Err(ProduceError::Render(other.to_string())),
             }
@@ -79,13 +145,18 @@ impl Producer {
     /// Stores the file at `path` as artifact `name` of run `run_id`: bytes first (with
     /// their SHA-256), then the row that lists it.
     pub async fn store(&self, run_id: &str, path: &Path, name: &str, content_type: &str) -> Result<Artifact, ProduceError> {
+        self.store_in(run_id, &Generation::ORIGINAL, path, name, content_type).await
+    }
+
+    /// [`Producer::store`] into `generation` of the run's artifacts.
+    pub async fn store_in(&self, run_id: &str, generation: &Generation, path: &Path, name: &str, content_type: &str) -> Result<Artifact, ProduceError> {
         let fail = |reason: String| ProduceError::Store { name: name.to_string(), reason };
         let source = path.to_path_buf();
         let (sha256, size) = tokio::task::spawn_blocking(move || crate::files::sha256_file(&source))
             .await
             .map_err(|e| fail(e.to_string()))?
             .map_err(|e| fail(e.to_string()))?;
-        let key = format!("{run_id}/{name}");
+        let key = generation.storage_key(run_id, name);
         self.artifacts.put(&key, path).await.map_err(|e| fail(e.to_string()))?;
         let artifact = Artifact {
             id: db::new_id(),
@@ -96,6 +167,8 @@ impl Producer {
             sha256,
             storage_key: key,
             created_at: db::now(),
+            generation: generation.number,
+            render_job_id: generation.render_job_id.clone(),
         };
         self.db.insert_artifact(&artifact).await.map_err(|e| fail(e.to_string()))?;
         Ok(artifact)

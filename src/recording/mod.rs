@@ -4,6 +4,7 @@
 //! Invariant: an opened recording is complete and well-formed, and its frame times are
 //! monotonic (clamped), so nothing downstream re-checks them.
 
+pub mod archive;
 pub mod events;
 pub mod frames;
 pub mod keys;

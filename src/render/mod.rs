@@ -45,10 +45,17 @@ pub enum RenderError {
 pub struct Outputs {
     pub raw: bool,
     pub demo: bool,
+    /// `raw.mp4` at the options' video size (the page covering it, as edge to edge)
+    /// rather than at the captured size: a re-render at another size resizes both.
+    pub raw_at_video_size: bool,
 }
 
 impl Outputs {
-    pub const BOTH: Outputs = Outputs { raw: true, demo: true };
+    pub const BOTH: Outputs = Outputs { raw: true, demo: true, raw_at_video_size: false };
+    pub const RAW: Outputs = Outputs { raw: true, demo: false, raw_at_video_size: false };
+    pub const DEMO: Outputs = Outputs { raw: false, demo: true, raw_at_video_size: false };
+    /// What a re-render makes: both videos at the asked size.
+    pub const RESTYLED: Outputs = Outputs { raw: true, demo: true, raw_at_video_size: true };
 }
 
 /// Progress of a render, for a bar or an API's progress stage.
@@ -126,7 +133,10 @@ pub fn render_with_intro(
     let result = (|| {
         if outputs.raw {
             // raw.mp4 is the capture as it happened: no overlays, no cuts.
-            let layout = Layout::for_raw(meta.frame_size, meta.device_scale_factor);
+            let layout = match outputs.raw_at_video_size {
+                true => Layout::for_raw_at(meta.frame_size, meta.device_scale_factor, crate::geometry::Size { width: options.video.width, height: options.video.height }),
+                false => Layout::for_raw(meta.frame_size, meta.device_scale_factor),
+            };
             encoded.push(run(RAW_MP4, Schedule::raw(recording, fps), layout, Background::None, OverlayTimeline::none(), None)?);
         }
         if outputs.demo {

@@ -117,26 +117,20 @@ impl Job {
     /// `intro_failed` event saying why) when it cannot be made.
     async fn prepare_intro(&self, options_json: &Value) -> Option<IntroRequest> {
         let intro = options_json.get("intro").filter(|i| !i.is_null())?;
-        let name = intro.get("template").and_then(Value::as_str).unwrap_or_default();
-        let failed = |template: String, reason: String| {
-            self.event("intro_failed", json!({"template": template, "reason": reason}));
-            None
-        };
         // The key's own templates count: `name` without a version is its latest upload.
         let owner = self.run.lock().unwrap().owner.clone();
-        let template = match crate::template_library::resolve(self.runner.db.as_ref(), &owner, name).await {
-            Ok(template) => template,
-            Err(error) => return failed(name.to_string(), error.to_string()),
-        };
-        let reference = template.manifest.reference();
-        self.plan.lock().unwrap()["intro"] = json!({"template": reference});
-        let values = match template.check_values(intro.get("content"), intro.get("style"), "options.intro") {
-            Ok(values) => values,
-            Err(errors) => return failed(reference, errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")),
-        };
-        match crate::templates::fetch::images(&template.image_fields, &values.content, &self.runner.config.targets).await {
-            Ok(images) => Some(IntroRequest { template, values, images }),
-            Err(reason) => failed(reference, reason),
+        match crate::template_library::prepare_intro(self.runner.db.as_ref(), &owner, intro, &self.runner.config.targets).await {
+            Ok(request) => {
+                self.plan.lock().unwrap()["intro"] = json!({"template": request.reference()});
+                Some(request)
+            }
+            Err((template, reason)) => {
+                if template.contains('@') {
+                    self.plan.lock().unwrap()["intro"] = json!({"template": template});
+                }
+                self.event("intro_failed", json!({"template": template, "reason": reason}));
+                None
+            }
         }
     }
 
@@ -180,6 +174,14 @@ impl Job {
         self.write_plan();
         if raw.is_file() {
             self.store_artifact(&raw, "raw.mp4", "video/mp4").await?;
+        }
+        // A finished recording is kept, so the run can be rendered again without a
+        // browser (re-render jobs); a failed run's too.
+        if bundle.join(crate::recording::META_FILE).is_file() {
+            match self.runner.producer.keep_recording(&self.id(), bundle).await {
+                Ok(bytes) => self.event("recording_kept", json!({"size_bytes": bytes})),
+                Err(error) => self.event("recording_not_kept", json!({"reason": error.to_string()})),
+            }
         }
         acted?;
         finished.map(|_| ()).map_err(|e| match e {
@@ -286,7 +288,7 @@ impl Job {
 fn produce_stop(error: ProduceError) -> Stop {
     match error {
         ProduceError::Cancelled => Stop::Cancelled,
-        ProduceError::Store { .. } => Stop::failed(ErrorCode::Internal, error.to_string()),
+        ProduceError::Store { .. } | ProduceError::RecordingMissing(_) | ProduceError::RecordingDamaged(_) => Stop::failed(ErrorCode::Internal, error.to_string()),
         ProduceError::Render(_) | ProduceError::Gif(_) => Stop::failed(ErrorCode::RenderFailed, error.to_string()),
     }
 }

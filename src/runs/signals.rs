@@ -1,5 +1,5 @@
 //! Signals between the API and the runners: an input value for a waiting run, a cancel
-//! request, "a run was queued". Input: API calls. Output: wake-ups in runners.
+//! request, "a run (or a re-render job) was queued". Input: API calls. Output: wake-ups in runners.
 //! Invariant: the database holds the state; signals only carry what must arrive at once
 //! (a one-time code is handed over here and never stored).
 //!
@@ -19,6 +19,9 @@ pub trait Signals: Send + Sync {
     fn cancel(&self, run_id: &str) -> bool;
     /// The API queued a run: an idle dispatcher looks at once.
     fn run_queued(&self);
+    /// The API queued a re-render job: an idle render worker here looks at once (workers
+    /// elsewhere find it at their next poll).
+    fn render_queued(&self);
 
     /// A runner waits for input: the receiver gets the value.
     fn expect_input(&self, run_id: &str) -> oneshot::Receiver<String>;
@@ -28,6 +31,8 @@ pub trait Signals: Send + Sync {
     fn finished(&self, run_id: &str);
     /// A dispatcher with nothing to do waits here for a queued run.
     fn queued(&self) -> BoxFuture<'_, ()>;
+    /// A render worker with nothing to do waits here for a queued job.
+    fn render_waiting(&self) -> BoxFuture<'_, ()>;
 }
 
 /// A run's cancel flag: runners check it at checkpoints and can wait on it.
@@ -64,6 +69,7 @@ pub struct InProcess {
     inputs: Mutex<HashMap<String, oneshot::Sender<String>>>,
     cancels: Mutex<HashMap<String, Arc<Cancel>>>,
     queued: Notify,
+    render_queued: Notify,
 }
 
 impl Signals for InProcess {
@@ -88,6 +94,11 @@ impl Signals for InProcess {
         self.queued.notify_one();
     }
 
+    fn render_queued(&self) {
+        // Every waiting worker looks: a job of many runs can keep them all busy.
+        self.render_queued.notify_waiters();
+    }
+
     fn expect_input(&self, run_id: &str) -> oneshot::Receiver<String> {
         let (tx, rx) = oneshot::channel();
         self.inputs.lock().unwrap().insert(run_id.to_string(), tx);
@@ -109,5 +120,9 @@ impl Signals for InProcess {
 
     fn queued(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.queued.notified())
+    }
+
+    fn render_waiting(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.render_queued.notified())
     }
 }

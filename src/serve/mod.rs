@@ -1,4 +1,4 @@
-//! `demoreel serve`: the API, the store and the runners in one process. Input: a
+//! `demoreel serve`: the API, the store, the runners and a render worker in one process. Input: a
 //! [`ServeConfig`] (flags and environment). Output: a listening server. Invariant: one
 //! server per data directory (a lock, [`lock`]); at start-up no run is left `running`
 //! from an earlier process (re-queued if its recording had not begun, else failed
@@ -11,6 +11,7 @@ pub mod lock;
 use crate::api::{self, ApiConfig, AppState, Services};
 use crate::db::Database;
 use crate::db::sqlite::SqliteDatabase;
+use crate::render_jobs::{RenderWorker, WorkerConfig};
 use crate::runs::signals::InProcess;
 use crate::runs::{Runner, RunnerConfig};
 use crate::secrets::{Sealer, UrlSigner};
@@ -27,6 +28,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub recordings_at_once: usize,
     pub renders_at_once: usize,
+    /// Re-render tasks rendered at once in this process; 0 runs no render worker.
+    pub render_job_slots: usize,
     pub input_window: Duration,
     /// The longest a run may take once claimed.
     pub max_run: Duration,
@@ -71,6 +74,7 @@ pub struct Server {
     serve_task: tokio::task::JoinHandle<()>,
     sweeper: Option<tokio::task::JoinHandle<()>>,
     dispatcher: tokio::task::JoinHandle<()>,
+    render_worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -86,6 +90,9 @@ impl Drop for Server {
         self.dispatcher.abort();
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
+        }
+        if let Some(worker) = &self.render_worker {
+            worker.abort();
         }
     }
 }
@@ -141,6 +148,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             work_retention: config.work_retention,
         },
     ));
+    let render_worker = (config.render_job_slots > 0).then(|| {
+        let worker_config = WorkerConfig { slots: config.render_job_slots, ..WorkerConfig::new(config.data_dir.join("render-jobs"), config.api.targets.clone()) };
+        Arc::new(RenderWorker::new(db.clone(), artifacts.clone(), signals.clone(), worker_config)).spawn()
+    });
     let state = AppState::new(Services { db, artifacts, signer, sealer, signals, config: config.api.clone() });
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| anyhow::anyhow!("--addr {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
@@ -148,5 +159,5 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     let serve_task = tokio::spawn(http::serve(listener, app, config.http.clone()));
     let dispatcher = runner.clone().spawn_dispatcher();
     let sweeper = runner.spawn_work_sweeper();
-    Ok(Server { addr, _lock: lock, serve_task, dispatcher, sweeper })
+    Ok(Server { addr, _lock: lock, serve_task, dispatcher, sweeper, render_worker })
 }

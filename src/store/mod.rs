@@ -19,6 +19,9 @@ pub trait ArtifactStore: Send + Sync {
     /// Stores `source` under `key` (e.g. `RUN_ID/demo.mp4`).
     async fn put(&self, key: &str, source: &Path) -> std::io::Result<()>;
     async fn locate(&self, key: &str) -> std::io::Result<Location>;
+    /// Copies what is stored under `key` to the local file `target` (a worker reading a
+    /// run's recording); `NotFound` when nothing is stored there.
+    async fn fetch(&self, key: &str, target: &Path) -> std::io::Result<()>;
 }
 
 pub struct LocalStore {
@@ -66,5 +69,9 @@ impl ArtifactStore for LocalStore {
         let path = self.path(key)?;
         tokio::fs::metadata(&path).await?;
         Ok(Location::File(path))
+    }
+
+    async fn fetch(&self, key: &str, target: &Path) -> std::io::Result<()> {
+        tokio::fs::copy(self.path(key)?, target).await.map(|_| ())
     }
 }

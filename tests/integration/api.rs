@@ -259,6 +259,8 @@ fn artifacts_download_with_ranges_etags_and_signed_urls() {
                 sha256: sha.clone(),
                 storage_key: format!("{id}/demo.mp4"),
                 created_at: db::now(),
+                generation: 0,
+                render_job_id: None,
             })
             .await
             .unwrap();

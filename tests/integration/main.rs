@@ -14,6 +14,7 @@ mod golden;
 mod hostile;
 mod overlays;
 mod privacy;
+mod render_jobs;
 mod render_outputs;
 mod sample_app;
 mod service;

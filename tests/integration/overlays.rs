@@ -236,7 +236,7 @@ fn raw_and_cursor_none_hold_no_cursor_pixels() {
     // The same check sees a cursor when there is one, so it can fail.
     let with_cursor = options(json!({"size": {"width": 640, "height": 360}}));
     let dir2 = TempDir::new("with-cursor");
-    render::render(&bare, &with_cursor, dir2.path(), Outputs { raw: false, demo: true }, &mut |_| render::Flow::Continue).unwrap();
+    render::render(&bare, &with_cursor, dir2.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
     let demo = strong_differences(&dir2.path().join(DEMO_MP4), &bare, &Schedule::demo(&bare, 30));
     let showing = demo.iter().filter(|&&c| c >= 12).count();
     assert!(showing > 100, "a drawn cursor shows up as strong differences in most frames, found {showing}");

@@ -130,7 +130,7 @@ fn other_frame_rates_keep_the_duration() {
     for fps in [24, 60] {
         let out = TempDir::new("fps");
         let opts = options(json!({"fps": fps, "size": {"width": 320, "height": 240}, "background": {"type": "solid", "color": "#000000"}}));
-        render::render(&recording, &opts, out.path(), Outputs { raw: false, demo: true }, &mut |_| render::Flow::Continue).unwrap();
+        render::render(&recording, &opts, out.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
         let demo = decode::probe(&out.path().join(DEMO_MP4)).unwrap();
         assert_eq!(demo.framerate, (fps as i32, 1));
         let expected = Schedule::demo(&recording, fps).cuts().output_duration_ms() * 1e6;
@@ -201,7 +201,7 @@ fn the_gif_lasts_as_long_as_demo_mp4_and_stores_only_what_changed() {
     let recording = Recording::open(&synthetic(10, Size { width: 1280, height: 720 })).unwrap();
     let dir = TempDir::new("gif");
     let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
-    render::render(&recording, &options, dir.path(), Outputs { raw: false, demo: true }, &mut |_| render::Flow::Continue).unwrap();
+    render::render(&recording, &options, dir.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
     let demo = decode::probe(&dir.path().join(DEMO_MP4)).unwrap();
     let gif_path = dir.path().join("demo.gif");
     let made = demoreel::gif::from_mp4(&dir.path().join(DEMO_MP4), &gif_path, 480, 12, None).unwrap();

@@ -76,7 +76,7 @@ fn sign_in_steps() -> serde_json::Value {
 fn render_demo(bundle: &Path, out: &Path, blur: bool) -> std::path::PathBuf {
     let options = demoreel::options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}, "blur_emails": blur}})).unwrap();
     let recording = Recording::open(bundle).unwrap();
-    demoreel::render::render(&recording, &options.options, out, demoreel::render::Outputs { raw: false, demo: true }, &mut |_| demoreel::render::Flow::Continue).unwrap();
+    demoreel::render::render(&recording, &options.options, out, demoreel::render::Outputs::DEMO, &mut |_| demoreel::render::Flow::Continue).unwrap();
     out.join("demo.mp4")
 }
 

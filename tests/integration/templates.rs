@@ -300,10 +300,10 @@ fn a_demo_with_an_intro_is_longer_by_the_card_and_starts_on_its_text() {
     let options = demoreel::options::parse(&json!({"video": {"size": {"width": 640, "height": 360}}})).unwrap().options;
     let dir = TempDir::new("intro-render");
     let plain_dir = dir.path().join("plain");
-    let plain = demoreel::render::render(&recording, &options, &plain_dir, demoreel::render::Outputs { raw: false, demo: true }, &mut |_| demoreel::render::Flow::Continue).unwrap();
+    let plain = demoreel::render::render(&recording, &options, &plain_dir, demoreel::render::Outputs::DEMO, &mut |_| demoreel::render::Flow::Continue).unwrap();
     let r = request("simple", json!({"text": "Welcome to Orbit"}), json!({}));
     let intro_dir = dir.path().join("intro");
-    let with = demoreel::render::render_with_intro(&recording, &options, Some(&r), &intro_dir, demoreel::render::Outputs { raw: false, demo: true }, &mut |_| demoreel::render::Flow::Continue).unwrap();
+    let with = demoreel::render::render_with_intro(&recording, &options, Some(&r), &intro_dir, demoreel::render::Outputs::DEMO, &mut |_| demoreel::render::Flow::Continue).unwrap();
     let Some(IntroOutcome::Added { template, slots, duration_ms }) = with.intro.clone() else { panic!("{:?}", with.intro) };
     assert_eq!(template, "simple@1");
     assert_eq!(duration_ms, 2800.0);

@@ -1,0 +1,95 @@
+//! `demoreel worker`: a render worker as its own process, beside a `demoreel serve` (or
+//! other workers) sharing the database and the artifact store. Input: where the database
+//! and the store are, how many tasks at once, the lease. Output: re-render tasks claimed
+//! and rendered until Ctrl-C or SIGTERM. Invariant: the worker takes no lock on the data
+//! directory (many may share it) and holds each task only by its lease, so a worker
+//! killed mid-render loses nothing another worker cannot finish.
+
+use super::runtime;
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// The data directory `demoreel serve` uses: its `demoreel.db` and `artifacts/` unless
+    /// --database and --store say otherwise.
+    #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
+    pub data_dir: PathBuf,
+    /// The database: `sqlite://PATH` (or a path).
+    #[arg(long, env = "DEMOREEL_DATABASE")]
+    pub database: Option<String>,
+    /// The artifact store: `file://DIR` (or a directory).
+    #[arg(long, env = "DEMOREEL_STORE")]
+    pub store: Option<String>,
+    /// Runs of re-render jobs rendered at once.
+    #[arg(long, default_value_t = 1)]
+    pub render_slots: usize,
+    /// Browsers recording at once: recording needs input and cancels delivered across
+    /// processes, which this version does only inside `demoreel serve`; must be 0.
+    #[arg(long, default_value_t = 0)]
+    pub record_slots: usize,
+    /// Seconds a claimed task stays this worker's without renewal (it renews four times
+    /// a second); a killed worker's task goes to another after it.
+    #[arg(long, default_value_t = 30)]
+    pub lease_secs: u64,
+    /// Where tasks unpack recordings and render (default: DATA_DIR/render-jobs/worker-PID).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Networks and hosts an intro's images may come from beyond the public internet.
+    #[arg(long, env = "DEMOREEL_ALLOW_TARGETS", default_value = "")]
+    pub allow_targets: String,
+}
+
+/// `sqlite://PATH` or a plain path → the path; other schemes are named as unsupported.
+fn local_path(value: &str, scheme: &str, flag: &str) -> Result<PathBuf> {
+    match value.split_once("://") {
+        None => Ok(PathBuf::from(value)),
+        Some((given, path)) if given == scheme && !path.is_empty() => Ok(PathBuf::from(path)),
+        Some((given, _)) => bail!("{flag} {value}: {given}:// is not supported by this version (use {scheme}://PATH)"),
+    }
+}
+
+pub(super) fn run(args: WorkerArgs) -> Result<()> {
+    if args.record_slots > 0 {
+        bail!("--record-slots: recording runs in a separate worker is not in this version (cancels and one-time codes reach only the server's own runners); use 0");
+    }
+    if args.render_slots == 0 || args.lease_secs < 2 {
+        bail!("--render-slots must be at least 1 and --lease-secs at least 2");
+    }
+    let database = match &args.database {
+        Some(value) => local_path(value, "sqlite", "--database")?,
+        None => crate::serve::database_path(&args.data_dir),
+    };
+    let store = match &args.store {
+        Some(value) => local_path(value, "file", "--store")?,
+        None => args.data_dir.join("artifacts"),
+    };
+    let targets = crate::egress::TargetPolicy::parse(&args.allow_targets, "--allow-targets").map_err(anyhow::Error::msg)?;
+    let work_dir = args.work_dir.clone().unwrap_or_else(|| args.data_dir.join("render-jobs").join(format!("worker-{}", std::process::id())));
+    runtime()?.block_on(async {
+        crate::serve::keep_files_private();
+        let db = crate::db::sqlite::SqliteDatabase::open(&database).await.with_context(|| format!("--database {}", database.display()))?;
+        let artifacts = std::sync::Arc::new(crate::store::LocalStore::new(&store));
+        let config = crate::render_jobs::WorkerConfig {
+            slots: args.render_slots,
+            lease: std::time::Duration::from_secs(args.lease_secs),
+            ..crate::render_jobs::WorkerConfig::new(work_dir.clone(), targets)
+        };
+        let signals = std::sync::Arc::new(crate::runs::signals::InProcess::default());
+        let worker = std::sync::Arc::new(crate::render_jobs::RenderWorker::new(std::sync::Arc::new(db), artifacts, signals, config));
+        // The one line scripts wait for.
+        println!("demoreel worker {} rendering from {}", worker.id(), database.display());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let task = worker.spawn();
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            _ = task => {}
+            _ = tokio::signal::ctrl_c() => eprintln!("demoreel: worker stopping (interrupt)"),
+            _ = terminate.recv() => eprintln!("demoreel: worker stopping (terminate)"),
+        }
+        // A task cut short here is taken over by another worker after its lease.
+        let _ = std::fs::remove_dir_all(&work_dir);
+        Ok(())
+    })
+}

@@ -1,0 +1,355 @@
+//! Re-render jobs through the HTTP API (the router in-process) with a real render worker:
+//! recordings kept by runs rendered again at another size with real GStreamer, no
+//! browser; per-run outcomes; cancel mid-render; a task whose worker vanished taken over
+//! after its lease; the originals kept and the newest generation listed by default.
+
+use crate::common::{TempDir, synthetic};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use demoreel::api::{self, ApiConfig, AppState, Services};
+use demoreel::db::render_jobs::RenderJobRepo;
+use demoreel::db::sqlite::SqliteDatabase;
+use demoreel::db::{self, KeyRepo, Run, RunRepo, RunStatus};
+use demoreel::geometry::Size;
+use demoreel::produce::Producer;
+use demoreel::render_jobs::{RenderWorker, WorkerConfig};
+use demoreel::runs::signals::InProcess;
+use demoreel::secrets::{self, UrlSigner};
+use demoreel::store::LocalStore;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+struct Service {
+    router: axum::Router,
+    db: Arc<SqliteDatabase>,
+    producer: Producer,
+    dir: TempDir,
+    alice: String,
+    alice_id: String,
+    bob: String,
+    _worker: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// The API, a database and a store in a temporary folder, and a render worker with
+/// `lease` (none when `lease` is None).
+async fn service(lease: Option<Duration>) -> Service {
+    let dir = TempDir::new("render-jobs");
+    let db = Arc::new(SqliteDatabase::open(&dir.path().join("demoreel.db")).await.unwrap());
+    let signals = Arc::new(InProcess::default());
+    let artifacts = Arc::new(LocalStore::new(&dir.path().join("artifacts")));
+    let (alice, bob) = (secrets::new_api_key(), secrets::new_api_key());
+    let alice_id = db.create_key("alice", &secrets::hash_api_key(&alice), None).await.unwrap().id;
+    db.create_key("bob", &secrets::hash_api_key(&bob), None).await.unwrap();
+    let worker = lease.map(|lease| {
+        let config = WorkerConfig { lease, ..WorkerConfig::new(dir.path().join("render-jobs"), demoreel::egress::TargetPolicy::public_only()) };
+        Arc::new(RenderWorker::new(db.clone(), artifacts.clone(), signals.clone(), config)).spawn()
+    });
+    let state = AppState::new(Services {
+        db: db.clone(),
+        artifacts: artifacts.clone(),
+        signer: UrlSigner::load_or_create(&dir.path().join("signing.key")).unwrap(),
+        sealer: None,
+        signals,
+        config: ApiConfig::default(),
+    });
+    let producer = Producer { db: db.clone(), artifacts };
+    Service { router: api::router(state), db, producer, dir, alice, alice_id, bob, _worker: worker }
+}
+
+impl Service {
+    async fn call(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value, Vec<u8>) {
+        let request = Request::builder().method(method).uri(path).header("x-api-key", key).header("content-type", "application/json");
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), bytes)
+    }
+
+    /// A finished run of alice's that kept the synthetic recording of `seconds`, with an
+    /// original `demo.mp4` artifact (generation 0).
+    async fn finished_run(&self, seconds: u32) -> String {
+        let now = db::now();
+        let id = db::new_id();
+        let run = Run {
+            id: id.clone(),
+            owner: self.alice_id.clone(),
+            status: RunStatus::Succeeded,
+            progress_stage: None,
+            target_url: "https://app.example.com/".into(),
+            goal: "Open the dashboard".into(),
+            options: json!({}),
+            awaiting_input: None,
+            error: None,
+            recording_started: true,
+            cancel_requested: false,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            started_at: Some(now.clone()),
+            finished_at: Some(now),
+        };
+        self.db.insert_run(&run).await.unwrap();
+        let bundle = synthetic(seconds, Size { width: 1280, height: 720 });
+        assert!(self.producer.keep_recording(&id, &bundle).await.unwrap() > 0);
+        let original = self.dir.path().join(format!("{id}-original.mp4"));
+        std::fs::write(&original, b"the run's own demo.mp4").unwrap();
+        self.producer.store(&id, &original, "demo.mp4", "video/mp4").await.unwrap();
+        id
+    }
+
+    async fn job(&self, id: &str) -> Value {
+        let (status, job, _) = self.call(&self.alice, "GET", &format!("/v1/render-jobs/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{job}");
+        job
+    }
+
+    /// Polls the job until `done` holds of it, at most `limit`.
+    async fn until(&self, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let job = self.job(id).await;
+            if done(&job) {
+                return job;
+            }
+            assert!(started.elapsed() < limit, "the job did not get there within {limit:?}: {job:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Downloads an artifact (by id, with the key) into the temporary folder.
+    async fn download(&self, artifact: &Value) -> std::path::PathBuf {
+        let (status, _, bytes) = self.call(&self.alice, "GET", &format!("/v1/downloads/{}", artifact["id"].as_str().unwrap()), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let path = self.dir.path().join(format!("{}-{}", artifact["id"].as_str().unwrap(), artifact["name"].as_str().unwrap()));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+fn names(artifacts: &Value) -> Vec<(String, u64)> {
+    let mut list: Vec<_> = artifacts.as_array().unwrap().iter().map(|a| (a["name"].as_str().unwrap().to_string(), a["generation"].as_u64().unwrap())).collect();
+    list.sort();
+    list
+}
+
+#[test]
+fn a_re_render_makes_new_videos_at_another_size_without_a_browser_and_keeps_the_originals() {
+    let _machine = crate::common::shared_machine();
+    rt().block_on(async {
+        let service = service(Some(Duration::from_secs(30))).await;
+        let run = service.finished_run(8).await;
+        let options = json!({
+            "video": {"size": {"width": 640, "height": 360}, "background": {"type": "solid", "color": "#FF0000"}},
+            "artifacts": {"gif": true, "gif_width": 320}
+        });
+        let (status, created, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(json!({"run_ids": [run], "options": options}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+        let job_id = created["job_id"].as_str().unwrap().to_string();
+        let job = service.until(&job_id, Duration::from_secs(180), |j| j["status"] != "queued" && j["status"] != "running").await;
+        assert_eq!(job["status"], "succeeded", "{job:#}");
+        let task = &job["runs"][0];
+        assert_eq!((task["status"].as_str(), task["generation"].as_u64()), (Some("succeeded"), Some(1)), "{task:#}");
+        assert!(task["frames_total"].as_u64().unwrap() > 0 && task["frames_done"] == task["frames_total"], "{task:#}");
+        assert_eq!(names(&task["artifacts"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("raw.mp4".into(), 1)]);
+
+        // Both videos at the new size; the demo's frame shows the red background around the page.
+        for artifact in task["artifacts"].as_array().unwrap() {
+            let path = service.download(artifact).await;
+            match artifact["name"].as_str().unwrap() {
+                "demo.gif" => assert_eq!(&std::fs::read(&path).unwrap()[..6], b"GIF89a"),
+                name => {
+                    let mut corner = None;
+                    let facts = demoreel::encode::decode::decode(&path, |frame| {
+                        if frame.index == 0 {
+                            corner = Some(frame.rgba[..3].to_vec());
+                        }
+                    })
+                    .unwrap();
+                    assert_eq!((facts.size.width, facts.size.height), (640, 360), "{name}");
+                    // raw.mp4 is the whole capture; demo.mp4 has its waits cut.
+                    let seconds = facts.duration_ns as f64 / 1e9;
+                    assert!(if name == "raw.mp4" { (7.5..8.6).contains(&seconds) } else { (1.0..8.6).contains(&seconds) }, "{name}: {seconds} s");
+                    let corner = corner.unwrap();
+                    if name == "demo.mp4" {
+                        assert!(corner[0] > 200 && corner[1] < 60 && corner[2] < 60, "demo.mp4's corner is {corner:?}, not the red background");
+                    } else {
+                        assert!(!(corner[0] > 200 && corner[1] < 60), "raw.mp4 has no background: {corner:?}");
+                    }
+                }
+            }
+        }
+
+        // The run lists the newest of each name by default; its own demo.mp4 stays.
+        let path = format!("/v1/agent/runs/{run}/artifacts");
+        let (_, latest, _) = service.call(&service.alice, "GET", &path, None).await;
+        assert_eq!(names(&latest["data"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("raw.mp4".into(), 1)]);
+        assert!(latest["data"].as_array().unwrap().iter().all(|a| a["render_job_id"] == job_id.as_str()));
+        let (_, original, _) = service.call(&service.alice, "GET", &format!("{path}?generation=0"), None).await;
+        assert_eq!(names(&original["data"]), vec![("demo.mp4".into(), 0)]);
+        assert_eq!(std::fs::read(service.download(&original["data"][0]).await).unwrap(), b"the run's own demo.mp4");
+        let (_, all, _) = service.call(&service.alice, "GET", &format!("{path}?generation=all"), None).await;
+        assert_eq!(all["data"].as_array().unwrap().len(), 4);
+        let (status, _, _) = service.call(&service.alice, "GET", &format!("{path}?generation=newest"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        // Another key sees neither the job nor the runs; a cancel of an ended job is 409.
+        let (status, _, _) = service.call(&service.bob, "GET", &format!("/v1/render-jobs/{job_id}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, listed, _) = service.call(&service.bob, "GET", "/v1/render-jobs", None).await;
+        assert_eq!((status, listed["data"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+        let (status, _, _) = service.call(&service.alice, "POST", &format!("/v1/render-jobs/{job_id}/cancel"), None).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+    });
+}
+
+#[test]
+fn a_job_reports_each_run_and_a_run_whose_recording_is_gone_fails_alone() {
+    let _machine = crate::common::shared_machine();
+    rt().block_on(async {
+        let service = service(Some(Duration::from_secs(30))).await;
+        let runs = [service.finished_run(8).await, service.finished_run(8).await, service.finished_run(8).await];
+        std::fs::remove_file(service.dir.path().join("artifacts").join(&runs[1]).join("recording.tar")).unwrap();
+        let body = json!({"run_ids": runs, "options": {"video": {"size": {"width": 480, "height": 270}}}});
+        let (status, created, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(body)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+        let job_id = created["job_id"].as_str().unwrap();
+        let job = service.until(job_id, Duration::from_secs(240), |j| j["progress"]["runs_ended"] == 3).await;
+        assert_eq!(job["status"], "failed", "{job:#}");
+        let outcome: Vec<_> = job["runs"].as_array().unwrap().iter().map(|r| (r["status"].as_str().unwrap(), r["error"]["code"].as_str())).collect();
+        assert_eq!(outcome, vec![("succeeded", None), ("failed", Some("recording_missing")), ("succeeded", None)], "{job:#}");
+        assert!(job["runs"][1]["error"]["message"].as_str().unwrap().contains("no longer in the artifact store"));
+        assert!(job["runs"][1]["artifacts"].is_null());
+        let (_, listed, _) = service.call(&service.alice, "GET", "/v1/render-jobs?limit=1", None).await;
+        assert_eq!(listed["data"][0]["id"], job_id);
+
+        // What cannot be rendered again is refused at once, by field.
+        let queued = {
+            let (_, run, _) = service.call(&service.alice, "POST", "/v1/agent/runs", Some(json!({"target_url": "https://app.example.com/", "goal": "Open it"}))).await;
+            run["run_id"].as_str().unwrap().to_string()
+        };
+        let cases = [
+            (json!({"run_ids": []}), vec!["run_ids"]),
+            (json!({"run_ids": [runs[0], runs[0]]}), vec!["run_ids[1]"]),
+            (json!({"run_ids": [queued, "not-an-id", db::new_id()]}), vec!["run_ids[1]", "run_ids[0]", "run_ids[2]"]),
+            (json!({"run_ids": [runs[0]], "options": {"workflow": {}, "video": {"fps": 7}}}), vec!["options.video.fps", "options.workflow"]),
+            (json!({"run_ids": [runs[0]], "options": {"intro": {"template": "no-such-card"}}}), vec!["options.intro.template"]),
+        ];
+        for (body, fields) in cases {
+            let (status, answer, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(body.clone())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+            let named: Vec<&str> = answer["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+            assert_eq!(named, fields, "{body}: {answer}");
+        }
+        let (status, answer, _) = service.call(&service.bob, "POST", "/v1/render-jobs", Some(json!({"run_ids": [runs[0]]}))).await;
+        assert_eq!((status, answer["details"][0]["message"].as_str()), (StatusCode::BAD_REQUEST, Some("no such run")));
+    });
+}
+
+#[test]
+fn a_cancel_stops_a_render_within_a_second_and_lists_nothing_of_it() {
+    let _machine = crate::common::shared_machine();
+    rt().block_on(async {
+        let service = service(Some(Duration::from_secs(30))).await;
+        let run = service.finished_run(60).await;
+        let body = json!({"run_ids": [run], "options": {"video": {"size": {"width": 1920, "height": 1080}}}});
+        let (_, created, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(body)).await;
+        let job_id = created["job_id"].as_str().unwrap();
+        let job = service.until(job_id, Duration::from_secs(60), |j| j["progress"]["frames_done"].as_u64().unwrap_or(0) > 30).await;
+        assert_eq!(job["status"], "running");
+        let asked = Instant::now();
+        let (status, _, _) = service.call(&service.alice, "POST", &format!("/v1/render-jobs/{job_id}/cancel"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let job = service.until(job_id, Duration::from_secs(10), |j| j["runs"][0]["status"] != "running").await;
+        let took = asked.elapsed();
+        assert_eq!((job["status"].as_str(), job["runs"][0]["status"].as_str()), (Some("cancelled"), Some("cancelled")), "{job:#}");
+        assert!(took < Duration::from_millis(1000), "the render stopped {took:?} after the cancel");
+        assert!(job["runs"][0]["frames_done"].as_u64().unwrap() < job["runs"][0]["frames_total"].as_u64().unwrap());
+        let (_, listed, _) = service.call(&service.alice, "GET", &format!("/v1/agent/runs/{run}/artifacts?generation=all"), None).await;
+        assert_eq!(names(&listed["data"]), vec![("demo.mp4".into(), 0)], "a cancelled render lists nothing");
+    });
+}
+
+#[test]
+fn a_task_whose_worker_vanished_is_taken_over_after_its_lease_and_stored_once() {
+    let _machine = crate::common::shared_machine();
+    rt().block_on(async {
+        // No worker yet: the task is claimed by one that then "dies" (never renews).
+        let mut service = service(None).await;
+        let run = service.finished_run(8).await;
+        let (_, created, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(json!({"run_ids": [run], "options": {"video": {"size": {"width": 480, "height": 270}}}}))).await;
+        let job_id = created["job_id"].as_str().unwrap().to_string();
+        let lease_until = humantime::format_rfc3339_millis(std::time::SystemTime::now() + Duration::from_millis(500)).to_string();
+        let claimed = service.db.claim_render_task("vanished-worker", &db::now(), &lease_until).await.unwrap().expect("the queued task");
+        assert_eq!(claimed.task.attempts, 1);
+        assert!(service.db.claim_render_task("another", &db::now(), &lease_until).await.unwrap().is_none(), "a held task is not claimed twice");
+
+        // A live worker takes it over once the lease ran out (and a backoff of 2 s).
+        let config = WorkerConfig { lease: Duration::from_secs(30), ..WorkerConfig::new(service.dir.path().join("render-jobs"), demoreel::egress::TargetPolicy::public_only()) };
+        let artifacts = Arc::new(LocalStore::new(&service.dir.path().join("artifacts")));
+        service._worker = Some(Arc::new(RenderWorker::new(service.db.clone(), artifacts, Arc::new(InProcess::default()), config)).spawn());
+        let job = service.until(&job_id, Duration::from_secs(90), |j| j["status"] == "succeeded" || j["status"] == "failed").await;
+        assert_eq!((job["status"].as_str(), job["runs"][0]["attempts"].as_u64()), (Some("succeeded"), Some(2)), "{job:#}");
+        // The vanished worker's late report changes nothing.
+        assert!(!service.db.finish_render_task(&claimed.task, "vanished-worker", db::TaskStatus::Failed, None, &db::now()).await.unwrap());
+        let made = &job["runs"][0]["artifacts"];
+        assert_eq!(names(made), vec![("demo.mp4".into(), 1), ("raw.mp4".into(), 1)]);
+        for artifact in made.as_array().unwrap() {
+            let (sha256, _) = demoreel::files::sha256_file(&service.download(artifact).await).unwrap();
+            assert_eq!(sha256, artifact["sha256"].as_str().unwrap(), "{} is whole", artifact["name"]);
+        }
+    });
+}
+
+/// `demoreel worker` on the service's data directory, its first line read.
+fn worker_process(data_dir: &std::path::Path, lease_secs: u64) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demoreel"))
+        .args(["worker", "--lease-secs", &lease_secs.to_string(), "--data-dir"])
+        .arg(data_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("demoreel worker "), "{line:?}");
+    child
+}
+
+#[test]
+fn a_worker_process_killed_mid_render_is_replaced_and_the_artifacts_are_whole_and_single() {
+    let _machine = crate::common::shared_machine();
+    rt().block_on(async {
+        let service = service(None).await;
+        let run = service.finished_run(20).await;
+        let body = json!({"run_ids": [run], "options": {"video": {"size": {"width": 1280, "height": 720}}, "artifacts": {"gif": true}}});
+        let (_, created, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(body)).await;
+        let job_id = created["job_id"].as_str().unwrap().to_string();
+        let mut first = worker_process(service.dir.path(), 2);
+        service.until(&job_id, Duration::from_secs(60), |j| j["progress"]["frames_done"].as_u64().unwrap_or(0) > 60).await;
+        first.kill().unwrap(); // SIGKILL: no goodbye, the lease just stops being renewed
+        first.wait().unwrap();
+        let mut second = worker_process(service.dir.path(), 2);
+        let job = service.until(&job_id, Duration::from_secs(240), |j| j["progress"]["runs_ended"] == 1).await;
+        second.kill().unwrap();
+        second.wait().unwrap();
+        assert_eq!((job["status"].as_str(), job["runs"][0]["attempts"].as_u64()), (Some("succeeded"), Some(2)), "{job:#}");
+        let (_, listed, _) = service.call(&service.alice, "GET", &format!("/v1/agent/runs/{run}/artifacts?generation=1"), None).await;
+        assert_eq!(names(&listed["data"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("raw.mp4".into(), 1)], "each once");
+        for artifact in listed["data"].as_array().unwrap() {
+            let path = service.download(artifact).await;
+            let (sha256, size) = demoreel::files::sha256_file(&path).unwrap();
+            assert_eq!((sha256.as_str(), size as i64), (artifact["sha256"].as_str().unwrap(), artifact["size_bytes"].as_i64().unwrap()), "{}", artifact["name"]);
+            if artifact["name"] == "raw.mp4" {
+                let facts = demoreel::encode::decode::probe(&path).unwrap();
+                assert!(facts.duration_ns > 19_500_000_000, "raw.mp4 is the whole 20 s: {} ns", facts.duration_ns);
+            }
+        }
+    });
+}
