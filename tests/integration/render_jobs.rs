@@ -353,3 +353,59 @@ fn a_worker_process_killed_mid_render_is_replaced_and_the_artifacts_are_whole_an
         }
     });
 }
+
+#[test]
+fn a_real_runs_recording_is_rendered_again_through_the_cli_at_another_size_with_an_intro() {
+    let _machine = crate::common::whole_machine();
+    let world = crate::service::World::new("service-render-job", &[]);
+    let run = world.runtime.block_on(async {
+        let client = crate::service::Client::new(&world.server, &world.key);
+        let run = client
+            .create(json!({"target_url": world.app.url("/login"), "goal": "Show the sign-in page", "options": {
+                "workflow": {"steps": [{"action": "pause", "ms": 1500}]}, "video": {"size": {"width": 1280, "height": 720}}}}))
+            .await;
+        let done = client.wait_for(&run, Duration::from_secs(120), crate::service::terminal).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        run
+    });
+    let cli = |args: &[&str]| {
+        let out = crate::service::demoreel().args(args).env("DEMOREEL_SERVER", &world.server.url).env("DEMOREEL_API_KEY", &world.key).output().unwrap();
+        (out.status.code(), serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let options = r##"{"video": {"size": {"width": 960, "height": 540}, "background": {"type": "solid", "color": "#1E3A8A"}},
+                       "intro": {"template": "simple", "content": {"text": "Sign-in"}}, "artifacts": {"gif": true}}"##;
+    let (code, created, stderr) = cli(&["jobs", "create", &run, "--options", options]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let job_id = created["job_id"].as_str().unwrap().to_string();
+    let (code, job, stderr) = cli(&["jobs", "wait", &job_id, "--timeout", "240"]);
+    assert_eq!(code, Some(0), "jobs wait: {stderr} {job:#}");
+    assert_eq!(job["options"]["intro"]["template"], "simple@1", "pinned to the version it named");
+    world.runtime.block_on(async {
+        let client = crate::service::Client::new(&world.server, &world.key);
+        let made = job["runs"][0]["artifacts"].as_array().unwrap();
+        assert_eq!(names(&job["runs"][0]["artifacts"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("raw.mp4".into(), 1)]);
+        let dir = TempDir::new("service-render-job-videos");
+        let mut seconds = std::collections::HashMap::new();
+        for artifact in made.iter().filter(|a| a["name"] != "demo.gif") {
+            let (status, bytes) = client.download(artifact["id"].as_str().unwrap()).await;
+            assert_eq!(status, 200);
+            let path = dir.path().join(artifact["name"].as_str().unwrap());
+            std::fs::write(&path, bytes).unwrap();
+            let facts = demoreel::encode::decode::probe(&path).unwrap();
+            assert_eq!((facts.size.width, facts.size.height), (960, 540), "{}", artifact["name"]);
+            seconds.insert(artifact["name"].as_str().unwrap().to_string(), facts.duration_ns as f64 / 1e9);
+        }
+        // demo.mp4 opens on the built-in card (2.8 s), then the recording with its waits cut.
+        assert!(seconds["demo.mp4"] > 2.8 + 1.0, "{seconds:?}");
+        let (_, original) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{run}/artifacts?generation=0"), None).await;
+        let original: Vec<&str> = original["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+        assert!(original.contains(&"raw.mp4") && original.contains(&"demo.mp4"), "the run's own videos stay: {original:?}");
+    });
+    let events = world.runtime.block_on(async {
+        let client = crate::service::Client::new(&world.server, &world.key);
+        let (_, listed) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{run}/artifacts?generation=0"), None).await;
+        let events = listed["data"].as_array().unwrap().iter().find(|a| a["name"] == "events.jsonl").unwrap()["id"].as_str().unwrap().to_string();
+        String::from_utf8(client.download(&events).await.1).unwrap()
+    });
+    assert!(events.contains("\"recording_kept\""), "{events}");
+}
