@@ -62,3 +62,4 @@ CREATE TABLE IF NOT EXISTS render_tasks (
     UNIQUE (run_id, generation)
 );
 CREATE INDEX IF NOT EXISTS render_tasks_by_status ON render_tasks(status, not_before);
+CREATE INDEX IF NOT EXISTS render_tasks_by_owner ON render_tasks(owner, status);

@@ -27,8 +27,8 @@ pub enum ApiError {
     RangeNotSatisfiable(u64),
     /// 429: this key sent too many requests; retry after the given seconds.
     TooManyRequests(u64),
-    /// 429: this key has as many runs queued as it may.
-    QueueFull(u32),
+    /// 429: this key has as many runs (or render jobs: the second field says which) queued as it may.
+    QueueFull(u32, &'static str),
     /// 500: logged with its cause, answered without it.
     Internal(String),
 }
@@ -80,8 +80,8 @@ impl IntoResponse for ApiError {
                 let body = json!({"message": "too many requests for this key; slow down", "code": "rate_limited", "details": []});
                 return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after.to_string())], axum::Json(body)).into_response();
             }
-            ApiError::QueueFull(limit) => {
-                let message = format!("this key has {limit} runs queued, the most it may; create more once some have started");
+            ApiError::QueueFull(limit, what) => {
+                let message = format!("this key has {limit} {what} queued, the most it may; create more once some have started");
                 let body = json!({"message": message, "code": "queue_full", "details": []});
                 return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30".to_string())], axum::Json(body)).into_response();
             }

@@ -107,6 +107,11 @@ async fn create_job(State(state): State<AppState>, Caller(key): Caller, JsonBody
     if !errors.is_empty() {
         return Err(ApiError::fields(errors));
     }
+    // Jobs count against the key's queue like runs: a flood of jobs cannot take every worker.
+    let limit = state.services.config.max_queued_per_key;
+    if state.services.db.unfinished_render_jobs(&key.id).await? >= limit {
+        return Err(ApiError::QueueFull(limit, "unfinished render jobs"));
+    }
     // Pinned: `name` alone means the latest version now, not at render time.
     if let (Some(intro), Some(Ok(template))) = (options.get_mut("intro").and_then(Value::as_object_mut), &intro_template) {
         intro.insert("template".into(), json!(template.manifest.reference()));

@@ -44,7 +44,7 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
     }
     let limit = state.services.config.max_queued_per_key;
     if state.services.db.queued_runs(&key.id).await? >= limit {
-        return Err(ApiError::QueueFull(limit));
+        return Err(ApiError::QueueFull(limit, "runs"));
     }
     let mut options = new.options;
     seal_secret_steps(&mut options, state.services.sealer.as_deref())?;

@@ -242,17 +242,7 @@ pub async fn runs(args: &ClientArgs, command: RunsCommand) -> Result<i32> {
             client.print(&value, run_line);
         }
         RunsCommand::List { status, limit, cursor } => {
-            let mut query = Vec::new();
-            if let Some(s) = status {
-                query.push(format!("status={s}"));
-            }
-            if let Some(l) = limit {
-                query.push(format!("limit={l}"));
-            }
-            if let Some(c) = cursor {
-                query.push(format!("cursor={c}"));
-            }
-            let path = if query.is_empty() { "/v1/agent/runs".to_string() } else { format!("/v1/agent/runs?{}", query.join("&")) };
+            let path = with_query("/v1/agent/runs", &[("status", status), ("limit", limit.map(|l| l.to_string())), ("cursor", cursor)]);
             let (_, value) = client.call(Method::GET, &path, None).await?;
             client.print(&value, |v| v["data"].as_array().map(|runs| runs.iter().map(run_line).collect::<Vec<_>>().join("\n")).unwrap_or_default());
         }
@@ -340,43 +330,69 @@ async fn download(client: &Client, artifact_id: &str, path: &Path, sha256: Optio
 }
 
 async fn wait(client: &Client, id: &str, timeout: Option<u64>) -> Result<i32> {
+    let progress = |run: &Value| format!("{} {}", run["status"].as_str().unwrap_or("?"), run["progress_stage"].as_str().unwrap_or("")).trim().to_string();
+    let ended = |status: &str| match status {
+        "succeeded" => Some(0),
+        "awaiting_input" => Some(10),
+        "failed" => Some(11),
+        "cancelled" => Some(12),
+        _ => None,
+    };
+    wait_until(client, &Watched { path: format!("/v1/agent/runs/{id}"), what: format!("run {id}"), timeout, progress: &progress, ended: &ended, summary: &run_line }).await
+}
+
+/// What `runs wait` and `jobs wait` poll, and how they read it.
+pub(super) struct Watched<'a> {
+    pub path: String,
+    /// `run ID`, `render job ID`: named when the wait times out.
+    pub what: String,
+    pub timeout: Option<u64>,
+    /// The live line; without a terminal a line is printed when it changes.
+    pub progress: &'a dyn Fn(&Value) -> String,
+    /// The exit code of a status that ends the wait.
+    pub ended: &'a dyn Fn(&str) -> Option<i32>,
+    pub summary: &'a dyn Fn(&Value) -> String,
+}
+
+/// Polls `watched.path` until its status ends the wait: a live line on a terminal (a line
+/// per change otherwise), then the object on stdout; answers the exit code.
+pub(super) async fn wait_until(client: &Client, watched: &Watched<'_>) -> Result<i32> {
     use std::io::{IsTerminal, Write};
     let started = Instant::now();
     let live = std::io::stderr().is_terminal();
     let mut last_line = String::new();
     loop {
-        let (_, run) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}"), None).await?;
-        let status = run["status"].as_str().unwrap_or("?").to_string();
-        let line = format!("{} {}", status, run["progress_stage"].as_str().unwrap_or(""));
+        let (_, value) = client.call(reqwest::Method::GET, &watched.path, None).await?;
+        let status = value["status"].as_str().unwrap_or("?").to_string();
+        let line = (watched.progress)(&value);
         if live {
-            eprint!("\r\x1b[2K{:>5.0} s  {}", started.elapsed().as_secs_f64(), line.trim());
+            eprint!("\r\x1b[2K{:>5.0} s  {line}", started.elapsed().as_secs_f64());
             let _ = std::io::stderr().flush();
         } else if line != last_line {
-            eprintln!("{:>5.0} s  {}", started.elapsed().as_secs_f64(), line.trim());
+            eprintln!("{:>5.0} s  {line}", started.elapsed().as_secs_f64());
         }
         last_line = line;
-        let code = match status.as_str() {
-            "succeeded" => Some(0),
-            "awaiting_input" => Some(10),
-            "failed" => Some(11),
-            "cancelled" => Some(12),
-            _ => None,
-        };
-        if let Some(code) = code {
+        if let Some(code) = (watched.ended)(&status) {
             if live {
                 eprintln!();
             }
-            client.print(&run, run_line);
+            client.print(&value, watched.summary);
             return Ok(code);
         }
-        if timeout.is_some_and(|t| started.elapsed() >= Duration::from_secs(t)) {
+        if watched.timeout.is_some_and(|t| started.elapsed() >= Duration::from_secs(t)) {
             if live {
                 eprintln!();
             }
-            bail!("run {id} is still {status} after {} s", timeout.unwrap_or(0));
+            bail!("{} is still {status} after {} s", watched.what, watched.timeout.unwrap_or(0));
         }
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
+}
+
+/// `base?key=value&…` of the pairs given.
+pub(super) fn with_query(base: &str, pairs: &[(&str, Option<String>)]) -> String {
+    let query: Vec<String> = pairs.iter().filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={v}"))).collect();
+    if query.is_empty() { base.to_string() } else { format!("{base}?{}", query.join("&")) }
 }
 
 pub async fn credentials(args: &ClientArgs, command: CredentialsCommand) -> Result<i32> {

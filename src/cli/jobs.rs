@@ -4,12 +4,11 @@
 //! Invariant: like `runs`, a failed request exits non-zero with the API's message;
 //! `jobs wait` exits 0 succeeded, 11 failed (some run failed), 12 cancelled.
 
-use super::client::{Client, ClientArgs, read_options};
-use anyhow::{Result, bail};
+use super::client::{Client, ClientArgs, Watched, read_options, wait_until, with_query};
+use anyhow::Result;
 use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 #[derive(Subcommand, Debug)]
 pub enum JobsCommand {
@@ -81,14 +80,7 @@ pub async fn jobs(args: &ClientArgs, command: JobsCommand) -> Result<i32> {
             client.print(&json!({"cancelled": id}), |_| format!("cancel requested for render job {id}"));
         }
         JobsCommand::List { limit, cursor } => {
-            let mut query = Vec::new();
-            if let Some(l) = limit {
-                query.push(format!("limit={l}"));
-            }
-            if let Some(c) = cursor {
-                query.push(format!("cursor={c}"));
-            }
-            let path = if query.is_empty() { "/v1/render-jobs".to_string() } else { format!("/v1/render-jobs?{}", query.join("&")) };
+            let path = with_query("/v1/render-jobs", &[("limit", limit.map(|l| l.to_string())), ("cursor", cursor)]);
             let (_, value) = client.call(Method::GET, &path, None).await?;
             client.print(&value, |v| v["data"].as_array().map(|jobs| jobs.iter().map(job_lines).collect::<Vec<_>>().join("\n")).unwrap_or_default());
         }
@@ -97,42 +89,15 @@ pub async fn jobs(args: &ClientArgs, command: JobsCommand) -> Result<i32> {
 }
 
 async fn wait(client: &Client, id: &str, timeout: Option<u64>) -> Result<i32> {
-    use std::io::{IsTerminal, Write};
-    let started = Instant::now();
-    let live = std::io::stderr().is_terminal();
-    let mut last_line = String::new();
-    loop {
-        let (_, job) = client.call(Method::GET, &format!("/v1/render-jobs/{id}"), None).await?;
-        let status = job["status"].as_str().unwrap_or("?").to_string();
-        let progress = &job["progress"];
-        let line = format!("{status}  runs {}/{}  frames {}/{}", progress["runs_ended"], progress["runs_total"], progress["frames_done"], progress["frames_total"]);
-        if live {
-            eprint!("\r\x1b[2K{:>5.0} s  {line}", started.elapsed().as_secs_f64());
-            let _ = std::io::stderr().flush();
-        } else if status != last_line {
-            // Without a terminal, a line per change of status (not per frame).
-            eprintln!("{:>5.0} s  {line}", started.elapsed().as_secs_f64());
-            last_line = status.clone();
-        }
-        let code = match status.as_str() {
-            "succeeded" => Some(0),
-            "failed" => Some(11),
-            "cancelled" => Some(12),
-            _ => None,
-        };
-        if let Some(code) = code {
-            if live {
-                eprintln!();
-            }
-            client.print(&job, job_lines);
-            return Ok(code);
-        }
-        if timeout.is_some_and(|t| started.elapsed() >= Duration::from_secs(t)) {
-            if live {
-                eprintln!();
-            }
-            bail!("render job {id} is still {status} after {} s", timeout.unwrap_or(0));
-        }
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
+    let progress = |job: &Value| {
+        let p = &job["progress"];
+        format!("{}  runs {}/{}  frames {}/{}", job["status"].as_str().unwrap_or("?"), p["runs_ended"], p["runs_total"], p["frames_done"], p["frames_total"])
+    };
+    let ended = |status: &str| match status {
+        "succeeded" => Some(0),
+        "failed" => Some(11),
+        "cancelled" => Some(12),
+        _ => None,
+    };
+    wait_until(client, &Watched { path: format!("/v1/render-jobs/{id}"), what: format!("render job {id}"), timeout, progress: &progress, ended: &ended, summary: &job_lines }).await
 }

@@ -109,6 +109,8 @@ pub trait RenderJobRepo: Send + Sync {
     /// The job if `owner` may see it.
     async fn render_job(&self, owner: &str, id: &str) -> DbResult<Option<RenderJob>>;
     async fn list_render_jobs(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<RenderJob>>;
+    /// How many of `owner`'s jobs have a task still to end.
+    async fn unfinished_render_jobs(&self, owner: &str) -> DbResult<u32>;
     /// Flags the job cancelled and cancels its queued tasks at once (running ones stop
     /// when their worker sees the flag). `None` if `owner` cannot see it; `Some(false)` if
     /// every task had ended already.
@@ -236,6 +238,11 @@ impl RenderJobRepo for SqliteDatabase {
         }
         let next_cursor = (rows.len() > limit as usize).then(|| rows.get(limit as usize - 1).map(|r| encode_cursor(r.get("seq")))).flatten();
         Ok(Page { items, next_cursor })
+    }
+
+    async fn unfinished_render_jobs(&self, owner: &str) -> DbResult<u32> {
+        let row = sqlx::query("SELECT COUNT(DISTINCT job_id) AS n FROM render_tasks WHERE owner = ? AND status IN ('queued', 'running')").bind(owner).fetch_one(&self.pool).await?;
+        Ok(row.get::<i64, _>("n") as u32)
     }
 
     async fn cancel_render_job(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<bool>> {

@@ -84,7 +84,37 @@ pub fn unpack(archive: &Path, dir: &Path) -> Result<Recording, RecordingError> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_bundle_name;
+    use super::{is_bundle_name, tempfile_free, unpack};
+
+    /// An archive of one entry named `name` (written into the header as is, so names the
+    /// tar crate would refuse can be made) of `kind`.
+    fn archive_of(name: &[u8], kind: tar::EntryType) -> tempfile_free::Dir {
+        let dir = tempfile_free::Dir::new();
+        let mut header = tar::Header::new_gnu();
+        header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+        header.set_entry_type(kind);
+        header.set_size(if kind.is_file() { 4 } else { 0 });
+        header.set_mode(0o644);
+        if !kind.is_file() {
+            header.set_link_name("/etc/passwd").unwrap();
+        }
+        header.set_cksum();
+        let mut builder = tar::Builder::new(std::fs::File::create(dir.path().join("a.tar")).unwrap());
+        let data: &[u8] = if kind.is_file() { b"evil" } else { b"" };
+        builder.append(&header, data).unwrap();
+        builder.into_inner().unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_archive_climbing_out_or_linking_is_refused_by_name_and_writes_nothing_outside() {
+        for (name, kind) in [(&b"../evil"[..], tar::EntryType::Regular), (b"/tmp/evil", tar::EntryType::Regular), (b"meta.json", tar::EntryType::Symlink), (b"frames/x.jpg", tar::EntryType::Link)] {
+            let dir = archive_of(name, kind);
+            let error = unpack(&dir.path().join("a.tar"), &dir.path().join("out")).unwrap_err().to_string();
+            assert!(error.contains("is not a file of a recording bundle"), "{}: {error}", String::from_utf8_lossy(name));
+            assert!(!dir.path().join("evil").exists() && !dir.path().join("out/meta.json").exists());
+        }
+    }
 
     #[test]
     fn only_a_bundles_own_names_unpack() {
@@ -93,6 +123,30 @@ mod tests {
         }
         for bad in ["../meta.json", "/etc/passwd", "frames/../x", "frames/", "frames/.hidden", "frames/a/b.jpg", "raw.mp4", "framesx/1.jpg", "frames/a b.jpg", "meta.json/"] {
             assert!(!is_bundle_name(bad), "{bad}");
+        }
+    }
+}
+
+/// A temporary directory for the tests above (the crate has no tempfile dependency).
+#[cfg(test)]
+mod tempfile_free {
+    pub struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        pub fn new() -> Dir {
+            let path = std::env::temp_dir().join(format!("demoreel-archive-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 }

@@ -56,7 +56,8 @@ async fn service(lease: Option<Duration>) -> Service {
         signer: UrlSigner::load_or_create(&dir.path().join("signing.key")).unwrap(),
         sealer: None,
         signals,
-        config: ApiConfig::default(),
+        // Tests make many calls at once; the rate limit has tests of its own.
+        config: ApiConfig { rate_per_second: 1000.0, rate_burst: 1000.0, ..ApiConfig::default() },
     });
     let producer = Producer { db: db.clone(), artifacts };
     Service { router: api::router(state), db, producer, dir, alice, alice_id, bob, _worker: worker }
@@ -213,16 +214,23 @@ fn a_job_reports_each_run_and_a_run_whose_recording_is_gone_fails_alone() {
     let _machine = crate::common::shared_machine();
     rt().block_on(async {
         let service = service(Some(Duration::from_secs(30))).await;
-        let runs = [service.finished_run(8).await, service.finished_run(8).await, service.finished_run(8).await];
+        let runs = [service.finished_run(8).await, service.finished_run(8).await, service.finished_run(8).await, service.finished_run(8).await];
         std::fs::remove_file(service.dir.path().join("artifacts").join(&runs[1]).join("recording.tar")).unwrap();
+        // Another archive in the store's place: refused by its digest before it is unpacked.
+        let stored = service.dir.path().join("artifacts").join(&runs[3]).join("recording.tar");
+        std::fs::copy(service.dir.path().join("artifacts").join(&runs[0]).join("recording.tar"), &stored).unwrap();
+        let mut bytes = std::fs::read(&stored).unwrap();
+        let last = bytes.len() - 2000;
+        bytes[last] ^= 0xff;
+        std::fs::write(&stored, bytes).unwrap();
         let body = json!({"run_ids": runs, "options": {"video": {"size": {"width": 480, "height": 270}}}});
         let (status, created, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(body)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{created}");
         let job_id = created["job_id"].as_str().unwrap();
-        let job = service.until(job_id, Duration::from_secs(240), |j| j["progress"]["runs_ended"] == 3).await;
+        let job = service.until(job_id, Duration::from_secs(240), |j| j["progress"]["runs_ended"] == 4).await;
         assert_eq!(job["status"], "failed", "{job:#}");
         let outcome: Vec<_> = job["runs"].as_array().unwrap().iter().map(|r| (r["status"].as_str().unwrap(), r["error"]["code"].as_str())).collect();
-        assert_eq!(outcome, vec![("succeeded", None), ("failed", Some("recording_missing")), ("succeeded", None)], "{job:#}");
+        assert_eq!(outcome, vec![("succeeded", None), ("failed", Some("recording_missing")), ("succeeded", None), ("failed", Some("recording_damaged"))], "{job:#}");
         assert!(job["runs"][1]["error"]["message"].as_str().unwrap().contains("no longer in the artifact store"));
         assert!(job["runs"][1]["artifacts"].is_null());
         let (_, listed, _) = service.call(&service.alice, "GET", "/v1/render-jobs?limit=1", None).await;
@@ -288,6 +296,24 @@ fn a_task_whose_worker_vanished_is_taken_over_after_its_lease_and_stored_once() 
         let claimed = service.db.claim_render_task("vanished-worker", &db::now(), &lease_until).await.unwrap().expect("the queued task");
         assert_eq!(claimed.task.attempts, 1);
         assert!(service.db.claim_render_task("another", &db::now(), &lease_until).await.unwrap().is_none(), "a held task is not claimed twice");
+
+        // A key's unfinished jobs are capped like its queued runs; a cancel ends queued ones at once.
+        let mut extra = Vec::new();
+        loop {
+            let (status, answer, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(json!({"run_ids": [run]}))).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                assert_eq!(answer["code"], "queue_full", "{answer}");
+                break;
+            }
+            assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+            extra.push(answer["job_id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(extra.len(), 49, "50 unfinished jobs a key, the first one included");
+        for id in &extra {
+            let (status, _, _) = service.call(&service.alice, "POST", &format!("/v1/render-jobs/{id}/cancel"), None).await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+            assert_eq!(service.job(id).await["status"], "cancelled");
+        }
 
         // A live worker takes it over once the lease ran out (and a backoff of 2 s).
         let config = WorkerConfig { lease: Duration::from_secs(30), ..WorkerConfig::new(service.dir.path().join("render-jobs"), demoreel::egress::TargetPolicy::public_only()) };
