@@ -199,6 +199,7 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
             _ = tokio::signal::ctrl_c() => eprintln!("demoreel: stopping (interrupt)"),
             _ = terminate.recv() => eprintln!("demoreel: stopping (terminate)"),
         }
+        server.release_render_tasks().await;
         drop(server);
         Ok(())
     });

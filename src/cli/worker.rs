@@ -1,9 +1,10 @@
 //! `demoreel worker`: a render worker as its own process, beside a `demoreel serve` (or
 //! other workers) sharing the database and the artifact store. Input: where the database
 //! and the store are, how many tasks at once, the lease. Output: re-render tasks claimed
-//! and rendered until Ctrl-C or SIGTERM. Invariant: the worker takes no lock on the data
-//! directory (many may share it) and holds each task only by its lease, so a worker
-//! killed mid-render loses nothing another worker cannot finish.
+//! and rendered until Ctrl-C or SIGTERM (which give the tasks in flight back to the queue).
+//! Invariant: the worker takes no lock on the data directory (many may share it) and holds
+//! each task only by its lease, so a worker killed mid-render loses nothing another worker
+//! cannot finish.
 
 use super::runtime;
 use anyhow::{Context, Result, bail};
@@ -81,14 +82,19 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
         println!("demoreel worker {} rendering from {}", worker.id(), database.display());
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let task = worker.spawn();
+        let task = worker.clone().spawn();
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
         tokio::select! {
             _ = task => {}
             _ = tokio::signal::ctrl_c() => eprintln!("demoreel: worker stopping (interrupt)"),
             _ = terminate.recv() => eprintln!("demoreel: worker stopping (terminate)"),
         }
-        // A task cut short here is taken over by another worker after its lease.
+        // Tasks cut short go back to the queue now; a worker killed outright leaves them
+        // to their lease instead.
+        let released = worker.release().await;
+        if released > 0 {
+            eprintln!("demoreel: {released} render task(s) given back to the queue");
+        }
         let _ = std::fs::remove_dir_all(&work_dir);
         Ok(())
     })

@@ -124,6 +124,9 @@ pub trait RenderJobRepo: Send + Sync {
     async fn claim_render_task(&self, worker: &str, now: &str, lease_until: &str) -> DbResult<Option<ClaimedTask>>;
     /// Renews the lease and records progress; says whether the job was cancelled.
     async fn renew_render_task(&self, task: &RenderTask, worker: &str, lease_until: &str, frames_done: u64, frames_total: u64) -> DbResult<Lease>;
+    /// Gives a task `worker` holds back to the queue at once, the try not counted (a
+    /// worker stopping on purpose); answers whether it held it.
+    async fn release_render_task(&self, task: &RenderTask, worker: &str, now: &str) -> DbResult<bool>;
     /// Ends the task (if `worker` still holds it); answers whether it did.
     async fn finish_render_task(&self, task: &RenderTask, worker: &str, status: TaskStatus, error: Option<&TaskError>, now: &str) -> DbResult<bool>;
 }
@@ -346,6 +349,20 @@ impl RenderJobRepo for SqliteDatabase {
         }
         let row = sqlx::query("SELECT cancel_requested FROM render_jobs WHERE id = ?").bind(&task.job_id).fetch_one(&self.pool).await?;
         Ok(Lease::Held { cancel_requested: row.get::<i64, _>("cancel_requested") != 0 })
+    }
+
+    async fn release_render_task(&self, task: &RenderTask, worker: &str, now: &str) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE render_tasks SET status = 'queued', lease_owner = NULL, lease_expires = NULL, not_before = ?, attempts = MAX(attempts - 1, 0)
+             WHERE job_id = ? AND position = ? AND status = 'running' AND lease_owner = ?",
+        )
+        .bind(now)
+        .bind(&task.job_id)
+        .bind(task.position as i64)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn finish_render_task(&self, task: &RenderTask, worker: &str, status: TaskStatus, error: Option<&TaskError>, now: &str) -> DbResult<bool> {

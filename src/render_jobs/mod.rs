@@ -53,13 +53,32 @@ pub struct RenderWorker {
     /// This worker's name on its leases (unique per process start).
     pub(crate) id: String,
     slots: Arc<Semaphore>,
+    /// The tasks this worker is rendering, to give back if it is stopped.
+    pub(crate) in_flight: std::sync::Mutex<Vec<crate::db::RenderTask>>,
 }
 
 impl RenderWorker {
     pub fn new(db: Arc<dyn Database>, artifacts: Arc<dyn ArtifactStore>, signals: Arc<dyn Signals>, config: WorkerConfig) -> RenderWorker {
         let slots = Arc::new(Semaphore::new(config.slots.max(1)));
         let id = format!("{}-{}", hostname(), &crate::db::new_id()[..8]);
-        RenderWorker { producer: Producer { db: db.clone(), artifacts }, db, signals, config, id, slots }
+        RenderWorker { producer: Producer { db: db.clone(), artifacts }, db, signals, config, id, slots, in_flight: Default::default() }
+    }
+
+    /// Gives every task this worker is rendering back to the queue, for another worker
+    /// to take at once rather than after the lease. The caller stops the worker first
+    /// (a render cut short here stores nothing more: its lease is gone).
+    pub async fn release(&self) -> usize {
+        self.slots.close();
+        let tasks = std::mem::take(&mut *self.in_flight.lock().unwrap());
+        let mut released = 0;
+        for task in tasks {
+            match self.db.release_render_task(&task, &self.id, &crate::db::now()).await {
+                Ok(true) => released += 1,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(job = %task.job_id, run = %task.run_id, error = %error, "giving a render task back (its lease will run out instead)"),
+            }
+        }
+        released
     }
 
     pub fn id(&self) -> &str {

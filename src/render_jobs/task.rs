@@ -71,9 +71,11 @@ impl RenderWorker {
         tracing::info!(parent: &span, "render task started");
         let dir = self.config.work_dir.join(&task.job_id).join(format!("{}.{}", task.position, task.attempts));
         let (watch, meter) = (Arc::new(Watch::default()), Arc::new(RenderMeter::default()));
+        self.in_flight.lock().unwrap().push(task.clone());
         let watcher = tokio::spawn(self.clone().watch(task.clone(), watch.clone(), meter.clone()));
         let outcome = self.work(&task, &options, &dir, &watch, &meter).await;
         watcher.abort();
+        self.in_flight.lock().unwrap().retain(|t| (&t.job_id, t.position) != (&task.job_id, task.position));
         let _ = tokio::fs::remove_dir_all(&dir).await;
         let (status, error) = match outcome {
             Ok(()) => (TaskStatus::Succeeded, None),

@@ -74,13 +74,22 @@ pub struct Server {
     serve_task: tokio::task::JoinHandle<()>,
     sweeper: Option<tokio::task::JoinHandle<()>>,
     dispatcher: tokio::task::JoinHandle<()>,
-    render_worker: Option<tokio::task::JoinHandle<()>>,
+    render_worker: Option<(Arc<RenderWorker>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Server {
     /// Serves until the process ends.
     pub async fn wait(&mut self) {
         let _ = (&mut self.serve_task).await;
+    }
+
+    /// Before a planned stop: the re-render tasks this server renders go back to the
+    /// queue now (for the next start or another worker) rather than after their lease.
+    pub async fn release_render_tasks(&self) -> usize {
+        match &self.render_worker {
+            Some((worker, _)) => worker.release().await,
+            None => 0,
+        }
     }
 }
 
@@ -91,8 +100,8 @@ impl Drop for Server {
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
         }
-        if let Some(worker) = &self.render_worker {
-            worker.abort();
+        if let Some((_, task)) = &self.render_worker {
+            task.abort();
         }
     }
 }
@@ -150,7 +159,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     ));
     let render_worker = (config.render_job_slots > 0).then(|| {
         let worker_config = WorkerConfig { slots: config.render_job_slots, ..WorkerConfig::new(config.data_dir.join("render-jobs"), config.api.targets.clone()) };
-        Arc::new(RenderWorker::new(db.clone(), artifacts.clone(), signals.clone(), worker_config)).spawn()
+        let worker = Arc::new(RenderWorker::new(db.clone(), artifacts.clone(), signals.clone(), worker_config));
+        (worker.clone(), worker.spawn())
     });
     let state = AppState::new(Services { db, artifacts, signer, sealer, signals, config: config.api.clone() });
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| anyhow::anyhow!("--addr {}: {e}", config.addr))?;

@@ -435,3 +435,28 @@ fn a_real_runs_recording_is_rendered_again_through_the_cli_at_another_size_with_
     });
     assert!(events.contains("\"recording_kept\""), "{events}");
 }
+
+#[test]
+fn a_worker_process_stopped_with_sigterm_gives_its_task_back_at_once() {
+    let _machine = crate::common::shared_machine();
+    rt().block_on(async {
+        let service = service(None).await;
+        let run = service.finished_run(20).await;
+        let body = json!({"run_ids": [run], "options": {"video": {"size": {"width": 1280, "height": 720}}}});
+        let (_, created, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(body)).await;
+        let job_id = created["job_id"].as_str().unwrap().to_string();
+        // A long lease: only a hand-back lets another worker start before it runs out.
+        let mut first = worker_process(service.dir.path(), 30);
+        service.until(&job_id, Duration::from_secs(60), |j| j["progress"]["frames_done"].as_u64().unwrap_or(0) > 30).await;
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+        assert!(first.wait().unwrap().success(), "the worker stops cleanly on SIGTERM");
+        let handed_back = service.job(&job_id).await;
+        assert_eq!((handed_back["runs"][0]["status"].as_str(), handed_back["runs"][0]["attempts"].as_u64()), (Some("queued"), Some(0)), "{handed_back:#}");
+        let mut second = worker_process(service.dir.path(), 30);
+        let job = service.until(&job_id, Duration::from_secs(120), |j| j["progress"]["runs_ended"] == 1).await;
+        second.kill().unwrap();
+        second.wait().unwrap();
+        assert_eq!((job["status"].as_str(), job["runs"][0]["attempts"].as_u64()), (Some("succeeded"), Some(1)), "{job:#}");
+    });
+}
