@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+# The S3-compatible server the object-store tests start (a separate process speaking S3
+# over HTTP with SigV4; not a mock): built from crates.io once, then kept in ~/.cargo/bin.
+s3_server_version=0.14.1
+if ! "$HOME/.cargo/bin/s3s-fs" --version 2>/dev/null | grep -q "$s3_server_version"; then
+  echo "setup: installing s3s-fs $s3_server_version (the tests' S3-compatible server)" >&2
+  cargo install --locked --quiet s3s-fs --version "$s3_server_version" --features binary --target-dir "$CARGO_TARGET_DIR/tools"
+fi
 log="$(mktemp)"
 attempt_log="$(mktemp)"
 trap 'rm -f "$log" "$attempt_log"' EXIT

@@ -94,9 +94,10 @@ async fn download(
     {
         return Err(ApiError::NotFound("artifact"));
     }
-    let path = match state.services.artifacts.locate(&artifact.storage_key).await? {
-        Location::Redirect(url) => return Ok((StatusCode::FOUND, [(header::LOCATION, url)]).into_response()),
-        Location::File(path) => path,
+    let location = match state.services.artifacts.locate(&artifact.storage_key).await? {
+        // The store serves the bytes (and ranges) itself, for as long as the link lives.
+        Location::Redirect(url) => return Ok((StatusCode::FOUND, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".to_string())]).into_response()),
+        located => located,
     };
     let size = artifact.size_bytes as u64;
     let etag = format!("\"{}\"", artifact.sha256);
@@ -124,7 +125,10 @@ async fn download(
         None => (StatusCode::OK, 0, size),
     };
     response_headers.push((header::CONTENT_LENGTH, length.to_string()));
-    let body = file_body(&path, start, length).await?;
+    let body = match location {
+        Location::File(path) => file_body(&path, start, length).await?,
+        _ => Body::from_stream(state.services.artifacts.read(&artifact.storage_key, start, length).await?),
+    };
     Ok(build(status, response_headers, body))
 }
 

@@ -15,6 +15,11 @@ pub struct ServeArgs {
     /// Where state lives: the SQLite database, artifacts, work files, the URL-signing key.
     #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
     pub data_dir: PathBuf,
+    /// Where artifacts and kept recordings go: a directory (or `file://DIR`), or an
+    /// S3-compatible bucket, `s3://BUCKET/PREFIX?endpoint=URL&region=R&downloads=redirect|stream`,
+    /// with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (default: DATA_DIR/artifacts).
+    #[arg(long, env = "DEMOREEL_STORE")]
+    pub store: Option<String>,
     /// Browsers recording at once.
     #[arg(long, env = "DEMOREEL_RECORDINGS_AT_ONCE", default_value_t = 1)]
     pub recordings_at_once: usize,
@@ -161,6 +166,7 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         work_retention: (args.work_retention_hours > 0).then(|| std::time::Duration::from_secs(args.work_retention_hours * 3600)),
         addr: args.addr,
         data_dir: args.data_dir,
+        store: args.store,
         recordings_at_once: args.recordings_at_once,
         renders_at_once: args.renders_at_once,
         render_job_slots: args.render_job_slots,

@@ -19,7 +19,8 @@ pub struct WorkerArgs {
     /// The database: `sqlite://PATH` (or a path).
     #[arg(long, env = "DEMOREEL_DATABASE")]
     pub database: Option<String>,
-    /// The artifact store: `file://DIR` (or a directory).
+    /// The artifact store: a directory (or `file://DIR`), or `s3://BUCKET/PREFIX?…` as
+    /// for `demoreel serve --store`.
     #[arg(long, env = "DEMOREEL_STORE")]
     pub store: Option<String>,
     /// Runs of re-render jobs rendered at once.
@@ -61,16 +62,12 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
         Some(value) => local_path(value, "sqlite", "--database")?,
         None => crate::serve::database_path(&args.data_dir),
     };
-    let store = match &args.store {
-        Some(value) => local_path(value, "file", "--store")?,
-        None => args.data_dir.join("artifacts"),
-    };
+    let artifacts = crate::store::open(args.store.as_deref(), &args.data_dir.join("artifacts")).map_err(anyhow::Error::msg)?;
     let targets = crate::egress::TargetPolicy::parse(&args.allow_targets, "--allow-targets").map_err(anyhow::Error::msg)?;
     let work_dir = args.work_dir.clone().unwrap_or_else(|| args.data_dir.join("render-jobs").join(format!("worker-{}", std::process::id())));
     runtime()?.block_on(async {
         crate::serve::keep_files_private();
         let db = crate::db::sqlite::SqliteDatabase::open(&database).await.with_context(|| format!("--database {}", database.display()))?;
-        let artifacts = std::sync::Arc::new(crate::store::LocalStore::new(&store));
         let config = crate::render_jobs::WorkerConfig {
             slots: args.render_slots,
             lease: std::time::Duration::from_secs(args.lease_secs),

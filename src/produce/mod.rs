@@ -157,7 +157,7 @@ impl Producer {
             .map_err(|e| fail(e.to_string()))?
             .map_err(|e| fail(e.to_string()))?;
         let key = generation.storage_key(run_id, name);
-        self.artifacts.put(&key, path).await.map_err(|e| fail(e.to_string()))?;
+        self.artifacts.put(&key, path, &sha256).await.map_err(|e| fail(e.to_string()))?;
         let artifact = Artifact {
             id: db::new_id(),
             run_id: run_id.to_string(),

@@ -26,7 +26,7 @@ impl Producer {
         .map_err(|e| fail(e.to_string()))?
         .map_err(fail)?;
         let key = format!("{run_id}/{RECORDING_ARCHIVE}");
-        let stored = self.artifacts.put(&key, &archive_path).await;
+        let stored = self.artifacts.put(&key, &archive_path, &sha256).await;
         let _ = tokio::fs::remove_file(&archive_path).await;
         stored.map_err(|e| fail(e.to_string()))?;
         self.db.set_run_recording(run_id, &key, &sha256).await.map_err(|e| fail(e.to_string()))?;

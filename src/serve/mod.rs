@@ -15,7 +15,6 @@ use crate::render_jobs::{RenderWorker, WorkerConfig};
 use crate::runs::signals::InProcess;
 use crate::runs::{Runner, RunnerConfig};
 use crate::secrets::{Sealer, UrlSigner};
-use crate::store::LocalStore;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +25,8 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// State lives here: `demoreel.db`, `artifacts/`, `runs/`, `signing.key`.
     pub data_dir: PathBuf,
+    /// `--store`: where artifacts go (default: DATA_DIR/artifacts).
+    pub store: Option<String>,
     pub recordings_at_once: usize,
     pub renders_at_once: usize,
     /// Re-render tasks rendered at once in this process; 0 runs no render worker.
@@ -136,7 +137,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
         tracing::warn!(requeued = recovered.requeued.len(), failed = recovered.failed.len(), "runs left unfinished by the last process");
     }
     let sealer = config.secret_key.as_ref().map(|k| Arc::new(Sealer::new(k)));
-    let artifacts = Arc::new(LocalStore::new(&config.data_dir.join("artifacts")));
+    let artifacts = crate::store::open(config.store.as_deref(), &config.data_dir.join("artifacts")).map_err(anyhow::Error::msg)?;
     let signals = Arc::new(InProcess::default());
     let signer = UrlSigner::load_or_create(&config.data_dir.join("signing.key"))?;
     let runner = Arc::new(Runner::new(

@@ -2,9 +2,16 @@
 //! Invariant: an artifact is stored whole before it is listed (the database row comes
 //! after `put` returns), so a file being written is never visible.
 //!
-//! [`ArtifactStore`] is the interface; [`LocalStore`] (a directory) the embedded default.
+//! [`ArtifactStore`] is the interface; [`LocalStore`] (a directory) the embedded default,
+//! [`s3::S3Store`] an S3-compatible bucket shared by many workers; [`open`] picks one from
+//! `--store`.
+
+pub mod s3;
+pub mod settings;
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
 
 /// Where a download's bytes are.
 pub enum Location {
@@ -12,13 +19,25 @@ pub enum Location {
     File(PathBuf),
     /// A URL the client is redirected to (a presigned object-store URL).
     Redirect(String),
+    /// Bytes the api reads through [`ArtifactStore::read`] and streams on.
+    Stream,
 }
+
+/// Bytes read from a store, piece by piece.
+pub type ByteStream = Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
 
 #[async_trait::async_trait]
 pub trait ArtifactStore: Send + Sync {
-    /// Stores `source` under `key` (e.g. `RUN_ID/demo.mp4`).
-    async fn put(&self, key: &str, source: &Path) -> std::io::Result<()>;
+    /// Stores `source` under `key` (e.g. `RUN_ID/demo.mp4`); `sha256` (hex) is the
+    /// file's digest, which a store may check the upload against and keeps beside it.
+    async fn put(&self, key: &str, source: &Path, sha256: &str) -> std::io::Result<()>;
     async fn locate(&self, key: &str) -> std::io::Result<Location>;
+    /// `length` bytes of what is stored under `key` from byte `start` (for
+    /// [`Location::Stream`]).
+    async fn read(&self, key: &str, start: u64, length: u64) -> std::io::Result<ByteStream> {
+        let _ = (key, start, length);
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "this store hands out files, not streams"))
+    }
     /// Copies what is stored under `key` to the local file `target` (a worker reading a
     /// run's recording); `NotFound` when nothing is stored there.
     async fn fetch(&self, key: &str, target: &Path) -> std::io::Result<()>;
@@ -34,17 +53,34 @@ impl LocalStore {
     }
 
     fn path(&self, key: &str) -> std::io::Result<PathBuf> {
-        // Keys are made by the runner (uuid/name); refuse anything that climbs out.
-        if key.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad artifact key {key:?}")));
-        }
+        check_key(key)?;
         Ok(self.root.join(key))
     }
 }
 
+/// Keys are made by the runner (`RUN_ID/name`); refuse anything that climbs out.
+fn check_key(key: &str) -> std::io::Result<()> {
+    if key.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad artifact key {key:?}")));
+    }
+    Ok(())
+}
+
+/// The store `--store` names (`spec`), or the directory `default_dir` when none is given.
+pub fn open(spec: Option<&str>, default_dir: &Path) -> Result<Arc<dyn ArtifactStore>, String> {
+    let settings = match spec {
+        Some(value) => settings::StoreSettings::parse(value, "--store")?,
+        None => settings::StoreSettings::Local(default_dir.to_path_buf()),
+    };
+    Ok(match settings {
+        settings::StoreSettings::Local(dir) => Arc::new(LocalStore::new(&dir)),
+        settings::StoreSettings::S3(s3) => Arc::new(s3::S3Store::from_environment(s3)?),
+    })
+}
+
 #[async_trait::async_trait]
 impl ArtifactStore for LocalStore {
-    async fn put(&self, key: &str, source: &Path) -> std::io::Result<()> {
+    async fn put(&self, key: &str, source: &Path, _sha256: &str) -> std::io::Result<()> {
         let target = self.path(key)?;
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent).await?;

@@ -245,10 +245,10 @@ fn artifacts_download_with_ranges_etags_and_signed_urls() {
         std::fs::write(&source, &bytes).unwrap();
         let store = LocalStore::new(&api.dir.path().join("artifacts"));
         use demoreel::store::ArtifactStore;
-        store.put(&format!("{id}/demo.mp4"), &source).await.unwrap();
-        let artifact_id = db::new_id();
         use sha2::Digest;
         let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        store.put(&format!("{id}/demo.mp4"), &source, &sha).await.unwrap();
+        let artifact_id = db::new_id();
         api.store
             .insert_artifact(&db::Artifact {
                 id: artifact_id.clone(),

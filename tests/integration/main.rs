@@ -12,6 +12,7 @@ mod edge;
 mod egress;
 mod golden;
 mod hostile;
+mod object_store;
 mod overlays;
 mod privacy;
 mod render_jobs;

@@ -15,18 +15,18 @@ use demoreel::produce::Producer;
 use demoreel::render_jobs::{RenderWorker, WorkerConfig};
 use demoreel::runs::signals::InProcess;
 use demoreel::secrets::{self, UrlSigner};
-use demoreel::store::LocalStore;
+use demoreel::store::{ArtifactStore, LocalStore};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
-struct Service {
+pub struct Service {
     router: axum::Router,
     db: Arc<SqliteDatabase>,
     producer: Producer,
-    dir: TempDir,
-    alice: String,
+    pub dir: TempDir,
+    pub alice: String,
     alice_id: String,
     bob: String,
     _worker: Option<tokio::task::JoinHandle<()>>,
@@ -40,9 +40,14 @@ fn rt() -> tokio::runtime::Runtime {
 /// `lease` (none when `lease` is None).
 async fn service(lease: Option<Duration>) -> Service {
     let dir = TempDir::new("render-jobs");
+    let artifacts = Arc::new(LocalStore::new(&dir.path().join("artifacts")));
+    service_with(lease, artifacts, dir).await
+}
+
+/// [`service`] with the artifact store `artifacts`, its other files in `dir`.
+pub async fn service_with(lease: Option<Duration>, artifacts: Arc<dyn ArtifactStore>, dir: TempDir) -> Service {
     let db = Arc::new(SqliteDatabase::open(&dir.path().join("demoreel.db")).await.unwrap());
     let signals = Arc::new(InProcess::default());
-    let artifacts = Arc::new(LocalStore::new(&dir.path().join("artifacts")));
     let (alice, bob) = (secrets::new_api_key(), secrets::new_api_key());
     let alice_id = db.create_key("alice", &secrets::hash_api_key(&alice), None).await.unwrap().id;
     db.create_key("bob", &secrets::hash_api_key(&bob), None).await.unwrap();
@@ -64,18 +69,26 @@ async fn service(lease: Option<Duration>) -> Service {
 }
 
 impl Service {
-    async fn call(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value, Vec<u8>) {
-        let request = Request::builder().method(method).uri(path).header("x-api-key", key).header("content-type", "application/json");
+    pub async fn call(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value, Vec<u8>) {
+        let (status, _, bytes) = self.call_with(key, method, path, body, &[]).await;
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), bytes)
+    }
+
+    /// [`Service::call`] with request `headers`, answering the response's headers too.
+    pub async fn call_with(&self, key: &str, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut request = Request::builder().method(method).uri(path).header("x-api-key", key).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
         let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), bytes)
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec())
     }
 
     /// A finished run of alice's that kept the synthetic recording of `seconds`, with an
     /// original `demo.mp4` artifact (generation 0).
-    async fn finished_run(&self, seconds: u32) -> String {
+    pub async fn finished_run(&self, seconds: u32) -> String {
         let now = db::now();
         let id = db::new_id();
         let run = Run {
@@ -111,7 +124,7 @@ impl Service {
     }
 
     /// Polls the job until `done` holds of it, at most `limit`.
-    async fn until(&self, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn until(&self, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
         loop {
             let job = self.job(id).await;
