@@ -237,17 +237,34 @@ async fn pins(db: &dyn Database, owner: &str, name: &str, latest: Option<u32>) -
     Ok(pins)
 }
 
+/// Why an intro cannot be made: intros are best effort, so callers report it and go on.
+#[derive(Debug, Clone)]
+pub struct IntroUnavailable {
+    /// The template as far as it was known: `name@version` once resolved, else the name
+    /// asked for.
+    pub template: String,
+    /// Whether `template` is a resolved `name@version` (a run's plan records it then).
+    pub resolved: bool,
+    pub reason: String,
+}
+
+impl std::fmt::Display for IntroUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.template, self.reason)
+    }
+}
+
 /// The intro `intro` (a run's or a job's `options.intro`) asks for, ready to draw: its
 /// template resolved for `owner`, its values checked, its images fetched under `targets`.
-/// `Err` holds the template as far as it was known (`name@version` once resolved) and why
-/// the intro cannot be made: intros are best effort, so callers report it and go on.
-pub async fn prepare_intro(db: &dyn Database, owner: &str, intro: &Value, targets: &crate::egress::TargetPolicy) -> Result<crate::render::intro::IntroRequest, (String, String)> {
+pub async fn prepare_intro(db: &dyn Database, owner: &str, intro: &Value, targets: &crate::egress::TargetPolicy) -> Result<crate::render::intro::IntroRequest, IntroUnavailable> {
     let name = intro.get("template").and_then(Value::as_str).unwrap_or_default();
-    let template = resolve(db, owner, name).await.map_err(|error| (name.to_string(), error.to_string()))?;
-    let reference = template.manifest.reference();
+    let template = resolve(db, owner, name)
+        .await
+        .map_err(|error| IntroUnavailable { template: name.to_string(), resolved: false, reason: error.to_string() })?;
+    let unavailable = |reason: String| IntroUnavailable { template: template.manifest.reference(), resolved: true, reason };
     let values = template
         .check_values(intro.get("content"), intro.get("style"), "options.intro")
-        .map_err(|errors| (reference.clone(), errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")))?;
-    let images = crate::templates::fetch::images(&template.image_fields, &values.content, targets).await.map_err(|reason| (reference.clone(), reason))?;
+        .map_err(|errors| unavailable(errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")))?;
+    let images = crate::templates::fetch::images(&template.image_fields, &values.content, targets).await.map_err(unavailable)?;
     Ok(crate::render::intro::IntroRequest { template, values, images })
 }

@@ -1,6 +1,7 @@
-//! The frame source. Input: screencast frames from Chromium. Output: the same frames,
-//! with monotonic times, to every consumer that subscribed (the live `raw.mp4`, later a
-//! live view in a web page).
+//! The frame source. Input: screencast frames from Chromium. Output: the same frames, in
+//! the order they arrived, with the times they were drawn, to every consumer that
+//! subscribed (the live `raw.mp4`, later a live view in a web page). A frame may arrive
+//! after one drawn later: a consumer that shows frames in time order reorders them.
 //! Invariant: a slow consumer can only lose frames itself (it sees how many it missed);
 //! it never holds up the capture, and the recording bundle is written before any consumer
 //! sees the frame.
@@ -10,7 +11,7 @@ use tokio::sync::broadcast;
 
 #[derive(Debug)]
 pub struct CapturedFrame {
-    /// ms since the recording started, clamped to be monotonic.
+    /// When Chromium drew it, ms since the recording started (as in the bundle's index).
     pub t_ms: f64,
     /// JPEG bytes exactly as Chromium delivered them.
     pub jpeg: Vec<u8>,
@@ -18,7 +19,6 @@ pub struct CapturedFrame {
 
 pub struct FrameSource {
     sender: broadcast::Sender<Arc<CapturedFrame>>,
-    latest_ms: f64,
 }
 
 /// How many frames a consumer may fall behind before it starts losing the oldest.
@@ -26,7 +26,7 @@ const BACKLOG: usize = 256;
 
 impl Default for FrameSource {
     fn default() -> Self {
-        FrameSource { sender: broadcast::channel(BACKLOG).0, latest_ms: 0.0 }
+        FrameSource { sender: broadcast::channel(BACKLOG).0 }
     }
 }
 
@@ -40,11 +40,9 @@ impl FrameSource {
         self.sender.subscribe()
     }
 
-    /// Clamps the time (Chromium's screencast timestamps sometimes step back) and hands
-    /// the frame to the consumers.
+    /// Hands the frame drawn at `t_ms` to the consumers.
     pub fn publish(&mut self, t_ms: f64, jpeg: Vec<u8>) -> Arc<CapturedFrame> {
-        self.latest_ms = self.latest_ms.max(t_ms);
-        let frame = Arc::new(CapturedFrame { t_ms: self.latest_ms, jpeg });
+        let frame = Arc::new(CapturedFrame { t_ms, jpeg });
         let _ = self.sender.send(frame.clone());
         frame
     }

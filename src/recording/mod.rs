@@ -1,8 +1,8 @@
 //! The recording bundle, version 1 (documented in `docs/recording-format.md`).
 //! Input: a directory written by the capture or a fixture. Output: [`Recording`], with the
 //! frame index and the timeline in memory and frame bytes read from disk on demand.
-//! Invariant: an opened recording is complete and well-formed, and its frame times are
-//! monotonic (clamped), so nothing downstream re-checks them.
+//! Invariant: an opened recording is complete and well-formed, and its frames are in
+//! drawing order (sorted by time), so nothing downstream re-checks them.
 
 pub mod archive;
 pub mod events;
@@ -46,13 +46,14 @@ pub struct Meta {
 /// One line of `frames.jsonl`: a frame exactly as captured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameEntry {
-    /// Capture time in ms since the start, as delivered (may go backwards; readers clamp).
+    /// When the frame was drawn, ms since the start; lines are in delivery order, so a time
+    /// may be earlier than the line before (readers sort).
     pub t_ms: f64,
     /// Path of the JPEG file, relative to the bundle.
     pub file: String,
 }
 
-/// A frame of an opened recording: its clamped time and where its bytes are (the
+/// A frame of an opened recording: when it was drawn and where its bytes are (the
 /// capture's live frames, with their bytes in memory, are [`frames::CapturedFrame`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredFrame {
@@ -180,14 +181,12 @@ fn read_frames(dir: &Path, meta: &Meta) -> Result<Vec<StoredFrame>, RecordingErr
     if entries.is_empty() {
         return Err(RecordingError::file(&index, "holds no frames"));
     }
-    // Chromium's screencast timestamps sometimes step back by tens of ms; a frame is never
-    // shown before the one captured ahead of it, and none is placed past the end.
-    let mut frames = Vec::with_capacity(entries.len());
-    let mut latest = 0.0f64;
-    for entry in entries {
-        latest = latest.max(entry.t_ms).min(meta.duration_ms);
-        frames.push(StoredFrame { t_ms: latest, path: dir.join(&entry.file) });
-    }
+    // Chromium stamps a frame when it was drawn and sometimes delivers it after a frame
+    // drawn later (tens of ms of jitter), so the index is in delivery order: frames are
+    // put in drawing order (stable), so each slot shows the newest frame drawn by its time
+    // rather than an older one that arrived late. None is placed past the end.
+    let mut frames: Vec<StoredFrame> = entries.into_iter().map(|entry| StoredFrame { t_ms: entry.t_ms.min(meta.duration_ms), path: dir.join(&entry.file) }).collect();
+    frames.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
     Ok(frames)
 }
 

@@ -1,8 +1,10 @@
 //! `raw.mp4` while recording: a subscriber of the capture's frame source. Input: captured
-//! frames as they arrive (variable rate). Output: a constant-rate `raw.mp4`, complete the
-//! moment the recording stops. Invariant: slot `i` shows the newest frame captured at or
-//! before `i / fps` — the same rule as `timeline::Schedule::raw` — and a frame superseded
-//! before any slot showed it is never decoded.
+//! frames as they arrive (variable rate, now and then after a frame drawn later). Output:
+//! a constant-rate `raw.mp4`, complete the moment the recording stops. Invariant: slot `i`
+//! shows the newest frame drawn at or before `i / fps` — the same rule as
+//! `timeline::Schedule::raw` on the bundle — for every frame that arrives within
+//! [`REORDER_MS`] of a later-drawn one; a frame superseded before any slot showed it is
+//! never decoded.
 //!
 //! ```text
 //!  capture ──FrameSource──▶ (broadcast) ──▶ LiveRaw thread: slots ─▶ compose ─▶ encode ─▶ raw.mp4
@@ -33,15 +35,29 @@ pub enum LiveRawError {
     NoFrames,
 }
 
+/// How far (in drawing time) the slots being written stay behind the newest frame, so
+/// that a frame delivered after a later-drawn one still lands in the slots of its own
+/// time. Chromium's delivery jitter is tens of ms; what arrives later than this is
+/// dropped (a newer frame is on screen by then).
+pub const REORDER_MS: f64 = 300.0;
+
 /// The encoder side of a live `raw.mp4`.
 struct LiveRaw {
     fps: u32,
     sink: OutputSink,
+    /// Frames received and not yet placed in a slot, in drawing order.
+    waiting: Vec<Arc<CapturedFrame>>,
+    /// The newest drawing time received.
+    newest_ms: f64,
     /// The frame on screen now (not yet decoded if no slot has shown it).
     current: Option<Arc<CapturedFrame>>,
     /// Whether the sink's last picture is `current` (a slot showed it).
     shown: bool,
     next_slot: u64,
+    /// Frames that arrived after a newer one was already on screen.
+    too_late: u64,
+    /// Frames the capture published while this encoder was too far behind to receive them.
+    lost: u64,
 }
 
 impl LiveRaw {
@@ -49,21 +65,38 @@ impl LiveRaw {
         let frame_size = page.frame_size();
         let layout = Layout::for_raw(frame_size, page.device_scale_factor);
         let sink = OutputSink::start(target, Compositor::new(layout, &Background::None, frame_size), fps)?;
-        Ok(LiveRaw { fps, sink, current: None, shown: false, next_slot: 0 })
+        Ok(LiveRaw { fps, sink, waiting: Vec::new(), newest_ms: 0.0, current: None, shown: false, next_slot: 0, too_late: 0, lost: 0 })
     }
 
     fn slot_ms(&self, slot: u64) -> f64 {
         slot as f64 * 1000.0 / self.fps as f64
     }
 
-    /// Emits every slot that ends before `t_ms` with the frame currently on screen.
+    /// Puts on screen the newest waiting frame drawn by `slot_ms` (before the first frame,
+    /// the first: a recording starts on its first painted page). Answers whether a frame
+    /// is on screen.
+    fn advance_to(&mut self, slot_ms: f64) -> bool {
+        let drawn_by = self.waiting.partition_point(|f| f.t_ms <= slot_ms);
+        let take = if drawn_by == 0 && self.current.is_none() { self.waiting.len().min(1) } else { drawn_by };
+        if take > 0 {
+            self.current = self.waiting.drain(..take).next_back();
+            self.shown = false;
+        }
+        self.current.is_some()
+    }
+
+    /// Emits every slot that begins before `t_ms`.
     fn emit_until(&mut self, t_ms: f64) -> Result<(), LiveRawError> {
-        while let Some(frame) = self.current.as_ref().filter(|_| self.slot_ms(self.next_slot) < t_ms) {
+        loop {
+            let slot_ms = self.slot_ms(self.next_slot);
+            if slot_ms >= t_ms || !self.advance_to(slot_ms) {
+                return Ok(());
+            }
             let pts = slot_pts_ns(self.next_slot, self.fps);
             let duration = slot_pts_ns(self.next_slot + 1, self.fps) - pts;
             if self.shown {
                 self.sink.repeat(pts, duration)?;
-            } else {
+            } else if let Some(frame) = self.current.clone() {
                 let frame_error = |source: SinkError| match source {
                     SinkError::Compose(source) => LiveRawError::Frame { t_ms: frame.t_ms, source },
                     SinkError::Encode(e) => LiveRawError::Encode(e),
@@ -74,21 +107,32 @@ impl LiveRaw {
             }
             self.next_slot += 1;
         }
-        Ok(())
     }
 
-    /// A new frame (times monotonic, the first at 0).
+    /// A frame as it arrives: waits in drawing order until the slots of its time are
+    /// written, [`REORDER_MS`] behind the newest frame.
     fn frame(&mut self, frame: Arc<CapturedFrame>) -> Result<(), LiveRawError> {
-        self.emit_until(frame.t_ms)?;
-        self.current = Some(frame);
-        self.shown = false;
-        Ok(())
+        if self.current.as_ref().is_some_and(|shown| frame.t_ms < shown.t_ms) {
+            self.too_late += 1;
+            return Ok(());
+        }
+        self.newest_ms = self.newest_ms.max(frame.t_ms);
+        let at = self.waiting.partition_point(|f| f.t_ms <= frame.t_ms);
+        self.waiting.insert(at, frame);
+        self.emit_until(self.newest_ms - REORDER_MS)
     }
 
     /// Fills the video to the recording's duration and finalizes it.
     fn finish(mut self, duration_ms: f64) -> Result<EncodedFile, LiveRawError> {
         let slots = slot_count(duration_ms, self.fps);
         self.emit_until(self.slot_ms(slots) - 1e-6)?;
+        if self.too_late > 0 {
+            tracing::debug!(frames = self.too_late, "live raw.mp4: frames that arrived after a newer one was on screen");
+        }
+        if self.lost > 0 {
+            // The bundle has them all; a render from it afterwards would show them.
+            tracing::warn!(frames = self.lost, "live raw.mp4 fell behind the capture and skipped frames");
+        }
         Ok(self.sink.finish()?)
     }
 }
@@ -117,7 +161,11 @@ impl LiveRawWriter {
                         };
                         live.frame(frame)?
                     }
-                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Lagged(missed)) => {
+                        if let Some(live) = &mut live {
+                            live.lost += missed;
+                        }
+                    }
                     Err(RecvError::Closed) => return Ok(live),
                 }
             }

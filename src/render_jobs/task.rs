@@ -135,7 +135,7 @@ impl RenderWorker {
             Some(intro) => Some(
                 crate::template_library::prepare_intro(self.db.as_ref(), &task.owner, intro, &self.config.targets)
                     .await
-                    .map_err(|(template, reason)| failed("intro_failed", format!("{template}: {reason}")))?,
+                    .map_err(|unavailable| failed("intro_failed", unavailable.to_string()))?,
             ),
             None => None,
         };

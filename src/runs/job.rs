@@ -124,11 +124,11 @@ impl Job {
                 self.plan.lock().unwrap()["intro"] = json!({"template": request.reference()});
                 Some(request)
             }
-            Err((template, reason)) => {
-                if template.contains('@') {
-                    self.plan.lock().unwrap()["intro"] = json!({"template": template});
+            Err(unavailable) => {
+                if unavailable.resolved {
+                    self.plan.lock().unwrap()["intro"] = json!({"template": unavailable.template});
                 }
-                self.event("intro_failed", json!({"template": template, "reason": reason}));
+                self.event("intro_failed", json!({"template": unavailable.template, "reason": unavailable.reason}));
                 None
             }
         }

@@ -37,7 +37,7 @@ pub struct Slot {
     pub picture: SlotPicture,
 }
 
-/// Frame times of a recording, monotonic (the reader clamps them).
+/// Frame times of a recording, in drawing order (the reader sorts them).
 #[derive(Debug, Clone)]
 pub struct FrameClock {
     times_ms: Vec<f64>,

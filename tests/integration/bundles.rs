@@ -46,11 +46,15 @@ fn edit(path: &Path, f: impl FnOnce(String) -> String) {
 fn what_the_writer_writes_reads_back() {
     let _machine = crate::common::shared_machine();
     let dir = TempDir::new("bundle-ok");
-    let recording = Recording::open(&small_bundle(dir.path())).unwrap();
+    let bundle = small_bundle(dir.path());
+    let recording = Recording::open(&bundle).unwrap();
     assert_eq!(recording.frames.len(), 3);
-    // The step back in time is clamped: a frame never shows before the one ahead of it.
+    // Frames are put in drawing order: the one delivered last but drawn at 25 ms is second.
     let times: Vec<f64> = recording.frames.iter().map(|f| f.t_ms).collect();
-    assert_eq!(times, [0.0, 40.0, 40.0]);
+    assert_eq!(times, [0.0, 25.0, 40.0]);
+    let index = std::fs::read_to_string(bundle.join("frames.jsonl")).unwrap();
+    let delivered_last: serde_json::Value = serde_json::from_str(index.lines().nth(2).unwrap()).unwrap();
+    assert!(recording.frames[1].path.ends_with(delivered_last["file"].as_str().unwrap()), "{:?}", recording.frames[1].path);
     let read: Vec<(f64, Event)> = recording.events.into_iter().map(|e| (e.t_ms, e.event)).collect();
     assert_eq!(read, events());
 }

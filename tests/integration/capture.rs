@@ -16,21 +16,32 @@ fn clock_page() -> String {
     format!("file://{}/tests/pages/clock.html", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn options() -> RecordOptions {
-    RecordOptions { viewport: Size { width: 960, height: 540 }, ..RecordOptions::new(demoreel::geometry::PageSize { viewport: Size { width: 960, height: 540 }, device_scale_factor: 1.0 }) }
+fn options(viewport: Size) -> RecordOptions {
+    RecordOptions { viewport, ..RecordOptions::new(demoreel::geometry::PageSize { viewport, device_scale_factor: 1.0 }) }
 }
 
 fn record(url: &str, step_list: serde_json::Value, out: &Path) -> Result<Recorded, RecordError> {
+    record_at(url, step_list, out, Size { width: 960, height: 540 })
+}
+
+fn record_at(url: &str, step_list: serde_json::Value, out: &Path, viewport: Size) -> Result<Recorded, RecordError> {
     let parsed = steps::parse(&step_list).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(live::record(url, &parsed, out, &options(), 30, &capture::NoInput))
+    runtime.block_on(live::record(url, &parsed, out, &options(viewport), 30, &capture::NoInput))
 }
 
 /// The page's own clock (ms) painted as 24 blocks across the top, read from RGBA pixels.
 fn read_clock(rgba: &[u8], width: u32) -> Option<u32> {
+    read_marks(rgba, width, |bit| (bit * 40 + 20, 20))
+}
+
+/// A clock painted as 24 black/white marks (bit 23 first), each read at the pixel
+/// `place(bit)`; `None` when a mark is neither (caught mid-change).
+fn read_marks(rgba: &[u8], width: u32, place: impl Fn(usize) -> (usize, usize)) -> Option<u32> {
     let mut t = 0u32;
     for bit in 0..24 {
-        let at = (20 * width as usize + bit * 40 + 20) * 4;
+        let (x, y) = place(bit);
+        let at = (y * width as usize + x) * 4;
         let luma = rgba[at] as u32 + rgba[at + 1] as u32 + rgba[at + 2] as u32;
         let on = match luma {
             0..=180 => false,
@@ -153,7 +164,7 @@ fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
     let mut known = None;
     for blur in [false, true] {
         let out = dir.path().join(format!("rec-{blur}"));
-        let options = RecordOptions { viewport: Size { width: 1280, height: 720 }, blur_emails: blur, ..options() };
+        let options = RecordOptions { viewport: Size { width: 1280, height: 720 }, blur_emails: blur, ..options(Size { width: 960, height: 540 }) };
         let summary = runtime.block_on(live::record(&page, &parsed, &out, &options, 30, &capture::NoInput)).unwrap();
         assert_no_browser_left();
         let text = crate::privacy::read_every_frame(crate::privacy::mp4_pictures(&summary.raw_mp4), dir.path(), &format!("raw-{blur}"));
@@ -253,4 +264,71 @@ fn unasked_windows_are_refused_and_asked_ones_never_stop_the_recording() {
     let last_frame = image::open(&recording.frames.last().unwrap().path).unwrap().to_rgb8();
     let block = last_frame.get_pixel(60, 90).0;
     assert!(block[1] > 120 && block[0] < 80, "an unasked window opened (block {block:?}, red means opened)");
+}
+
+fn stripes_page() -> String {
+    format!("file://{}/tests/pages/stripes.html", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The page's clock (ms) painted as 24 full-height stripes, 80 px wide, read mid-height.
+fn read_stripes(rgba: &[u8], width: u32, height: u32) -> Option<u32> {
+    read_marks(rgba, width, |bit| (bit * 80 + 40, height as usize / 2))
+}
+
+/// How far a video's frames are from the page clock they show, once one constant offset
+/// (the median: the page and the video start at different moments) is taken out.
+#[derive(Debug)]
+struct ClockFit {
+    frames: usize,
+    /// Share of frames within a frame interval (33 ms at 30 fps).
+    within: f64,
+    p95_ms: f64,
+    worst_ms: f64,
+    /// Mean offset of the last 30 frames less that of the first 30.
+    drift_ms: f64,
+}
+
+fn clock_fit(video: &Path) -> ClockFit {
+    let mut offsets = Vec::new();
+    decode::decode(video, |frame| {
+        let shown = read_stripes(&frame.rgba, frame.size.width, frame.size.height).expect("clock readable");
+        offsets.push(shown as f64 - frame.pts_ns as f64 / 1e6);
+    })
+    .unwrap();
+    let mut sorted = offsets.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let mut errors: Vec<f64> = offsets.iter().map(|o| (o - median).abs()).collect();
+    errors.sort_by(f64::total_cmp);
+    let mean = |part: &[f64]| part.iter().sum::<f64>() / part.len() as f64;
+    ClockFit {
+        frames: offsets.len(),
+        within: errors.iter().filter(|&&e| e <= 1000.0 / 30.0).count() as f64 / errors.len() as f64,
+        p95_ms: errors[errors.len() * 95 / 100],
+        worst_ms: *errors.last().unwrap(),
+        drift_ms: mean(&offsets[offsets.len() - 30..]) - mean(&offsets[..30]),
+    }
+}
+
+#[test]
+fn raw_mp4_keeps_the_page_clock_on_a_busy_1080p_page_live_as_from_the_bundle() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("capture-stripes");
+    let out = dir.path().join("rec");
+    let summary = record_at(&stripes_page(), json!([{"action": "pause", "ms": 20_000}]), &out, Size { width: 1920, height: 1080 }).unwrap();
+    assert_no_browser_left();
+    let recording = Recording::open(&out).unwrap();
+    let live = clock_fit(&summary.raw_mp4);
+    let rendered = dir.path().join("from-bundle");
+    let mut options = demoreel::options::RenderOptions::default();
+    options.video.fps = 30;
+    demoreel::render::render(&recording, &options, &rendered, demoreel::render::Outputs::RAW, &mut |_| demoreel::render::Flow::Continue).unwrap();
+    let from_bundle = clock_fit(&rendered.join("raw.mp4"));
+    eprintln!("busy 1080p page, {} frames captured: live raw.mp4 {live:?}; rendered from the bundle {from_bundle:?}", recording.frames.len());
+    // The live video is as true as the one rendered from the same frames afterwards.
+    assert_eq!(live.frames, from_bundle.frames, "one picture per slot in both");
+    assert!(live.worst_ms <= from_bundle.worst_ms + 1000.0 / 30.0, "worst live {:.1} ms, from the bundle {:.1} ms", live.worst_ms, from_bundle.worst_ms);
+    assert!(live.within >= from_bundle.within - 0.01, "live {:.1}% within a frame interval, from the bundle {:.1}%", live.within * 100.0, from_bundle.within * 100.0);
+    assert!(live.p95_ms <= from_bundle.p95_ms + 1000.0 / 60.0, "p95 live {:.1} ms, from the bundle {:.1} ms", live.p95_ms, from_bundle.p95_ms);
+    assert!(live.drift_ms.abs() <= 1000.0 / 30.0, "drift of {:.1} ms over the recording", live.drift_ms);
 }

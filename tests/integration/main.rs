@@ -12,6 +12,7 @@ mod edge;
 mod egress;
 mod golden;
 mod hostile;
+mod live_raw;
 mod object_store;
 mod overlays;
 mod privacy;
