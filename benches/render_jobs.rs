@@ -6,10 +6,13 @@
 //! 2. The queue's own cost per task: a job of 500 tasks claimed, renewed once and ended
 //!    by the database calls a worker makes, with no render in between (median and p95
 //!    per task), and the idle gap a worker leaves between one task's end and the next
-//!    one's start in the batches of 1.
+//!    one's start in the batches of 1. On SQLite, and on PostgreSQL too when
+//!    `DEMOREEL_BENCH_POSTGRES` holds the URL of an empty database.
+//!
+//! `cargo bench --bench render_jobs -- queue` measures only the queue (2).
 
 use demoreel::db::render_jobs::RenderJobRepo;
-use demoreel::db::sqlite::SqliteDatabase;
+use demoreel::db::{DatabaseLocation, SqlDatabase};
 use demoreel::db::{self, KeyRepo, Run, RunRepo, RunStatus, TaskStatus};
 use demoreel::fixture::{SynthOptions, synth};
 use demoreel::geometry::Size;
@@ -46,21 +49,32 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let db = Arc::new(SqliteDatabase::open(&dir.join("demoreel.db")).await.unwrap());
+        let db = Arc::new(SqlDatabase::open_sqlite(&dir.join("demoreel.db")).await.unwrap());
         let owner = db.create_key("bench", "bench-key-hash", None).await.unwrap().id;
         let producer = Producer { db: db.clone(), artifacts: Arc::new(LocalStore::new(&dir.join("artifacts"))) };
         let recording = dir.join("synth").join("recording");
         synth(&recording, &SynthOptions { seconds: 10.0, size: Size { width: 1280, height: 720 } }).unwrap();
+        let queue_only = std::env::args().any(|a| a == "queue");
         let mut runs = Vec::new();
-        for _ in 0..BATCH {
+        for _ in 0..if queue_only { 1 } else { BATCH } {
             runs.push(finished_run(&db, &producer, &owner, &recording).await);
         }
-        batches(&dir, &db, &owner, &runs).await;
-        queue_overhead(&db, &owner, &runs[0]).await;
+        if !queue_only {
+            batches(&dir, &db, &owner, &runs).await;
+        }
+        queue_overhead(&db, "SQLite", &owner, &runs[0]).await;
+        if let Ok(url) = std::env::var("DEMOREEL_BENCH_POSTGRES") {
+            let postgres = SqlDatabase::open(&DatabaseLocation::Postgres(url)).await.unwrap();
+            let owner = postgres.create_key("bench", &format!("bench-key-hash-{}", db::new_id()), None).await.unwrap().id;
+            let run = db::new_id();
+            let row = Run { id: run.clone(), owner: owner.clone(), ..db.run_by_id(&runs[0]).await.unwrap().unwrap() };
+            postgres.insert_run(&row).await.unwrap();
+            queue_overhead(&postgres, "PostgreSQL", &owner, &run).await;
+        }
     });
 }
 
-async fn finished_run(db: &SqliteDatabase, producer: &Producer, owner: &str, recording: &Path) -> String {
+async fn finished_run(db: &SqlDatabase, producer: &Producer, owner: &str, recording: &Path) -> String {
     let now = db::now();
     let id = db::new_id();
     let run = Run {
@@ -100,7 +114,7 @@ fn worker(dir: &Path) -> std::process::Child {
 }
 
 /// Interleaved rounds of the batch by one worker and by two.
-async fn batches(dir: &Path, db: &SqliteDatabase, owner: &str, runs: &[String]) {
+async fn batches(dir: &Path, db: &SqlDatabase, owner: &str, runs: &[String]) {
     let options = json!({"video": {"size": {"width": 1280, "height": 720}}});
     let mut walls: Vec<(usize, f64)> = Vec::new();
     let mut gaps: Vec<f64> = Vec::new();
@@ -146,7 +160,7 @@ async fn batches(dir: &Path, db: &SqliteDatabase, owner: &str, runs: &[String]) 
 }
 
 /// Claim, one renewal and the end of each of QUEUE_TASKS tasks, with no render between.
-async fn queue_overhead(db: &SqliteDatabase, owner: &str, run: &str) {
+async fn queue_overhead(db: &SqlDatabase, database: &str, owner: &str, run: &str) {
     let job_id = db::new_id();
     let runs: Vec<String> = (0..QUEUE_TASKS).map(|_| run.to_string()).collect();
     // The same run many times over: each task still gets its own generation.
@@ -165,7 +179,7 @@ async fn queue_overhead(db: &SqliteDatabase, owner: &str, run: &str) {
     assert_eq!(costs.len(), QUEUE_TASKS);
     costs.sort_by(f64::total_cmp);
     println!(
-        "queue overhead per task (requeue sweep, claim, one renewal, end; SQLite): median {:.2} ms, p95 {:.2} ms over {QUEUE_TASKS} tasks",
+        "queue overhead per task (requeue sweep, claim, one renewal, end; {database}): median {:.2} ms, p95 {:.2} ms over {QUEUE_TASKS} tasks",
         percentile(&costs, 0.5),
         percentile(&costs, 0.95)
     );

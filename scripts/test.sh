@@ -11,6 +11,15 @@ if ! "$HOME/.cargo/bin/s3s-fs" --version 2>/dev/null | grep -q "$s3_server_versi
   echo "setup: installing s3s-fs $s3_server_version (the tests' S3-compatible server)" >&2
   cargo install --locked --quiet s3s-fs --version "$s3_server_version" --features binary --target-dir "$CARGO_TARGET_DIR/tools"
 fi
+# PostgreSQL's server binaries: the store suite and the scale-out tests start their own
+# server from them (initdb and pg_ctl in a temporary directory, on a free loopback port).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "setup: installing postgresql (the tests start their own servers)" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
 log="$(mktemp)"
 attempt_log="$(mktemp)"
 trap 'rm -f "$log" "$attempt_log"' EXIT

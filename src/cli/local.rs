@@ -135,20 +135,20 @@ pub(super) fn fixture(command: FixtureCommand) -> Result<()> {
     }
 }
 
-/// `keys create | list | revoke`, straight on the data directory's database (a running
+/// `keys create | list | revoke`, straight on the server's database (a running
 /// server sees the change on its next request: keys are not cached).
 pub(super) fn keys(command: super::KeysCommand) -> Result<()> {
     use super::KeysCommand;
     use crate::db::KeyRepo;
     match command {
-        KeysCommand::Create { label, data_dir, save, server, expires_in } => {
+        KeysCommand::Create { label, state, save, server, expires_in } => {
             if label.trim().is_empty() || label.chars().count() > 200 {
                 bail!("--label must be 1 to 200 characters");
             }
             let key = crate::secrets::new_api_key();
             let expires_at = expires_in.map(|d| crate::db::later(d.as_secs()));
             let created = runtime()?.block_on(async {
-                let db = crate::serve::open_database(&data_dir).await?;
+                let db = crate::serve::open_database(&state.data_dir, state.database.as_deref()).await?;
                 Ok::<_, anyhow::Error>(db.create_key(&label, &crate::secrets::hash_api_key(&key), expires_at.as_deref()).await?)
             })?;
             let saved = if save { Some(super::client::save_config(server.as_deref(), &key)?) } else { None };
@@ -156,13 +156,13 @@ pub(super) fn keys(command: super::KeysCommand) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&shown)?);
             eprintln!("this key is shown once; demoreel keeps only its hash");
         }
-        KeysCommand::List { data_dir } => {
-            let keys = runtime()?.block_on(async { Ok::<_, anyhow::Error>(crate::serve::open_database(&data_dir).await?.list_keys().await?) })?;
+        KeysCommand::List { state } => {
+            let keys = runtime()?.block_on(async { Ok::<_, anyhow::Error>(crate::serve::open_database(&state.data_dir, state.database.as_deref()).await?.list_keys().await?) })?;
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"data": keys}))?);
         }
-        KeysCommand::Revoke { id, data_dir } => {
+        KeysCommand::Revoke { id, state } => {
             let revoked = runtime()?.block_on(async {
-                Ok::<_, anyhow::Error>(crate::serve::open_database(&data_dir).await?.revoke_key(&id, &crate::db::now()).await?)
+                Ok::<_, anyhow::Error>(crate::serve::open_database(&state.data_dir, state.database.as_deref()).await?.revoke_key(&id, &crate::db::now()).await?)
             })?;
             if !revoked {
                 bail!("no key has the id {id:?} (see `demoreel keys list`)");

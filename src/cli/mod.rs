@@ -121,14 +121,24 @@ pub enum Command {
     },
 }
 
+/// Where a server's state is, for the commands that work on it directly.
+#[derive(clap::Args, Debug)]
+pub struct StateLocation {
+    #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
+    pub data_dir: PathBuf,
+    /// The database, if not DATA_DIR/demoreel.db: a path, `sqlite://PATH` or `postgres://…`.
+    #[arg(long, env = "DEMOREEL_DATABASE")]
+    pub database: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Create an API key; it is printed once and stored only as a hash.
     Create {
         #[arg(long)]
         label: String,
-        #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        state: StateLocation,
         /// Also save it (with --server) as the CLI's default key.
         #[arg(long)]
         save: bool,
@@ -140,14 +150,14 @@ pub enum KeysCommand {
     },
     /// List the keys: id, label, when made, when they expire or were revoked.
     List {
-        #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        state: StateLocation,
     },
     /// Revoke a key by its id: requests with it get 401 from then on.
     Revoke {
         id: String,
-        #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        state: StateLocation,
     },
 }
 

@@ -15,6 +15,10 @@ pub struct ServeArgs {
     /// Where state lives: the SQLite database, artifacts, work files, the URL-signing key.
     #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
     pub data_dir: PathBuf,
+    /// The database, if not DATA_DIR/demoreel.db: a path, `sqlite://PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (shared with `demoreel worker`s).
+    #[arg(long, env = "DEMOREEL_DATABASE")]
+    pub database: Option<String>,
     /// Where artifacts and kept recordings go: a directory (or `file://DIR`), or an
     /// S3-compatible bucket, `s3://BUCKET/PREFIX?endpoint=URL&region=R&downloads=redirect|stream`,
     /// with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (default: DATA_DIR/artifacts).
@@ -166,6 +170,7 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         work_retention: (args.work_retention_hours > 0).then(|| std::time::Duration::from_secs(args.work_retention_hours * 3600)),
         addr: args.addr,
         data_dir: args.data_dir,
+        database: args.database,
         store: args.store,
         recordings_at_once: args.recordings_at_once,
         renders_at_once: args.renders_at_once,

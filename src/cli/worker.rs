@@ -16,7 +16,8 @@ pub struct WorkerArgs {
     /// --database and --store say otherwise.
     #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
     pub data_dir: PathBuf,
-    /// The database: `sqlite://PATH` (or a path).
+    /// The database, if not DATA_DIR/demoreel.db: a path, `sqlite://PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` as for `demoreel serve --database`.
     #[arg(long, env = "DEMOREEL_DATABASE")]
     pub database: Option<String>,
     /// The artifact store: a directory (or `file://DIR`), or `s3://BUCKET/PREFIX?…` as
@@ -42,15 +43,6 @@ pub struct WorkerArgs {
     pub allow_targets: String,
 }
 
-/// `sqlite://PATH` or a plain path → the path; other schemes are named as unsupported.
-fn local_path(value: &str, scheme: &str, flag: &str) -> Result<PathBuf> {
-    match value.split_once("://") {
-        None => Ok(PathBuf::from(value)),
-        Some((given, path)) if given == scheme && !path.is_empty() => Ok(PathBuf::from(path)),
-        Some((given, _)) => bail!("{flag} {value}: {given}:// is not supported by this version (use {scheme}://PATH)"),
-    }
-}
-
 pub(super) fn run(args: WorkerArgs) -> Result<()> {
     if args.record_slots > 0 {
         bail!("--record-slots: recording runs in a separate worker is not in this version (cancels and one-time codes reach only the server's own runners); use 0");
@@ -58,16 +50,13 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
     if args.render_slots == 0 || args.lease_secs < 2 {
         bail!("--render-slots must be at least 1 and --lease-secs at least 2");
     }
-    let database = match &args.database {
-        Some(value) => local_path(value, "sqlite", "--database")?,
-        None => crate::serve::database_path(&args.data_dir),
-    };
+    let database = crate::db::DatabaseLocation::parse(args.database.as_deref(), &crate::serve::database_path(&args.data_dir)).map_err(anyhow::Error::msg)?;
     let artifacts = crate::store::open(args.store.as_deref(), &args.data_dir.join("artifacts")).map_err(anyhow::Error::msg)?;
     let targets = crate::egress::TargetPolicy::parse(&args.allow_targets, "--allow-targets").map_err(anyhow::Error::msg)?;
     let work_dir = args.work_dir.clone().unwrap_or_else(|| args.data_dir.join("render-jobs").join(format!("worker-{}", std::process::id())));
     runtime()?.block_on(async {
         crate::serve::keep_files_private();
-        let db = crate::db::sqlite::SqliteDatabase::open(&database).await.with_context(|| format!("--database {}", database.display()))?;
+        let db = crate::db::SqlDatabase::open(&database).await.with_context(|| format!("--database {}", database.display()))?;
         let config = crate::render_jobs::WorkerConfig {
             slots: args.render_slots,
             lease: std::time::Duration::from_secs(args.lease_secs),

@@ -6,11 +6,17 @@
 //! succeeded | failed | cancelled`) through conditional updates.
 //!
 //! [`Database`] is the interface, one trait per aggregate (keys, runs, artifacts,
-//! credentials, feedback, templates); [`sqlite::SqliteDatabase`] the embedded default.
+//! credentials, feedback, templates, re-render jobs); [`sql::SqlDatabase`] implements it on
+//! SQLite (the embedded default) and on PostgreSQL (shared by many processes), chosen by
+//! [`connect::DatabaseLocation`].
 
+pub mod connect;
 pub mod render_jobs;
-pub mod sqlite;
+pub mod sql;
 pub mod templates;
+
+pub use connect::DatabaseLocation;
+pub use sql::SqlDatabase;
 
 pub use render_jobs::{RenderJob, RenderJobRepo, RenderTask, TaskStatus};
 pub use templates::{StoredTemplate, TemplateRepo};
@@ -324,8 +330,7 @@ pub trait FeedbackRepo: Send + Sync {
     async fn insert_feedback(&self, owner: &str, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()>;
 }
 
-/// The whole database: SQLite by default; a shared database for many workers implements
-/// the same.
+/// The whole database.
 pub trait Database: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo {}
 
 impl<T: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo> Database for T {}

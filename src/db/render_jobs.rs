@@ -6,10 +6,10 @@
 //! has had its tries, and each task of a run renders a generation number no other task of
 //! that run has.
 
-use super::sqlite::SqliteDatabase;
+use super::sql::SqlDatabase;
 use super::{DbError, DbResult, Page, decode_cursor, encode_cursor};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -136,7 +136,7 @@ pub fn retry_backoff(attempts: u32) -> std::time::Duration {
     std::time::Duration::from_secs(2u64.saturating_pow(attempts.clamp(1, 8)).min(300))
 }
 
-fn task_from(row: &SqliteRow) -> DbResult<RenderTask> {
+fn task_from(row: &AnyRow) -> DbResult<RenderTask> {
     let status: String = row.get("status");
     let code: Option<String> = row.get("error_code");
     Ok(RenderTask {
@@ -159,10 +159,10 @@ fn options_from(text: &str) -> DbResult<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("render job options: {e}")))
 }
 
-impl SqliteDatabase {
-    async fn job_with_tasks(&self, row: &SqliteRow) -> DbResult<RenderJob> {
+impl SqlDatabase {
+    async fn job_with_tasks(&self, row: &AnyRow) -> DbResult<RenderJob> {
         let id: String = row.get("id");
-        let tasks = sqlx::query("SELECT * FROM render_tasks WHERE job_id = ? ORDER BY position").bind(&id).fetch_all(&self.pool).await?;
+        let tasks = sqlx::query("SELECT * FROM render_tasks WHERE job_id = $1 ORDER BY position").bind(&id).fetch_all(&self.pool).await?;
         Ok(RenderJob {
             id,
             owner: row.get("owner"),
@@ -176,20 +176,21 @@ impl SqliteDatabase {
 }
 
 #[async_trait::async_trait]
-impl RenderJobRepo for SqliteDatabase {
+impl RenderJobRepo for SqlDatabase {
     async fn set_run_recording(&self, run_id: &str, key: &str, sha256: &str) -> DbResult<()> {
-        sqlx::query("UPDATE runs SET recording_key = ?, recording_sha256 = ? WHERE id = ?").bind(key).bind(sha256).bind(run_id).execute(&self.pool).await?;
+        sqlx::query("UPDATE runs SET recording_key = $1, recording_sha256 = $2 WHERE id = $3").bind(key).bind(sha256).bind(run_id).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn run_recording(&self, run_id: &str) -> DbResult<Option<(String, String)>> {
-        let row = sqlx::query("SELECT recording_key, recording_sha256 FROM runs WHERE id = ? AND recording_key IS NOT NULL").bind(run_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT recording_key, recording_sha256 FROM runs WHERE id = $1 AND recording_key IS NOT NULL").bind(run_id).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| (r.get("recording_key"), r.get("recording_sha256"))))
     }
 
     async fn insert_render_job(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO render_jobs (id, seq, owner, options, created_at, updated_at) SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM render_jobs")
+        let insert = format!("INSERT INTO render_jobs (id, seq, owner, options, created_at, updated_at) VALUES ($1, {}, $2, $3, $4, $5)", self.dialect.next_seq("render_jobs"));
+        sqlx::query(&insert)
             .bind(id)
             .bind(owner)
             .bind(options.to_string())
@@ -200,11 +201,13 @@ impl RenderJobRepo for SqliteDatabase {
         for (position, run_id) in run_ids.iter().enumerate() {
             // The next generation of the run: past every artifact and every task it had
             // (a task that failed keeps its number, so its partial files are never listed).
-            sqlx::query(
+            let insert = format!(
                 "INSERT INTO render_tasks (job_id, position, run_id, owner, generation, status, not_before)
-                 SELECT ?, ?, ?, ?, 1 + MAX(COALESCE((SELECT MAX(generation) FROM artifacts WHERE run_id = ?), 0),
-                                             COALESCE((SELECT MAX(generation) FROM render_tasks WHERE run_id = ?), 0)), 'queued', ?",
-            )
+                 SELECT $1, $2, $3, $4, 1 + {}(COALESCE((SELECT MAX(generation) FROM artifacts WHERE run_id = $5), 0),
+                                             COALESCE((SELECT MAX(generation) FROM render_tasks WHERE run_id = $6), 0)), 'queued', $7",
+                self.dialect.greatest()
+            );
+            sqlx::query(&insert)
             .bind(id)
             .bind(position as i64)
             .bind(run_id)
@@ -220,7 +223,7 @@ impl RenderJobRepo for SqliteDatabase {
     }
 
     async fn render_job(&self, owner: &str, id: &str) -> DbResult<Option<RenderJob>> {
-        let row = sqlx::query("SELECT * FROM render_jobs WHERE id = ? AND owner = ?").bind(id).bind(owner).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM render_jobs WHERE id = $1 AND owner = $2").bind(id).bind(owner).fetch_optional(&self.pool).await?;
         match row {
             Some(row) => Ok(Some(self.job_with_tasks(&row).await?)),
             None => Ok(None),
@@ -229,7 +232,7 @@ impl RenderJobRepo for SqliteDatabase {
 
     async fn list_render_jobs(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<RenderJob>> {
         let before_seq = cursor.and_then(decode_cursor).unwrap_or(i64::MAX);
-        let rows = sqlx::query("SELECT * FROM render_jobs WHERE owner = ? AND seq < ? ORDER BY seq DESC LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM render_jobs WHERE owner = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")
             .bind(owner)
             .bind(before_seq)
             .bind(limit as i64 + 1)
@@ -244,14 +247,14 @@ impl RenderJobRepo for SqliteDatabase {
     }
 
     async fn unfinished_render_jobs(&self, owner: &str) -> DbResult<u32> {
-        let row = sqlx::query("SELECT COUNT(DISTINCT job_id) AS n FROM render_tasks WHERE owner = ? AND status IN ('queued', 'running')").bind(owner).fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(DISTINCT job_id) AS n FROM render_tasks WHERE owner = $1 AND status IN ('queued', 'running')").bind(owner).fetch_one(&self.pool).await?;
         Ok(row.get::<i64, _>("n") as u32)
     }
 
     async fn cancel_render_job(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<bool>> {
         let mut tx = self.pool.begin().await?;
         let flagged = sqlx::query(
-            "UPDATE render_jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND owner = ?
+            "UPDATE render_jobs SET cancel_requested = 1, updated_at = $1 WHERE id = $2 AND owner = $3
              AND EXISTS (SELECT 1 FROM render_tasks WHERE job_id = render_jobs.id AND status IN ('queued', 'running'))",
         )
         .bind(now)
@@ -260,18 +263,18 @@ impl RenderJobRepo for SqliteDatabase {
         .execute(&mut *tx)
         .await?;
         if flagged.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM render_jobs WHERE id = ? AND owner = ?").bind(id).bind(owner).fetch_optional(&mut *tx).await?;
+            let exists = sqlx::query("SELECT 1 FROM render_jobs WHERE id = $1 AND owner = $2").bind(id).bind(owner).fetch_optional(&mut *tx).await?;
             return Ok(exists.map(|_| false));
         }
-        sqlx::query("UPDATE render_tasks SET status = 'cancelled', finished_at = ? WHERE job_id = ? AND status = 'queued'").bind(now).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE render_tasks SET status = 'cancelled', finished_at = $1 WHERE job_id = $2 AND status = 'queued'").bind(now).bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some(true))
     }
 
     async fn requeue_lost_render_tasks(&self, now: &str, max_attempts: u32) -> DbResult<u32> {
         let mut moved = sqlx::query(
-            "UPDATE render_tasks SET status = 'cancelled', finished_at = ?, lease_owner = NULL
-             WHERE status = 'running' AND lease_expires <= ? AND job_id IN (SELECT id FROM render_jobs WHERE cancel_requested = 1)",
+            "UPDATE render_tasks SET status = 'cancelled', finished_at = $1, lease_owner = NULL
+             WHERE status = 'running' AND lease_expires <= $2 AND job_id IN (SELECT id FROM render_jobs WHERE cancel_requested = 1)",
         )
         .bind(now)
         .bind(now)
@@ -279,9 +282,9 @@ impl RenderJobRepo for SqliteDatabase {
         .await?
         .rows_affected();
         moved += sqlx::query(
-            "UPDATE render_tasks SET status = 'failed', finished_at = ?, lease_owner = NULL, error_code = 'interrupted',
+            "UPDATE render_tasks SET status = 'failed', finished_at = $1, lease_owner = NULL, error_code = 'interrupted',
              error_message = 'the worker rendering it stopped ' || attempts || ' times; given up'
-             WHERE status = 'running' AND lease_expires <= ? AND attempts >= ?",
+             WHERE status = 'running' AND lease_expires <= $2 AND attempts >= $3",
         )
         .bind(now)
         .bind(now)
@@ -289,13 +292,13 @@ impl RenderJobRepo for SqliteDatabase {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        let lost = sqlx::query("SELECT job_id, position, attempts, lease_expires FROM render_tasks WHERE status = 'running' AND lease_expires <= ?").bind(now).fetch_all(&self.pool).await?;
+        let lost = sqlx::query("SELECT job_id, position, attempts, lease_expires FROM render_tasks WHERE status = 'running' AND lease_expires <= $1").bind(now).fetch_all(&self.pool).await?;
         for row in lost {
             let attempts = row.get::<i64, _>("attempts") as u32;
             let not_before = humantime::format_rfc3339_millis(std::time::SystemTime::now() + retry_backoff(attempts)).to_string();
             // Conditional on the lease it had: a worker that renewed meanwhile keeps it.
             moved += sqlx::query(
-                "UPDATE render_tasks SET status = 'queued', lease_owner = NULL, not_before = ? WHERE job_id = ? AND position = ? AND status = 'running' AND lease_expires = ?",
+                "UPDATE render_tasks SET status = 'queued', lease_owner = NULL, not_before = $1 WHERE job_id = $2 AND position = $3 AND status = 'running' AND lease_expires = $4",
             )
             .bind(not_before)
             .bind(row.get::<String, _>("job_id"))
@@ -309,16 +312,21 @@ impl RenderJobRepo for SqliteDatabase {
     }
 
     async fn claim_render_task(&self, worker: &str, now: &str, lease_until: &str) -> DbResult<Option<ClaimedTask>> {
-        // One statement (SQLite serializes writers, so two workers never take one task).
-        let row = sqlx::query(
-            "UPDATE render_tasks SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires = ?, started_at = COALESCE(started_at, ?)
-             WHERE rowid = (
-               SELECT t.rowid FROM render_tasks t JOIN render_jobs j ON j.id = t.job_id
-               WHERE t.status = 'queued' AND t.not_before <= ? AND j.cancel_requested = 0
+        // One statement. Two workers never take one task: SQLite serializes writers, and on
+        // PostgreSQL the pick skips a task another worker has locked, while the update
+        // re-checks that the task is still queued.
+        let claim = format!(
+            "UPDATE render_tasks SET status = 'running', attempts = attempts + 1, lease_owner = $1, lease_expires = $2, started_at = COALESCE(started_at, $3)
+             WHERE (job_id, position) = (
+               SELECT t.job_id, t.position FROM render_tasks t JOIN render_jobs j ON j.id = t.job_id
+               WHERE t.status = 'queued' AND t.not_before <= $4 AND j.cancel_requested = 0
                ORDER BY (SELECT COUNT(*) FROM render_tasks r WHERE r.owner = t.owner AND r.status = 'running'), j.seq, t.position
-               LIMIT 1)
+               LIMIT 1{})
+             AND status = 'queued'
              RETURNING *",
-        )
+            self.dialect.skip_locked("t")
+        );
+        let row = sqlx::query(&claim)
         .bind(worker)
         .bind(lease_until)
         .bind(now)
@@ -327,14 +335,14 @@ impl RenderJobRepo for SqliteDatabase {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let task = task_from(&row)?;
-        let options: String = sqlx::query("SELECT options FROM render_jobs WHERE id = ?").bind(&task.job_id).fetch_one(&self.pool).await?.get("options");
+        let options: String = sqlx::query("SELECT options FROM render_jobs WHERE id = $1").bind(&task.job_id).fetch_one(&self.pool).await?.get("options");
         Ok(Some(ClaimedTask { task, options: options_from(&options)? }))
     }
 
     async fn renew_render_task(&self, task: &RenderTask, worker: &str, lease_until: &str, frames_done: u64, frames_total: u64) -> DbResult<Lease> {
         let renewed = sqlx::query(
-            "UPDATE render_tasks SET lease_expires = ?, frames_done = ?, frames_total = ?
-             WHERE job_id = ? AND position = ? AND status = 'running' AND lease_owner = ?",
+            "UPDATE render_tasks SET lease_expires = $1, frames_done = $2, frames_total = $3
+             WHERE job_id = $4 AND position = $5 AND status = 'running' AND lease_owner = $6",
         )
         .bind(lease_until)
         .bind(frames_done as i64)
@@ -347,15 +355,17 @@ impl RenderJobRepo for SqliteDatabase {
         if renewed.rows_affected() == 0 {
             return Ok(Lease::Lost);
         }
-        let row = sqlx::query("SELECT cancel_requested FROM render_jobs WHERE id = ?").bind(&task.job_id).fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT cancel_requested FROM render_jobs WHERE id = $1").bind(&task.job_id).fetch_one(&self.pool).await?;
         Ok(Lease::Held { cancel_requested: row.get::<i64, _>("cancel_requested") != 0 })
     }
 
     async fn release_render_task(&self, task: &RenderTask, worker: &str, now: &str) -> DbResult<bool> {
-        let done = sqlx::query(
-            "UPDATE render_tasks SET status = 'queued', lease_owner = NULL, lease_expires = NULL, not_before = ?, attempts = MAX(attempts - 1, 0)
-             WHERE job_id = ? AND position = ? AND status = 'running' AND lease_owner = ?",
-        )
+        let release = format!(
+            "UPDATE render_tasks SET status = 'queued', lease_owner = NULL, lease_expires = NULL, not_before = $1, attempts = {}(attempts - 1, 0)
+             WHERE job_id = $2 AND position = $3 AND status = 'running' AND lease_owner = $4",
+            self.dialect.greatest()
+        );
+        let done = sqlx::query(&release)
         .bind(now)
         .bind(&task.job_id)
         .bind(task.position as i64)
@@ -367,9 +377,9 @@ impl RenderJobRepo for SqliteDatabase {
 
     async fn finish_render_task(&self, task: &RenderTask, worker: &str, status: TaskStatus, error: Option<&TaskError>, now: &str) -> DbResult<bool> {
         let done = sqlx::query(
-            "UPDATE render_tasks SET status = ?, error_code = ?, error_message = ?, finished_at = ?, lease_owner = NULL,
-             frames_done = CASE WHEN ? = 'succeeded' THEN frames_total ELSE frames_done END
-             WHERE job_id = ? AND position = ? AND status = 'running' AND lease_owner = ?",
+            "UPDATE render_tasks SET status = $1, error_code = $2, error_message = $3, finished_at = $4, lease_owner = NULL,
+             frames_done = CASE WHEN $5 = 'succeeded' THEN frames_total ELSE frames_done END
+             WHERE job_id = $6 AND position = $7 AND status = 'running' AND lease_owner = $8",
         )
         .bind(status.as_str())
         .bind(error.map(|e| e.code.as_str()))
@@ -382,7 +392,7 @@ impl RenderJobRepo for SqliteDatabase {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 1 {
-            sqlx::query("UPDATE render_jobs SET updated_at = ? WHERE id = ?").bind(now).bind(&task.job_id).execute(&self.pool).await?;
+            sqlx::query("UPDATE render_jobs SET updated_at = $1 WHERE id = $2").bind(now).bind(&task.job_id).execute(&self.pool).await?;
         }
         Ok(done.rows_affected() == 1)
     }

@@ -4,11 +4,11 @@
 //! name, deleted versions included (a plan that recorded `name@3` can never meet another
 //! `name@3`), and another key's templates read as missing.
 
-use super::sqlite::SqliteDatabase;
+use super::sql::SqlDatabase;
 use super::{DbError, DbResult};
 use base64::Engine;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use std::collections::HashMap;
 
 /// One version of an uploaded template.
@@ -56,7 +56,7 @@ fn decode_files(text: &str) -> DbResult<HashMap<String, Vec<u8>>> {
         .collect()
 }
 
-fn template_from(row: &SqliteRow, with_files: bool) -> DbResult<StoredTemplate> {
+fn template_from(row: &AnyRow, with_files: bool) -> DbResult<StoredTemplate> {
     Ok(StoredTemplate {
         id: row.get("id"),
         owner: row.get("owner"),
@@ -70,14 +70,14 @@ fn template_from(row: &SqliteRow, with_files: bool) -> DbResult<StoredTemplate> 
 }
 
 #[async_trait::async_trait]
-impl TemplateRepo for SqliteDatabase {
+impl TemplateRepo for SqlDatabase {
     async fn insert_template(&self, owner: &str, name: &str, description: &str, files: &HashMap<String, Vec<u8>>, now: &str) -> DbResult<StoredTemplate> {
         let size: usize = files.values().map(Vec::len).sum();
         // One statement picks the number and inserts the row, so two uploads of a name
         // at once cannot take the same number (and UNIQUE holds it if they tried).
         let row = sqlx::query(
             "INSERT INTO templates (id, owner, name, version, description, files, size_bytes, created_at)
-             SELECT ?, ?, ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ? FROM templates WHERE owner = ? AND name = ?
+             SELECT $1, $2, $3, COALESCE(MAX(version), 0) + 1, $4, $5, $6, $7 FROM templates WHERE owner = $8 AND name = $9
              RETURNING id, owner, name, version, description, files, size_bytes, created_at",
         )
         .bind(super::new_id())
@@ -97,7 +97,7 @@ impl TemplateRepo for SqliteDatabase {
     async fn template(&self, owner: &str, name: &str, version: Option<u32>) -> DbResult<Option<StoredTemplate>> {
         let row = match version {
             Some(version) => {
-                sqlx::query("SELECT * FROM templates WHERE owner = ? AND name = ? AND version = ? AND deleted_at IS NULL")
+                sqlx::query("SELECT * FROM templates WHERE owner = $1 AND name = $2 AND version = $3 AND deleted_at IS NULL")
                     .bind(owner)
                     .bind(name)
                     .bind(version as i64)
@@ -105,7 +105,7 @@ impl TemplateRepo for SqliteDatabase {
                     .await?
             }
             None => {
-                sqlx::query("SELECT * FROM templates WHERE owner = ? AND name = ? AND deleted_at IS NULL ORDER BY version DESC LIMIT 1")
+                sqlx::query("SELECT * FROM templates WHERE owner = $1 AND name = $2 AND deleted_at IS NULL ORDER BY version DESC LIMIT 1")
                     .bind(owner)
                     .bind(name)
                     .fetch_optional(&self.pool)
@@ -118,7 +118,7 @@ impl TemplateRepo for SqliteDatabase {
     async fn template_versions(&self, owner: &str, name: Option<&str>) -> DbResult<Vec<StoredTemplate>> {
         let rows = sqlx::query(
             "SELECT id, owner, name, version, description, size_bytes, created_at FROM templates
-             WHERE owner = ? AND (? IS NULL OR name = ?) AND deleted_at IS NULL ORDER BY name, version",
+             WHERE owner = $1 AND ($2 IS NULL OR name = $3) AND deleted_at IS NULL ORDER BY name, version",
         )
         .bind(owner)
         .bind(name)
@@ -129,7 +129,7 @@ impl TemplateRepo for SqliteDatabase {
     }
 
     async fn delete_template_version(&self, owner: &str, name: &str, version: u32, now: &str) -> DbResult<bool> {
-        let done = sqlx::query("UPDATE templates SET files = '{}', size_bytes = 0, deleted_at = ? WHERE owner = ? AND name = ? AND version = ? AND deleted_at IS NULL")
+        let done = sqlx::query("UPDATE templates SET files = '{}', size_bytes = 0, deleted_at = $1 WHERE owner = $2 AND name = $3 AND version = $4 AND deleted_at IS NULL")
             .bind(now)
             .bind(owner)
             .bind(name)
@@ -142,9 +142,9 @@ impl TemplateRepo for SqliteDatabase {
     async fn unfinished_run_options(&self, owner: &str) -> DbResult<Vec<(String, serde_json::Value)>> {
         // Runs still at work, and re-render jobs with a task still to end.
         let rows = sqlx::query(
-            "SELECT id, options FROM runs WHERE owner = ? AND status NOT IN ('succeeded', 'failed', 'cancelled')
+            "SELECT id, options FROM runs WHERE owner = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled')
              UNION ALL
-             SELECT id, options FROM render_jobs j WHERE owner = ? AND EXISTS (SELECT 1 FROM render_tasks t WHERE t.job_id = j.id AND t.status IN ('queued', 'running'))",
+             SELECT id, options FROM render_jobs j WHERE owner = $2 AND EXISTS (SELECT 1 FROM render_tasks t WHERE t.job_id = j.id AND t.status IN ('queued', 'running'))",
         )
         .bind(owner)
         .bind(owner)

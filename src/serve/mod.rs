@@ -10,7 +10,7 @@ pub mod lock;
 
 use crate::api::{self, ApiConfig, AppState, Services};
 use crate::db::Database;
-use crate::db::sqlite::SqliteDatabase;
+use crate::db::{DatabaseLocation, SqlDatabase};
 use crate::render_jobs::{RenderWorker, WorkerConfig};
 use crate::runs::signals::InProcess;
 use crate::runs::{Runner, RunnerConfig};
@@ -25,6 +25,8 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// State lives here: `demoreel.db`, `artifacts/`, `runs/`, `signing.key`.
     pub data_dir: PathBuf,
+    /// `--database`: a path, `sqlite://PATH` or `postgres://…` (default: DATA_DIR/demoreel.db).
+    pub database: Option<String>,
     /// `--store`: where artifacts go (default: DATA_DIR/artifacts).
     pub store: Option<String>,
     pub recordings_at_once: usize,
@@ -61,12 +63,12 @@ pub fn keep_files_private() {
     }
 }
 
-/// Opens (and migrates) the data directory's database; from here on this process creates
-/// only private files (see [`keep_files_private`]).
-pub async fn open_database(data_dir: &Path) -> anyhow::Result<SqliteDatabase> {
+/// Opens (and migrates) the database `--database` names, or the data directory's; from
+/// here on this process creates only private files (see [`keep_files_private`]).
+pub async fn open_database(data_dir: &Path, database: Option<&str>) -> anyhow::Result<SqlDatabase> {
     keep_files_private();
-    let path = database_path(data_dir);
-    SqliteDatabase::open(&path).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let location = DatabaseLocation::parse(database, &database_path(data_dir)).map_err(anyhow::Error::msg)?;
+    SqlDatabase::open(&location).await.map_err(|e| anyhow::anyhow!("{}: {e}", location.display()))
 }
 
 pub struct Server {
@@ -122,7 +124,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
         .and_then(|()| std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(mode)))
         .map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", config.data_dir.display()))?;
     let lock = lock::DataDirLock::acquire(&config.data_dir)?;
-    let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir).await?);
+    let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir, config.database.as_deref()).await?);
     if config.secret_key.is_none() && db.any_stored_password().await? {
         anyhow::bail!(
             "the database holds encrypted passwords but no secret key was given: set DEMOREEL_SECRET_KEY or --secret-key-file (the key they were stored with)"

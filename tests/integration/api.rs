@@ -6,7 +6,7 @@ use crate::common::TempDir;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use demoreel::api::{self, ApiConfig, AppState, Services};
-use demoreel::db::sqlite::SqliteDatabase;
+use demoreel::db::SqlDatabase;
 use demoreel::db::{self, ArtifactRepo, AwaitingInput, CredentialRepo, KeyRepo, RunRepo, RunStatus};
 use demoreel::runs::signals::{InProcess, Signals};
 use demoreel::secrets::{self, Sealer, UrlSigner};
@@ -17,7 +17,7 @@ use tower::ServiceExt;
 
 struct Api {
     router: axum::Router,
-    store: Arc<SqliteDatabase>,
+    store: Arc<SqlDatabase>,
     hub: Arc<InProcess>,
     dir: TempDir,
     alice: String,
@@ -30,7 +30,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 async fn api_with(config: ApiConfig, with_sealer: bool) -> Api {
     let dir = TempDir::new("api");
-    let store = Arc::new(SqliteDatabase::open(&dir.path().join("demoreel.db")).await.unwrap());
+    let store = Arc::new(SqlDatabase::open_sqlite(&dir.path().join("demoreel.db")).await.unwrap());
     let hub = Arc::new(InProcess::default());
     let alice = secrets::new_api_key();
     let bob = secrets::new_api_key();

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use demoreel::api::{self, ApiConfig, AppState, Services};
 use demoreel::db::render_jobs::RenderJobRepo;
-use demoreel::db::sqlite::SqliteDatabase;
+use demoreel::db::{DatabaseLocation, SqlDatabase};
 use demoreel::db::{self, KeyRepo, Run, RunRepo, RunStatus};
 use demoreel::geometry::Size;
 use demoreel::produce::Producer;
@@ -23,7 +23,7 @@ use tower::ServiceExt;
 
 pub struct Service {
     router: axum::Router,
-    db: Arc<SqliteDatabase>,
+    db: Arc<SqlDatabase>,
     producer: Producer,
     pub dir: TempDir,
     pub alice: String,
@@ -46,7 +46,13 @@ async fn service(lease: Option<Duration>) -> Service {
 
 /// [`service`] with the artifact store `artifacts`, its other files in `dir`.
 pub async fn service_with(lease: Option<Duration>, artifacts: Arc<dyn ArtifactStore>, dir: TempDir) -> Service {
-    let db = Arc::new(SqliteDatabase::open(&dir.path().join("demoreel.db")).await.unwrap());
+    let database = DatabaseLocation::Sqlite(dir.path().join("demoreel.db"));
+    service_on(&database, lease, artifacts, dir).await
+}
+
+/// [`service_with`] on the database at `database`.
+pub async fn service_on(database: &DatabaseLocation, lease: Option<Duration>, artifacts: Arc<dyn ArtifactStore>, dir: TempDir) -> Service {
+    let db = Arc::new(SqlDatabase::open(database).await.unwrap());
     let signals = Arc::new(InProcess::default());
     let (alice, bob) = (secrets::new_api_key(), secrets::new_api_key());
     let alice_id = db.create_key("alice", &secrets::hash_api_key(&alice), None).await.unwrap().id;
@@ -347,9 +353,19 @@ fn a_task_whose_worker_vanished_is_taken_over_after_its_lease_and_stored_once() 
 
 /// `demoreel worker` on the service's data directory, its first line read.
 fn worker_process(data_dir: &std::path::Path, lease_secs: u64) -> std::process::Child {
+    worker_process_on(data_dir, lease_secs, None)
+}
+
+/// [`worker_process`] on the database `database` if given.
+pub fn worker_process_on(data_dir: &std::path::Path, lease_secs: u64, database: Option<&str>) -> std::process::Child {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demoreel"))
-        .args(["worker", "--lease-secs", &lease_secs.to_string(), "--data-dir"])
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_demoreel"));
+    command.arg("worker");
+    if let Some(database) = database {
+        command.args(["--database", database]);
+    }
+    let mut child = command
+        .args(["--lease-secs", &lease_secs.to_string(), "--data-dir"])
         .arg(data_dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

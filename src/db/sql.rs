@@ -1,69 +1,35 @@
-//! The embedded database: one SQLite file (WAL, so the api reads while a runner writes).
-//! Input: a path. Output: a [`Database`]. Invariant: the schema is migrated (sqlx's
-//! migrator, over the files of `migrations/sqlite/` built into the binary) before the
-//! first query; each migration is applied once, in a transaction.
+//! The SQL database behind every repository: SQLite embedded, or PostgreSQL shared by many
+//! processes, through one code path (see [`super::connect`]). Input: rows from the api, the
+//! runners and the workers. Output: the same rows, read back by owner. Invariant: every
+//! conditional update states its condition in SQL, so two processes sharing the database
+//! cannot both win a race (a claim, a cancel, a finish).
 
+use super::connect::Dialect;
 use super::*;
 use sqlx::Row;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
-use std::path::Path;
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
 
-/// The schema's history, `migrations/sqlite/NNNN_description.sql`: a new migration is
-/// appended, never edited (sqlx refuses a changed checksum).
-const MIGRATIONS: [(i64, &str, &str); 4] = [
-    (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
-    (2, "key lifecycle", include_str!("../../migrations/sqlite/0002_key_lifecycle.sql")),
-    (3, "templates", include_str!("../../migrations/sqlite/0003_templates.sql")),
-    (4, "render jobs", include_str!("../../migrations/sqlite/0004_render_jobs.sql")),
-];
-
-/// The migrations as sqlx's migrator reads them, from the binary rather than the disk.
-#[derive(Debug)]
-struct Embedded;
-
-impl MigrationSource<'static> for Embedded {
-    fn resolve(self) -> futures::future::BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
-        Box::pin(async {
-            Ok(MIGRATIONS
-                .iter()
-                .map(|&(version, description, sql)| Migration::new(version, description.into(), MigrationType::Simple, sql.into(), false))
-                .collect())
-        })
-    }
+pub struct SqlDatabase {
+    pub(super) pool: AnyPool,
+    pub(super) dialect: Dialect,
 }
 
-pub struct SqliteDatabase {
-    pub(super) pool: SqlitePool,
-}
-
-impl SqliteDatabase {
+impl SqlDatabase {
     /// The key `query` finds by `value`, if it is neither revoked nor expired now
     /// (`query` binds the value, then the time).
     async fn live_key(&self, query: &'static str, value: &str) -> DbResult<Option<ApiKey>> {
         let row = sqlx::query(query).bind(value).bind(now()).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
     }
-}
 
-impl SqliteDatabase {
-    pub async fn open(path: &Path) -> DbResult<SqliteDatabase> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| DbError::Corrupt(format!("{}: {e}", parent.display())))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Migrator::new(Embedded).await?.run(&pool).await?;
-        Ok(SqliteDatabase { pool })
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 }
 
-fn run_from(row: &SqliteRow) -> DbResult<Run> {
+fn run_from(row: &AnyRow) -> DbResult<Run> {
     let status: String = row.get("status");
     let options: String = row.get("options");
     let prompt: Option<String> = row.get("awaiting_prompt");
@@ -92,7 +58,7 @@ fn run_from(row: &SqliteRow) -> DbResult<Run> {
     })
 }
 
-fn artifact_from(row: &SqliteRow) -> Artifact {
+fn artifact_from(row: &AnyRow) -> Artifact {
     Artifact {
         id: row.get("id"),
         run_id: row.get("run_id"),
@@ -107,7 +73,7 @@ fn artifact_from(row: &SqliteRow) -> Artifact {
     }
 }
 
-fn credential_from(row: &SqliteRow) -> Credential {
+fn credential_from(row: &AnyRow) -> Credential {
     Credential {
         id: row.get("id"),
         owner: row.get("owner"),
@@ -121,10 +87,10 @@ fn credential_from(row: &SqliteRow) -> Credential {
 }
 
 #[async_trait::async_trait]
-impl KeyRepo for SqliteDatabase {
+impl KeyRepo for SqlDatabase {
     async fn create_key(&self, label: &str, key_hash: &str, expires_at: Option<&str>) -> DbResult<ApiKey> {
         let id = new_id();
-        sqlx::query("INSERT INTO api_keys (id, label, key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO api_keys (id, label, key_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
             .bind(label)
             .bind(key_hash)
@@ -136,11 +102,11 @@ impl KeyRepo for SqliteDatabase {
     }
 
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>> {
-        self.live_key("SELECT id, label FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", key_hash).await
+        self.live_key("SELECT id, label FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)", key_hash).await
     }
 
     async fn key_by_id(&self, id: &str) -> DbResult<Option<ApiKey>> {
-        self.live_key("SELECT id, label FROM api_keys WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", id).await
+        self.live_key("SELECT id, label FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)", id).await
     }
 
     async fn list_keys(&self) -> DbResult<Vec<KeyInfo>> {
@@ -158,18 +124,20 @@ impl KeyRepo for SqliteDatabase {
     }
 
     async fn revoke_key(&self, id: &str, at: &str) -> DbResult<bool> {
-        let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?").bind(at).bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2").bind(at).bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 }
 
 #[async_trait::async_trait]
-impl RunRepo for SqliteDatabase {
+impl RunRepo for SqlDatabase {
     async fn insert_run(&self, run: &Run) -> DbResult<()> {
-        sqlx::query(
+        let insert = format!(
             "INSERT INTO runs (id, seq, owner, status, progress_stage, target_url, goal, options, created_at, updated_at) \
-             VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+             VALUES ($1, {}, $2, $3, $4, $5, $6, $7, $8, $9)",
+            self.dialect.next_seq("runs")
+        );
+        sqlx::query(&insert)
         .bind(&run.id)
         .bind(&run.owner)
         .bind(run.status.as_str())
@@ -185,19 +153,19 @@ impl RunRepo for SqliteDatabase {
     }
 
     async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>> {
-        let row = sqlx::query("SELECT * FROM runs WHERE id = ? AND owner = ?").bind(id).bind(owner).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1 AND owner = $2").bind(id).bind(owner).fetch_optional(&self.pool).await?;
         row.as_ref().map(run_from).transpose()
     }
 
     async fn run_by_id(&self, id: &str) -> DbResult<Option<Run>> {
-        let row = sqlx::query("SELECT * FROM runs WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(run_from).transpose()
     }
 
     async fn list_runs(&self, owner: &str, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>> {
         let before_seq = cursor.and_then(decode_cursor).unwrap_or(i64::MAX);
         let rows = sqlx::query(
-            "SELECT * FROM runs WHERE owner = ? AND (? IS NULL OR status = ?) AND seq < ? ORDER BY seq DESC LIMIT ?",
+            "SELECT * FROM runs WHERE owner = $1 AND ($2 IS NULL OR status = $3) AND seq < $4 ORDER BY seq DESC LIMIT $5",
         )
         .bind(owner)
         .bind(status.map(RunStatus::as_str))
@@ -217,19 +185,22 @@ impl RunRepo for SqliteDatabase {
     }
 
     async fn claim_next_run(&self, now: &str, max_active_per_owner: u32) -> DbResult<Option<Run>> {
-        // Round-robin across keys in one statement (SQLite serializes writers, so two
-        // claimers never take the same run): per queued run, its key's runs at work and
-        // the last time its key had a run started.
-        let row = sqlx::query(
-            "UPDATE runs SET status = 'running', started_at = ?, updated_at = ? \
+        // Round-robin across keys in one statement: per queued run, its key's runs at work
+        // and the last time its key had a run started. Two claimers never take the same
+        // run: SQLite serializes writers, and on PostgreSQL the pick skips rows another
+        // claimer has locked while the update re-checks that the run is still queued.
+        let claim = format!(
+            "UPDATE runs SET status = 'running', started_at = $1, updated_at = $2 \
              WHERE id = ( \
                SELECT q.id FROM runs q \
-               LEFT JOIN (SELECT owner, SUM(status IN ('running', 'awaiting_input')) AS active, MAX(started_at) AS served \
+               LEFT JOIN (SELECT owner, SUM(CASE WHEN status IN ('running', 'awaiting_input') THEN 1 ELSE 0 END) AS active, MAX(started_at) AS served \
                           FROM runs GROUP BY owner) k ON k.owner = q.owner \
-               WHERE q.status = 'queued' AND COALESCE(k.active, 0) < ? \
-               ORDER BY COALESCE(k.active, 0), COALESCE(k.served, ''), q.seq LIMIT 1) \
+               WHERE q.status = 'queued' AND COALESCE(k.active, 0) < $3 \
+               ORDER BY COALESCE(k.active, 0), COALESCE(k.served, ''), q.seq LIMIT 1{}) \
              AND status = 'queued' RETURNING *",
-        )
+            self.dialect.skip_locked("q")
+        );
+        let row = sqlx::query(&claim)
         .bind(now)
         .bind(now)
         .bind(max_active_per_owner.max(1) as i64)
@@ -239,7 +210,7 @@ impl RunRepo for SqliteDatabase {
     }
 
     async fn queued_runs(&self, owner: &str) -> DbResult<u32> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE owner = ? AND status = 'queued'").bind(owner).fetch_one(&self.pool).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE owner = $1 AND status = 'queued'").bind(owner).fetch_one(&self.pool).await?;
         Ok(count as u32)
     }
 
@@ -249,9 +220,9 @@ impl RunRepo for SqliteDatabase {
             None => (None, None, None),
         };
         let done = sqlx::query(
-            "UPDATE runs SET status = ?, progress_stage = ?, awaiting_prompt = ?, awaiting_requested = ?, awaiting_expires = ?, \
-             error_code = ?, error_message = ?, recording_started = ?, updated_at = ?, started_at = ?, finished_at = ? \
-             WHERE id = ? AND status NOT IN ('succeeded', 'failed', 'cancelled')",
+            "UPDATE runs SET status = $1, progress_stage = $2, awaiting_prompt = $3, awaiting_requested = $4, awaiting_expires = $5, \
+             error_code = $6, error_message = $7, recording_started = $8, updated_at = $9, started_at = $10, finished_at = $11 \
+             WHERE id = $12 AND status NOT IN ('succeeded', 'failed', 'cancelled')",
         )
         .bind(run.status.as_str())
         .bind(run.progress_stage.map(Stage::as_str))
@@ -271,37 +242,41 @@ impl RunRepo for SqliteDatabase {
     }
 
     async fn request_cancel(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<RunStatus>> {
-        let mut tx = self.pool.begin().await?;
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM runs WHERE id = ? AND owner = ?").bind(id).bind(owner).fetch_optional(&mut *tx).await?;
-        let Some(status) = status.as_deref().and_then(RunStatus::parse) else {
-            return Ok(None);
-        };
-        match status {
-            RunStatus::Queued => {
-                sqlx::query(
-                    "UPDATE runs SET status = 'cancelled', cancel_requested = 1, progress_stage = NULL, updated_at = ?, finished_at = ? WHERE id = ?",
-                )
-                .bind(now)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            RunStatus::Running | RunStatus::AwaitingInput => {
-                sqlx::query("UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE id = ?").bind(now).bind(id).execute(&mut *tx).await?;
-            }
-            _ => {}
+        // Each step is one conditional update, so a claim (or the run ending) between them,
+        // from this process or another, is seen rather than overwritten.
+        let cancelled = sqlx::query(
+            "UPDATE runs SET status = 'cancelled', cancel_requested = 1, progress_stage = NULL, updated_at = $1, finished_at = $2 \
+             WHERE id = $3 AND owner = $4 AND status = 'queued'",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        if cancelled.rows_affected() == 1 {
+            return Ok(Some(RunStatus::Queued));
         }
-        tx.commit().await?;
-        Ok(Some(status))
+        let flagged: Option<String> = sqlx::query_scalar(
+            "UPDATE runs SET cancel_requested = 1, updated_at = $1 WHERE id = $2 AND owner = $3 AND status IN ('running', 'awaiting_input') RETURNING status",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        let status = match flagged {
+            Some(status) => Some(status),
+            None => sqlx::query_scalar("SELECT status FROM runs WHERE id = $1 AND owner = $2").bind(id).bind(owner).fetch_optional(&self.pool).await?,
+        };
+        Ok(status.as_deref().and_then(RunStatus::parse))
     }
 
     async fn recover_interrupted(&self, now: &str) -> DbResult<Recovered> {
         let mut tx = self.pool.begin().await?;
         let requeued: Vec<String> = sqlx::query_scalar(
             "UPDATE runs SET status = 'queued', progress_stage = NULL, awaiting_prompt = NULL, awaiting_requested = NULL, \
-             awaiting_expires = NULL, started_at = NULL, updated_at = ? \
+             awaiting_expires = NULL, started_at = NULL, updated_at = $1 \
              WHERE status IN ('running', 'awaiting_input') AND recording_started = 0 AND cancel_requested = 0 RETURNING id",
         )
         .bind(now)
@@ -312,7 +287,7 @@ impl RunRepo for SqliteDatabase {
              error_code = CASE WHEN cancel_requested = 1 THEN NULL ELSE 'interrupted' END, \
              error_message = CASE WHEN cancel_requested = 1 THEN NULL ELSE 'the service stopped while this run was recording or rendering; create it again' END, \
              progress_stage = NULL, awaiting_prompt = NULL, awaiting_requested = NULL, awaiting_expires = NULL, \
-             updated_at = ?, finished_at = ? WHERE status IN ('running', 'awaiting_input') RETURNING id",
+             updated_at = $1, finished_at = $2 WHERE status IN ('running', 'awaiting_input') RETURNING id",
         )
         .bind(now)
         .bind(now)
@@ -325,11 +300,11 @@ impl RunRepo for SqliteDatabase {
 }
 
 #[async_trait::async_trait]
-impl ArtifactRepo for SqliteDatabase {
+impl ArtifactRepo for SqlDatabase {
     async fn insert_artifact(&self, a: &Artifact) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO artifacts (id, run_id, name, content_type, size_bytes, sha256, storage_key, created_at, generation, render_job_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, name, generation) DO UPDATE SET id = excluded.id, content_type = excluded.content_type, size_bytes = excluded.size_bytes, \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (run_id, name, generation) DO UPDATE SET id = excluded.id, content_type = excluded.content_type, size_bytes = excluded.size_bytes, \
              sha256 = excluded.sha256, storage_key = excluded.storage_key, created_at = excluded.created_at",
         )
         .bind(&a.id)
@@ -351,7 +326,7 @@ impl ArtifactRepo for SqliteDatabase {
         // A re-render's generation is listed only once its task succeeded: a render cut
         // short (a crash, a cancel) never shadows the generation before it.
         let rows = sqlx::query(
-            "SELECT * FROM artifacts a WHERE run_id = ? AND (generation = 0 OR EXISTS (
+            "SELECT * FROM artifacts a WHERE run_id = $1 AND (generation = 0 OR EXISTS (
                SELECT 1 FROM render_tasks t WHERE t.run_id = a.run_id AND t.generation = a.generation AND t.status = 'succeeded'))
              ORDER BY generation, created_at, name",
         )
@@ -362,7 +337,7 @@ impl ArtifactRepo for SqliteDatabase {
     }
 
     async fn artifact(&self, id: &str) -> DbResult<Option<(Artifact, String)>> {
-        let row = sqlx::query("SELECT artifacts.*, runs.owner AS run_owner FROM artifacts JOIN runs ON runs.id = artifacts.run_id WHERE artifacts.id = ?")
+        let row = sqlx::query("SELECT artifacts.*, runs.owner AS run_owner FROM artifacts JOIN runs ON runs.id = artifacts.run_id WHERE artifacts.id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -372,14 +347,14 @@ impl ArtifactRepo for SqliteDatabase {
 }
 
 #[async_trait::async_trait]
-impl CredentialRepo for SqliteDatabase {
+impl CredentialRepo for SqlDatabase {
     async fn insert_credential(&self, c: &Credential) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         if c.is_default {
-            sqlx::query("UPDATE credentials SET is_default = 0 WHERE owner = ? AND domain = ?").bind(&c.owner).bind(&c.domain).execute(&mut *tx).await?;
+            sqlx::query("UPDATE credentials SET is_default = 0 WHERE owner = $1 AND domain = $2").bind(&c.owner).bind(&c.domain).execute(&mut *tx).await?;
         }
         sqlx::query(
-            "INSERT INTO credentials (id, owner, label, domain, email, password_sealed, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO credentials (id, owner, label, domain, email, password_sealed, is_default, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&c.id)
         .bind(&c.owner)
@@ -396,26 +371,26 @@ impl CredentialRepo for SqliteDatabase {
     }
 
     async fn credentials(&self, owner: &str) -> DbResult<Vec<Credential>> {
-        let rows = sqlx::query("SELECT * FROM credentials WHERE owner = ? ORDER BY created_at DESC, id DESC").bind(owner).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM credentials WHERE owner = $1 ORDER BY created_at DESC, id DESC").bind(owner).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(credential_from).collect())
     }
 
     async fn credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>> {
-        let row = sqlx::query("SELECT * FROM credentials WHERE owner = ? AND id = ?").bind(owner).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM credentials WHERE owner = $1 AND id = $2").bind(owner).bind(id).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(credential_from))
     }
 
     async fn update_credential(&self, c: &Credential) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         if c.is_default {
-            sqlx::query("UPDATE credentials SET is_default = 0 WHERE owner = ? AND domain = ? AND id != ?")
+            sqlx::query("UPDATE credentials SET is_default = 0 WHERE owner = $1 AND domain = $2 AND id != $3")
                 .bind(&c.owner)
                 .bind(&c.domain)
                 .bind(&c.id)
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE credentials SET label = ?, domain = ?, email = ?, password_sealed = ?, is_default = ? WHERE owner = ? AND id = ?")
+        sqlx::query("UPDATE credentials SET label = $1, domain = $2, email = $3, password_sealed = $4, is_default = $5 WHERE owner = $6 AND id = $7")
             .bind(&c.label)
             .bind(&c.domain)
             .bind(&c.email)
@@ -437,7 +412,7 @@ impl CredentialRepo for SqliteDatabase {
     }
 
     async fn delete_credential(&self, owner: &str, id: &str) -> DbResult<bool> {
-        let done = sqlx::query("DELETE FROM credentials WHERE owner = ? AND id = ?").bind(owner).bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM credentials WHERE owner = $1 AND id = $2").bind(owner).bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -449,9 +424,9 @@ impl CredentialRepo for SqliteDatabase {
 }
 
 #[async_trait::async_trait]
-impl FeedbackRepo for SqliteDatabase {
+impl FeedbackRepo for SqlDatabase {
     async fn insert_feedback(&self, owner: &str, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()> {
-        sqlx::query("INSERT INTO feedback (id, owner, feedback, run_ids, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO feedback (id, owner, feedback, run_ids, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(owner)
             .bind(feedback)

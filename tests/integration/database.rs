@@ -1,0 +1,363 @@
+//! The store suite: every repository of the database, straight through its trait, run
+//! once on the embedded SQLite file and once on a real PostgreSQL server (started per test
+//! from Debian's binaries, see `postgres.rs`): lifecycles, ownership, paging, fairness,
+//! leases, retries, and concurrent claimers that never take one task twice.
+
+use crate::common::TempDir;
+use crate::postgres::PgServer;
+use demoreel::db::render_jobs::{Lease, TaskError};
+use demoreel::db::{
+    Artifact, ArtifactRepo, Credential, CredentialRepo, DatabaseLocation, ErrorCode, FeedbackRepo, KeyRepo, RenderJobRepo, Run, RunError, RunRepo, RunStatus,
+    SqlDatabase, TaskStatus, TemplateRepo,
+};
+use serde_json::json;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Runs `suite` on a fresh SQLite file.
+fn on_sqlite<F, Fut>(suite: F)
+where
+    F: FnOnce(Arc<SqlDatabase>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = TempDir::new("store-sqlite");
+    runtime().block_on(async {
+        let db = SqlDatabase::open_sqlite(&dir.path().join("demoreel.db")).await.unwrap();
+        suite(Arc::new(db)).await
+    });
+}
+
+/// Runs `suite` on a fresh database of a PostgreSQL server of its own.
+fn on_postgres<F, Fut>(suite: F)
+where
+    F: FnOnce(Arc<SqlDatabase>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let server = PgServer::start();
+    runtime().block_on(async {
+        let url = server.new_database().await;
+        let db = SqlDatabase::open(&DatabaseLocation::Postgres(url)).await.unwrap();
+        suite(Arc::new(db)).await
+    });
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// One test per database for each suite below.
+macro_rules! on_both {
+    ($($suite:ident),* $(,)?) => {$(
+        mod $suite {
+            #[test]
+            fn sqlite() {
+                super::on_sqlite(super::$suite)
+            }
+            #[test]
+            fn postgres() {
+                super::on_postgres(super::$suite)
+            }
+        }
+    )*};
+}
+
+on_both!(keys, runs_lifecycle, runs_claimed_fairly, artifacts_and_generations, credentials, templates, render_tasks_leased_and_retried, concurrent_claims);
+
+fn new_run(id: &str, owner: &str, created_at: &str) -> Run {
+    Run {
+        id: id.into(),
+        owner: owner.into(),
+        status: RunStatus::Queued,
+        progress_stage: None,
+        target_url: "https://app.example.com/".into(),
+        goal: "Open the dashboard".into(),
+        options: json!({"video": {"width": 1280}}),
+        awaiting_input: None,
+        error: None,
+        recording_started: false,
+        cancel_requested: false,
+        created_at: created_at.into(),
+        updated_at: created_at.into(),
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+async fn two_keys(db: &SqlDatabase) -> (String, String) {
+    let alice = db.create_key("alice", "hash-alice", None).await.unwrap().id;
+    let bob = db.create_key("bob", "hash-bob", None).await.unwrap().id;
+    (alice, bob)
+}
+
+async fn keys(db: Arc<SqlDatabase>) {
+    let (alice, _) = two_keys(&db).await;
+    assert_eq!(db.key_by_hash("hash-alice").await.unwrap().unwrap().id, alice);
+    assert_eq!(db.key_by_id(&alice).await.unwrap().unwrap().label, "alice");
+    assert!(db.key_by_hash("hash-nobody").await.unwrap().is_none());
+    let expired = db.create_key("old", "hash-old", Some("2000-01-01T00:00:00.000Z")).await.unwrap();
+    assert!(db.key_by_hash("hash-old").await.unwrap().is_none(), "an expired key is not live");
+    assert!(db.revoke_key(&alice, "2026-01-01T00:00:00.000Z").await.unwrap());
+    assert!(db.revoke_key(&alice, "2027-01-01T00:00:00.000Z").await.unwrap());
+    assert!(db.key_by_hash("hash-alice").await.unwrap().is_none(), "a revoked key is not live");
+    assert!(!db.revoke_key("no-such-key", "2026-01-01T00:00:00.000Z").await.unwrap());
+    let listed = db.list_keys().await.unwrap();
+    assert_eq!(listed.len(), 3);
+    let alice_info = listed.iter().find(|k| k.id == alice).unwrap();
+    assert_eq!(alice_info.revoked_at.as_deref(), Some("2026-01-01T00:00:00.000Z"), "the first revocation's time stays");
+    assert!(listed.iter().any(|k| k.id == expired.id && k.expires_at.is_some()));
+}
+
+async fn runs_lifecycle(db: Arc<SqlDatabase>) {
+    let (alice, bob) = two_keys(&db).await;
+    for i in 0..5 {
+        db.insert_run(&new_run(&format!("a{i}"), &alice, &format!("2026-01-01T00:00:0{i}.000Z"))).await.unwrap();
+    }
+    db.insert_run(&new_run("b0", &bob, "2026-01-01T00:00:09.000Z")).await.unwrap();
+    assert!(db.run(&bob, "a0").await.unwrap().is_none(), "another key's run reads as missing");
+    let run = db.run(&alice, "a0").await.unwrap().unwrap();
+    assert_eq!((run.status, run.options["video"]["width"].as_i64()), (RunStatus::Queued, Some(1280)));
+
+    // Newest first, two at a time, the cursor continuing where the page ended.
+    let first = db.list_runs(&alice, None, 2, None).await.unwrap();
+    assert_eq!(first.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a4", "a3"]);
+    let second = db.list_runs(&alice, None, 2, first.next_cursor.as_deref()).await.unwrap();
+    assert_eq!(second.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a2", "a1"]);
+    let last = db.list_runs(&alice, None, 2, second.next_cursor.as_deref()).await.unwrap();
+    assert_eq!((last.items.len(), last.next_cursor), (1, None));
+    assert_eq!(db.queued_runs(&alice).await.unwrap(), 5);
+
+    // Cancel: a queued run at once, a running one flagged, an ended one untouched.
+    assert_eq!(db.request_cancel(&alice, "a0", "2026-01-02T00:00:00.000Z").await.unwrap(), Some(RunStatus::Queued));
+    assert_eq!(db.run(&alice, "a0").await.unwrap().unwrap().status, RunStatus::Cancelled);
+    assert_eq!(db.request_cancel(&bob, "a1", "2026-01-02T00:00:00.000Z").await.unwrap(), None);
+    let mut running = db.claim_next_run("2026-01-02T00:00:01.000Z", 5).await.unwrap().unwrap();
+    assert_eq!((running.id.as_str(), running.status), ("a1", RunStatus::Running));
+    assert_eq!(db.request_cancel(&alice, "a1", "2026-01-02T00:00:02.000Z").await.unwrap(), Some(RunStatus::Running));
+    assert!(db.run(&alice, "a1").await.unwrap().unwrap().cancel_requested);
+    running.status = RunStatus::Failed;
+    running.error = Some(RunError { code: ErrorCode::StepFailed, message: "no button".into() });
+    assert!(db.save_run_progress(&running).await.unwrap());
+    running.status = RunStatus::Succeeded;
+    assert!(!db.save_run_progress(&running).await.unwrap(), "an ended run is not written again");
+    let failed = db.run(&alice, "a1").await.unwrap().unwrap();
+    assert_eq!((failed.status, failed.error.unwrap().code), (RunStatus::Failed, ErrorCode::StepFailed));
+    assert_eq!(db.request_cancel(&alice, "a1", "2026-01-02T00:00:03.000Z").await.unwrap(), Some(RunStatus::Failed));
+    let only_failed = db.list_runs(&alice, Some(RunStatus::Failed), 10, None).await.unwrap();
+    assert_eq!(only_failed.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a1"]);
+
+    // After a crash: a run whose recording had not begun is queued again, one that was
+    // recording fails `interrupted`.
+    let fresh = db.claim_next_run("2026-01-02T00:00:04.000Z", 5).await.unwrap().unwrap();
+    let mut recording = db.claim_next_run("2026-01-02T00:00:05.000Z", 5).await.unwrap().unwrap();
+    recording.recording_started = true;
+    assert!(db.save_run_progress(&recording).await.unwrap());
+    let recovered = db.recover_interrupted("2026-01-02T00:01:00.000Z").await.unwrap();
+    assert_eq!((recovered.requeued, recovered.failed), (vec![fresh.id.clone()], vec![recording.id.clone()]));
+    assert_eq!(db.run_by_id(&recording.id).await.unwrap().unwrap().error.unwrap().code, ErrorCode::Interrupted);
+    db.insert_feedback(&alice, "f1", "the cursor is great", &["a1".into()], "2026-01-03T00:00:00.000Z").await.unwrap();
+}
+
+async fn runs_claimed_fairly(db: Arc<SqlDatabase>) {
+    let (alice, bob) = two_keys(&db).await;
+    for (i, owner) in [&alice, &alice, &alice, &bob].into_iter().enumerate() {
+        db.insert_run(&new_run(&format!("r{i}"), owner, &format!("2026-01-01T00:00:0{i}.000Z"))).await.unwrap();
+    }
+    // Alice queued three before Bob's one, yet Bob's goes second: keys take turns.
+    let claim = |at: &'static str| {
+        let db = db.clone();
+        async move { db.claim_next_run(at, 1).await.unwrap().map(|r| r.id) }
+    };
+    assert_eq!(claim("2026-01-02T00:00:01.000Z").await.as_deref(), Some("r0"));
+    assert_eq!(claim("2026-01-02T00:00:02.000Z").await.as_deref(), Some("r3"));
+    assert_eq!(claim("2026-01-02T00:00:03.000Z").await, None, "each key is at its cap of one run at work");
+    let mut done = db.run_by_id("r0").await.unwrap().unwrap();
+    done.status = RunStatus::Succeeded;
+    assert!(db.save_run_progress(&done).await.unwrap());
+    assert_eq!(claim("2026-01-02T00:00:04.000Z").await.as_deref(), Some("r1"));
+}
+
+fn artifact(id: &str, run_id: &str, name: &str, generation: u32, job: Option<&str>) -> Artifact {
+    Artifact {
+        id: id.into(),
+        run_id: run_id.into(),
+        name: name.into(),
+        content_type: "video/mp4".into(),
+        size_bytes: 1234,
+        sha256: "ab".repeat(32),
+        storage_key: format!("{run_id}/{generation}/{name}"),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        generation,
+        render_job_id: job.map(str::to_string),
+    }
+}
+
+async fn artifacts_and_generations(db: Arc<SqlDatabase>) {
+    let (alice, _) = two_keys(&db).await;
+    db.insert_run(&new_run("r", &alice, "2026-01-01T00:00:00.000Z")).await.unwrap();
+    db.insert_artifact(&artifact("x0", "r", "demo.mp4", 0, None)).await.unwrap();
+    // Writing an artifact again (a retried upload) replaces its row, not adds one.
+    db.insert_artifact(&artifact("x1", "r", "demo.mp4", 0, None)).await.unwrap();
+    assert_eq!(db.artifacts("r").await.unwrap().iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["x1"]);
+    let (found, owner) = db.artifact("x1").await.unwrap().unwrap();
+    assert_eq!((found.storage_key.as_str(), owner.as_str()), ("r/0/demo.mp4", alice.as_str()));
+
+    db.set_run_recording("r", "recordings/r.tar", "cd").await.unwrap();
+    assert_eq!(db.run_recording("r").await.unwrap(), Some(("recordings/r.tar".into(), "cd".into())));
+    db.insert_render_job("j1", &alice, &json!({"video": {"width": 640}}), &["r".into()], "2026-01-02T00:00:00.000Z").await.unwrap();
+    let claimed = db.claim_render_task("w", "2026-01-02T00:00:01.000Z", "2099-01-01T00:00:00.000Z").await.unwrap().unwrap();
+    assert_eq!((claimed.task.generation, claimed.options["video"]["width"].as_i64()), (1, Some(640)));
+    db.insert_artifact(&artifact("y1", "r", "demo.mp4", 1, Some("j1"))).await.unwrap();
+    assert_eq!(db.artifacts("r").await.unwrap().len(), 1, "a generation is listed only once its task succeeded");
+    assert!(db.finish_render_task(&claimed.task, "w", TaskStatus::Succeeded, None, "2026-01-02T00:00:02.000Z").await.unwrap());
+    let listed = db.artifacts("r").await.unwrap();
+    assert_eq!(listed.iter().map(|a| (a.id.as_str(), a.generation)).collect::<Vec<_>>(), [("x1", 0), ("y1", 1)]);
+    assert_eq!(listed[1].render_job_id.as_deref(), Some("j1"));
+    // The next job's task renders the generation after.
+    db.insert_render_job("j2", &alice, &json!({}), &["r".into()], "2026-01-03T00:00:00.000Z").await.unwrap();
+    assert_eq!(db.render_job(&alice, "j2").await.unwrap().unwrap().tasks[0].generation, 2);
+}
+
+fn credential(id: &str, owner: &str, domain: &str, is_default: bool) -> Credential {
+    Credential {
+        id: id.into(),
+        owner: owner.into(),
+        label: id.into(),
+        domain: domain.into(),
+        email: format!("{id}@example.com"),
+        password_sealed: Some(vec![0, 159, 255, 7]),
+        is_default,
+        created_at: format!("2026-01-01T00:00:0{}.000Z", id.len()),
+    }
+}
+
+async fn credentials(db: Arc<SqlDatabase>) {
+    let (alice, bob) = two_keys(&db).await;
+    assert!(!db.any_stored_password().await.unwrap());
+    db.insert_credential(&credential("c1", &alice, "example.com", true)).await.unwrap();
+    db.insert_credential(&credential("c22", &alice, "example.com", true)).await.unwrap();
+    db.insert_credential(&credential("c333", &alice, "app.example.com", true)).await.unwrap();
+    assert!(db.any_stored_password().await.unwrap());
+    let c1 = db.credential(&alice, "c1").await.unwrap().unwrap();
+    assert!(!c1.is_default, "a new default of a domain takes over");
+    assert_eq!(c1.password_sealed.as_deref(), Some(&[0u8, 159, 255, 7][..]), "sealed bytes come back as written");
+    assert_eq!(db.default_credential_for_host(&alice, "app.example.com").await.unwrap().unwrap().id, "c333");
+    assert_eq!(db.default_credential_for_host(&alice, "www.example.com").await.unwrap().unwrap().id, "c22");
+    assert!(db.default_credential_for_host(&bob, "www.example.com").await.unwrap().is_none());
+    assert!(db.set_default_credential(&alice, "c1").await.unwrap().is_some());
+    assert_eq!(db.default_credential_for_host(&alice, "www.example.com").await.unwrap().unwrap().id, "c1");
+    assert!(db.credential(&bob, "c1").await.unwrap().is_none());
+    assert!(!db.delete_credential(&bob, "c1").await.unwrap());
+    assert!(db.delete_credential(&alice, "c1").await.unwrap());
+    assert_eq!(db.credentials(&alice).await.unwrap().len(), 2);
+}
+
+async fn templates(db: Arc<SqlDatabase>) {
+    let (alice, bob) = two_keys(&db).await;
+    let files = HashMap::from([("manifest.json".to_string(), b"{}".to_vec()), ("assets/logo.png".to_string(), vec![137, 80, 78, 71, 0, 255])]);
+    for _ in 0..2 {
+        db.insert_template(&alice, "launch", "A launch card", &files, "2026-01-01T00:00:00.000Z").await.unwrap();
+    }
+    assert!(db.delete_template_version(&alice, "launch", 2, "2026-01-02T00:00:00.000Z").await.unwrap());
+    let third = db.insert_template(&alice, "launch", "A launch card", &files, "2026-01-03T00:00:00.000Z").await.unwrap();
+    assert_eq!(third.version, 3, "a deleted version's number is never given again");
+    let latest = db.template(&alice, "launch", None).await.unwrap().unwrap();
+    assert_eq!((latest.version, latest.files.get("assets/logo.png")), (3, files.get("assets/logo.png")));
+    assert!(db.template(&alice, "launch", Some(2)).await.unwrap().is_none());
+    assert!(db.template(&bob, "launch", None).await.unwrap().is_none());
+    assert_eq!(db.template_versions(&alice, Some("launch")).await.unwrap().iter().map(|t| t.version).collect::<Vec<_>>(), [1, 3]);
+    db.insert_run(&new_run("r", &alice, "2026-01-01T00:00:00.000Z")).await.unwrap();
+    let unfinished = db.unfinished_run_options(&alice).await.unwrap();
+    assert_eq!(unfinished.len(), 1);
+    assert_eq!(unfinished[0].1["video"]["width"], 1280);
+}
+
+async fn render_tasks_leased_and_retried(db: Arc<SqlDatabase>) {
+    let (alice, bob) = two_keys(&db).await;
+    for id in ["r1", "r2"] {
+        db.insert_run(&new_run(id, &alice, "2026-01-01T00:00:00.000Z")).await.unwrap();
+    }
+    db.insert_run(&new_run("rb", &bob, "2026-01-01T00:00:00.000Z")).await.unwrap();
+    let past = "2000-01-01T00:00:00.000Z";
+    db.insert_render_job("ja", &alice, &json!({}), &["r1".into(), "r2".into()], past).await.unwrap();
+    db.insert_render_job("jb", &bob, &json!({}), &["rb".into()], past).await.unwrap();
+    assert_eq!(db.unfinished_render_jobs(&alice).await.unwrap(), 1);
+    let now = demoreel::db::now();
+    let first = db.claim_render_task("w1", &now, past).await.unwrap().unwrap();
+    assert_eq!(first.task.run_id, "r1");
+    // Bob's task before Alice's second: keys with fewer tasks rendering go first.
+    let second = db.claim_render_task("w2", &now, "2099-01-01T00:00:00.000Z").await.unwrap().unwrap();
+    assert_eq!(second.task.run_id, "rb");
+    assert_eq!(db.renew_render_task(&second.task, "w2", "2099-01-01T00:00:00.000Z", 10, 40).await.unwrap(), Lease::Held { cancel_requested: false });
+    assert_eq!(db.renew_render_task(&second.task, "w1", "2099-01-01T00:00:00.000Z", 10, 40).await.unwrap(), Lease::Lost, "only the holder renews");
+
+    // w1's lease ran out: its task is queued again after a backoff, the try counted.
+    assert_eq!(db.requeue_lost_render_tasks(&now, 3).await.unwrap(), 1);
+    let job = db.render_job(&alice, "ja").await.unwrap().unwrap();
+    assert_eq!((job.tasks[0].status, job.tasks[0].attempts), (TaskStatus::Queued, 1));
+    let third = db.claim_render_task("w3", &now, "2099-01-01T00:00:00.000Z").await.unwrap().unwrap();
+    assert_eq!(third.task.run_id, "r2", "a requeued task waits out its backoff");
+    assert!(!db.finish_render_task(&first.task, "w1", TaskStatus::Succeeded, None, &now).await.unwrap(), "a worker that lost its lease cannot finish");
+    let failure = TaskError { code: "recording_missing".into(), message: "the recording of run r2 is gone".into() };
+    assert!(db.finish_render_task(&third.task, "w3", TaskStatus::Failed, Some(&failure), &now).await.unwrap());
+    assert!(db.release_render_task(&second.task, "w2", &now).await.unwrap());
+    let bobs = db.render_job(&bob, "jb").await.unwrap().unwrap();
+    assert_eq!((bobs.tasks[0].status, bobs.tasks[0].attempts), (TaskStatus::Queued, 0), "a release does not count as a try");
+
+    // Cancel: queued tasks at once; a running one sees the flag at its next renewal.
+    let again = db.claim_render_task("w4", &now, "2099-01-01T00:00:00.000Z").await.unwrap().unwrap();
+    assert_eq!(again.task.run_id, "rb");
+    assert_eq!(db.cancel_render_job(&alice, "jb", &now).await.unwrap(), None, "another key's job reads as missing");
+    assert_eq!(db.cancel_render_job(&bob, "jb", &now).await.unwrap(), Some(true));
+    assert_eq!(db.renew_render_task(&again.task, "w4", "2099-01-01T00:00:00.000Z", 1, 2).await.unwrap(), Lease::Held { cancel_requested: true });
+    assert!(db.finish_render_task(&again.task, "w4", TaskStatus::Cancelled, None, &now).await.unwrap());
+    assert_eq!(db.cancel_render_job(&bob, "jb", &now).await.unwrap(), Some(false), "an ended job cannot be cancelled");
+    let job = db.render_job(&alice, "ja").await.unwrap().unwrap();
+    assert_eq!(job.tasks[1].error.as_ref().map(|e| e.code.as_str()), Some("recording_missing"));
+
+    // A task whose worker vanished at its last try fails `interrupted`.
+    db.insert_run(&new_run("r3", &alice, "2026-01-01T00:00:00.000Z")).await.unwrap();
+    db.insert_render_job("jc", &alice, &json!({}), &["r3".into()], past).await.unwrap();
+    while db.claim_render_task("w5", &demoreel::db::now(), past).await.unwrap().is_some() {}
+    db.requeue_lost_render_tasks(&demoreel::db::now(), 1).await.unwrap();
+    let jc = db.render_job(&alice, "jc").await.unwrap().unwrap();
+    assert_eq!(jc.tasks[0].status, TaskStatus::Failed);
+    assert_eq!(jc.tasks[0].error.as_ref().map(|e| e.code.as_str()), Some("interrupted"));
+    let listed = db.list_render_jobs(&alice, 1, None).await.unwrap();
+    assert_eq!(listed.items[0].id, "jc");
+    let rest = db.list_render_jobs(&alice, 1, listed.next_cursor.as_deref()).await.unwrap();
+    assert_eq!((rest.items[0].id.as_str(), rest.next_cursor), ("ja", None));
+}
+
+/// Eight claimers at once over 60 tasks: each task is claimed exactly once.
+async fn concurrent_claims(db: Arc<SqlDatabase>) {
+    let (alice, bob) = two_keys(&db).await;
+    let mut runs = (Vec::new(), Vec::new());
+    for i in 0..60 {
+        let owner = if i % 2 == 0 { &alice } else { &bob };
+        let id = format!("r{i}");
+        db.insert_run(&new_run(&id, owner, "2026-01-01T00:00:00.000Z")).await.unwrap();
+        if i % 2 == 0 { runs.0.push(id) } else { runs.1.push(id) }
+    }
+    let past = "2000-01-01T00:00:00.000Z";
+    db.insert_render_job("ja", &alice, &json!({}), &runs.0, past).await.unwrap();
+    db.insert_render_job("jb", &bob, &json!({}), &runs.1, past).await.unwrap();
+    let claimers = (0..8).map(|w| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(claimed) = db.claim_render_task(&format!("w{w}"), &demoreel::db::now(), "2099-01-01T00:00:00.000Z").await.unwrap() {
+                mine.push(claimed.task.run_id);
+            }
+            mine
+        })
+    });
+    let mut claimed: Vec<String> = Vec::new();
+    for claimer in claimers.collect::<Vec<_>>() {
+        claimed.extend(claimer.await.unwrap());
+    }
+    claimed.sort();
+    let mut expected: Vec<String> = runs.0.iter().chain(&runs.1).cloned().collect();
+    expected.sort();
+    assert_eq!(claimed, expected, "every task claimed once, none twice");
+}
