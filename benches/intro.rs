@@ -159,7 +159,7 @@ fn preview_through_the_api(dir: &std::path::Path) {
         let db_dir = dir.join("api");
         let _ = std::fs::remove_dir_all(&db_dir);
         std::fs::create_dir_all(&db_dir).unwrap();
-        let store = std::sync::Arc::new(demoreel::db::sqlite::SqliteDatabase::open(&db_dir.join("demoreel.db")).await.unwrap());
+        let store = std::sync::Arc::new(demoreel::db::SqlDatabase::open_sqlite(&db_dir.join("demoreel.db")).await.unwrap());
         let key = demoreel::secrets::new_api_key();
         store.create_key("bench", &demoreel::secrets::hash_api_key(&key), None).await.unwrap();
         let router = api::router(AppState::new(Services {

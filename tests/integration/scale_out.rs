@@ -64,6 +64,7 @@ fn a_job_on_postgres_goes_on_through_a_worker_process_and_a_database_restart() {
         }
         worker.kill().unwrap();
         worker.wait().unwrap();
+        eprintln!("PostgreSQL restarted mid-render: {unreachable} API answers lost to it; the job ended after {:.1} s", started.elapsed().as_secs_f64());
         assert_eq!(job["status"], "succeeded", "{job:#} (API answers lost to the restart: {unreachable})");
         assert_eq!(job["runs"][0]["attempts"], 1, "the worker kept its task through the restart: {job:#}");
         let (_, listed, _) = service.call(&service.alice, "GET", &format!("/v1/agent/runs/{run}/artifacts?generation=1"), None).await;
