@@ -126,8 +126,18 @@ async fn give_input(State(state): State<AppState>, Caller(key): Caller, Path(id)
     if run.status != RunStatus::AwaitingInput {
         return Err(ApiError::Conflict(format!("the run is {}, not awaiting_input", run.status.as_str())));
     }
-    if !state.services.signals.give_input(&run.id, value) {
-        // Waiting in the database but no runner here holds it (it is just resuming).
+    if state.services.signals.give_input(&run.id, value.clone()) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    // No runner here waits for it: the run records in another process sharing the
+    // database, which takes the value from there, sealed (or it is just resuming).
+    let Some(sealer) = &state.services.sealer else {
+        return Err(ApiError::Conflict(
+            "the run is not waiting for input in this process; input reaches a run recording in another process only when the processes share the operator's secret key (DEMOREEL_SECRET_KEY)".into(),
+        ));
+    };
+    let expires_at = run.awaiting_input.as_ref().map(|a| a.expires_at.clone()).unwrap_or_else(|| db::later(60));
+    if !state.services.db.put_run_input(&run.id, &sealer.seal(&value), &db::now(), &expires_at).await? {
         return Err(ApiError::Conflict("the run is not waiting for input any more".into()));
     }
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -34,6 +34,11 @@ pub struct ServeArgs {
     /// to workers elsewhere sharing the database).
     #[arg(long, env = "DEMOREEL_RENDER_JOB_SLOTS", default_value_t = 1)]
     pub render_job_slots: usize,
+    /// In-process workers: 1 records runs (`--recordings-at-once` browsers) and renders
+    /// re-render tasks (`--render-job-slots`) here; 0 answers the API only, leaving the
+    /// work to other `demoreel serve` processes and `demoreel worker`s sharing the database.
+    #[arg(long, env = "DEMOREEL_WORKERS", default_value_t = 1)]
+    pub workers: u32,
     /// Seconds a run waits for input (a one-time code) before it fails `input_expired`.
     #[arg(long, env = "DEMOREEL_INPUT_WINDOW_SECS", default_value_t = 300)]
     pub input_window_secs: u64,
@@ -154,6 +159,9 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
     if !(args.rate_limit > 0.0 && args.rate_burst >= 1.0) {
         bail!("--rate-limit must be above 0 and --rate-burst at least 1");
     }
+    if args.workers > 1 {
+        bail!("--workers must be 0 (the API only) or 1 (runs and renders here too, the default), not {}; more work at once is --recordings-at-once and --render-job-slots", args.workers);
+    }
     if args.recordings_at_once == 0 || args.renders_at_once == 0 || args.input_window_secs == 0 || args.max_run_secs == 0 {
         bail!("--recordings-at-once, --renders-at-once, --input-window-secs and --max-run-secs must be at least 1");
     }
@@ -175,6 +183,7 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         recordings_at_once: args.recordings_at_once,
         renders_at_once: args.renders_at_once,
         render_job_slots: args.render_job_slots,
+        workers: args.workers == 1,
         input_window: std::time::Duration::from_secs(args.input_window_secs),
         max_run: std::time::Duration::from_secs(args.max_run_secs),
         secret_key,

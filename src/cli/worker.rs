@@ -27,8 +27,8 @@ pub struct WorkerArgs {
     /// Runs of re-render jobs rendered at once.
     #[arg(long, default_value_t = 1)]
     pub render_slots: usize,
-    /// Browsers recording at once: recording needs input and cancels delivered across
-    /// processes, which this version does only inside `demoreel serve`; must be 0.
+    /// Browsers recording at once: recording is done by `demoreel serve` processes (any
+    /// number sharing a database); must be 0.
     #[arg(long, default_value_t = 0)]
     pub record_slots: usize,
     /// Seconds a claimed task stays this worker's without renewal (it renews four times
@@ -45,7 +45,7 @@ pub struct WorkerArgs {
 
 pub(super) fn run(args: WorkerArgs) -> Result<()> {
     if args.record_slots > 0 {
-        bail!("--record-slots: recording runs in a separate worker is not in this version (cancels and one-time codes reach only the server's own runners); use 0");
+        bail!("--record-slots: `demoreel worker` renders only; runs are recorded by `demoreel serve` processes, several of which may share one PostgreSQL database (see docs/scaling.md); use 0");
     }
     if args.render_slots == 0 || args.lease_secs < 2 {
         bail!("--render-slots must be at least 1 and --lease-secs at least 2");

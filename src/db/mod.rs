@@ -12,6 +12,7 @@
 
 pub mod connect;
 pub mod render_jobs;
+pub mod run_signals;
 pub mod sql;
 pub mod templates;
 
@@ -19,6 +20,7 @@ pub use connect::DatabaseLocation;
 pub use sql::SqlDatabase;
 
 pub use render_jobs::{RenderJob, RenderJobRepo, RenderTask, TaskStatus};
+pub use run_signals::RunSignalRepo;
 pub use templates::{StoredTemplate, TemplateRepo};
 
 use serde::{Deserialize, Serialize};
@@ -276,10 +278,11 @@ pub trait RunRepo: Send + Sync {
     async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>>;
     async fn run_by_id(&self, id: &str) -> DbResult<Option<Run>>;
     async fn list_runs(&self, owner: &str, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>>;
-    /// Takes a queued run and marks it running, fairly across keys: a key with fewer runs
-    /// at work goes first, then the key served longest ago, then the oldest run; a key
-    /// with `max_active_per_owner` runs at work waits. `None` when nothing may start.
-    async fn claim_next_run(&self, now: &str, max_active_per_owner: u32) -> DbResult<Option<Run>>;
+    /// Takes a queued run and marks it running, held by `holder` until `lease_until`,
+    /// fairly across keys: a key with fewer runs at work goes first, then the key served
+    /// longest ago, then the oldest run; a key with `max_active_per_owner` runs at work
+    /// waits. `None` when nothing may start.
+    async fn claim_next_run(&self, now: &str, max_active_per_owner: u32, holder: &str, lease_until: &str) -> DbResult<Option<Run>>;
     /// How many of `owner`'s runs are queued.
     async fn queued_runs(&self, owner: &str) -> DbResult<u32>;
     /// Writes the runner's view of a run (status, stage, waiting, error, times) unless
@@ -288,9 +291,11 @@ pub trait RunRepo: Send + Sync {
     /// Cancels a queued run at once, or flags a running one for its runner; answers the
     /// status the run had, or `None` if `owner` cannot see it.
     async fn request_cancel(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<RunStatus>>;
-    /// At start-up: runs left running are re-queued if their recording had not begun,
-    /// else failed with `interrupted`.
-    async fn recover_interrupted(&self, now: &str) -> DbResult<Recovered>;
+    /// Runs left at work by a process that is gone (their lease ran out, or `previous`, the
+    /// holder starting again after it stopped, held them): re-queued if their recording
+    /// had not begun, else failed with `interrupted`. Also drops input values past their
+    /// window.
+    async fn recover_interrupted(&self, now: &str, previous: Option<&str>) -> DbResult<Recovered>;
 }
 
 /// Artifact rows (the bytes are in the artifact store).
@@ -331,9 +336,9 @@ pub trait FeedbackRepo: Send + Sync {
 }
 
 /// The whole database.
-pub trait Database: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo {}
+pub trait Database: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo {}
 
-impl<T: KeyRepo + RunRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo> Database for T {}
+impl<T: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo> Database for T {}
 
 /// A list cursor names the last item shown by its place in creation order.
 pub fn encode_cursor(seq: i64) -> String {

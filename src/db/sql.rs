@@ -184,13 +184,13 @@ impl RunRepo for SqlDatabase {
         Ok(Page { items, next_cursor })
     }
 
-    async fn claim_next_run(&self, now: &str, max_active_per_owner: u32) -> DbResult<Option<Run>> {
+    async fn claim_next_run(&self, now: &str, max_active_per_owner: u32, holder: &str, lease_until: &str) -> DbResult<Option<Run>> {
         // Round-robin across keys in one statement: per queued run, its key's runs at work
         // and the last time its key had a run started. Two claimers never take the same
         // run: SQLite serializes writers, and on PostgreSQL the pick skips rows another
         // claimer has locked while the update re-checks that the run is still queued.
         let claim = format!(
-            "UPDATE runs SET status = 'running', started_at = $1, updated_at = $2 \
+            "UPDATE runs SET status = 'running', started_at = $1, updated_at = $2, lease_owner = $4, lease_expires = $5 \
              WHERE id = ( \
                SELECT q.id FROM runs q \
                LEFT JOIN (SELECT owner, SUM(CASE WHEN status IN ('running', 'awaiting_input') THEN 1 ELSE 0 END) AS active, MAX(started_at) AS served \
@@ -204,6 +204,8 @@ impl RunRepo for SqlDatabase {
         .bind(now)
         .bind(now)
         .bind(max_active_per_owner.max(1) as i64)
+        .bind(holder)
+        .bind(lease_until)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(run_from).transpose()
@@ -272,31 +274,29 @@ impl RunRepo for SqlDatabase {
         Ok(status.as_deref().and_then(RunStatus::parse))
     }
 
-    async fn recover_interrupted(&self, now: &str) -> DbResult<Recovered> {
+    async fn recover_interrupted(&self, now: &str, previous: Option<&str>) -> DbResult<Recovered> {
+        // A run is left behind when no live process holds it: its lease ran out (or it has
+        // none, from before leases), or `previous`, the holder now starting again, held it.
+        const LEFT_BEHIND: &str = "status IN ('running', 'awaiting_input') AND (lease_expires IS NULL OR lease_expires <= $1 OR lease_owner = $2)";
         let mut tx = self.pool.begin().await?;
-        let requeued: Vec<String> = sqlx::query_scalar(
+        let requeue = format!(
             "UPDATE runs SET status = 'queued', progress_stage = NULL, awaiting_prompt = NULL, awaiting_requested = NULL, \
-             awaiting_expires = NULL, started_at = NULL, updated_at = $1 \
-             WHERE status IN ('running', 'awaiting_input') AND recording_started = 0 AND cancel_requested = 0 RETURNING id",
-        )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        let failed: Vec<String> = sqlx::query_scalar(
+             awaiting_expires = NULL, started_at = NULL, lease_owner = NULL, lease_expires = NULL, updated_at = $1 \
+             WHERE {LEFT_BEHIND} AND recording_started = 0 AND cancel_requested = 0 RETURNING id"
+        );
+        let requeued: Vec<String> = sqlx::query_scalar(&requeue).bind(now).bind(previous).fetch_all(&mut *tx).await?;
+        let fail = format!(
             "UPDATE runs SET status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'failed' END, \
              error_code = CASE WHEN cancel_requested = 1 THEN NULL ELSE 'interrupted' END, \
              error_message = CASE WHEN cancel_requested = 1 THEN NULL ELSE 'the service stopped while this run was recording or rendering; create it again' END, \
              progress_stage = NULL, awaiting_prompt = NULL, awaiting_requested = NULL, awaiting_expires = NULL, \
-             updated_at = $1, finished_at = $2 WHERE status IN ('running', 'awaiting_input') RETURNING id",
-        )
-        .bind(now)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+             lease_owner = NULL, lease_expires = NULL, updated_at = $1, finished_at = $1 WHERE {LEFT_BEHIND} RETURNING id"
+        );
+        let failed: Vec<String> = sqlx::query_scalar(&fail).bind(now).bind(previous).fetch_all(&mut *tx).await?;
+        sqlx::query("DELETE FROM run_inputs WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Recovered { requeued, failed })
     }
-
 }
 
 #[async_trait::async_trait]

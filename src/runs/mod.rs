@@ -13,6 +13,7 @@
 
 mod input;
 mod job;
+pub mod lease;
 pub mod lifecycle;
 pub mod signals;
 
@@ -49,6 +50,8 @@ pub struct RunnerConfig {
     /// As whom, where and how big a run's browser runs (`--browser-user`,
     /// `--browser-memory-mb`; profiles under the data directory).
     pub confinement: crate::capture::confine::Confinement,
+    /// The name this process holds its runs by in the database (see `lease`).
+    pub holder: String,
 }
 
 pub struct Runner {
@@ -82,7 +85,7 @@ impl Runner {
         tokio::spawn(async move {
             loop {
                 let Ok(permit) = self.record_slots.clone().acquire_owned().await else { return };
-                match self.db.claim_next_run(&db::now(), self.config.max_active_per_key).await {
+                match self.db.claim_next_run(&db::now(), self.config.max_active_per_key, &self.config.holder, &self.lease_until()).await {
                     Ok(Some(run)) => {
                         let runner = self.clone();
                         tokio::spawn(async move { runner.execute(run, permit).await });
@@ -146,7 +149,9 @@ impl Runner {
         }
         tracing::info!(parent: &span, "run started");
         job.event("run_started", json!({}));
+        let lease = self.keep_lease(run_id.clone(), cancel.clone());
         let outcome = self.supervise(job.clone(), record_permit).await;
+        lease.abort();
         tracing::info!(parent: &span, outcome = ?outcome.as_ref().err(), "run finished");
         // Before the final status is written: on a full disk, this is what frees the
         // space that write needs.

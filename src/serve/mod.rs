@@ -1,8 +1,9 @@
 //! `demoreel serve`: the API, the store, the runners and a render worker in one process. Input: a
 //! [`ServeConfig`] (flags and environment). Output: a listening server. Invariant: one
 //! server per data directory (a lock, [`lock`]); at start-up no run is left `running`
-//! from an earlier process (re-queued if its recording had not begun, else failed
-//! `interrupted`); a server holding stored passwords refuses to start without the key
+//! from an earlier process on this data directory (re-queued if its recording had not
+//! begun, else failed `interrupted`; runs of other processes sharing the database are
+//! settled so once their lease runs out, `runs::lease`); a server holding stored passwords refuses to start without the key
 //! that opens them; slow clients are bounded ([`http`]).
 
 pub mod http;
@@ -33,6 +34,9 @@ pub struct ServeConfig {
     pub renders_at_once: usize,
     /// Re-render tasks rendered at once in this process; 0 runs no render worker.
     pub render_job_slots: usize,
+    /// `--workers 0` makes this false: the process answers the API only, recording no runs
+    /// and rendering no re-render tasks (other processes sharing the database do).
+    pub workers: bool,
     pub input_window: Duration,
     /// The longest a run may take once claimed.
     pub max_run: Duration,
@@ -71,12 +75,29 @@ pub async fn open_database(data_dir: &Path, database: Option<&str>) -> anyhow::R
     SqlDatabase::open(&location).await.map_err(|e| anyhow::anyhow!("{}: {e}", location.display()))
 }
 
+/// The name this server holds its runs by in the database: kept in the data directory
+/// (`instance-id`), so a server starting again on it settles at once the runs it held
+/// before it stopped, and no other process takes that name.
+pub fn holder_name(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("instance-id");
+    let id = match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => text.trim().to_string(),
+        _ => {
+            let id = crate::db::new_id();
+            crate::files::write_atomic(&path, id.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            id
+        }
+    };
+    Ok(format!("serve-{id}"))
+}
+
 pub struct Server {
     pub addr: SocketAddr,
     _lock: lock::DataDirLock,
     serve_task: tokio::task::JoinHandle<()>,
     sweeper: Option<tokio::task::JoinHandle<()>>,
-    dispatcher: tokio::task::JoinHandle<()>,
+    dispatcher: Option<tokio::task::JoinHandle<()>>,
+    settler: tokio::task::JoinHandle<()>,
     render_worker: Option<(Arc<RenderWorker>, tokio::task::JoinHandle<()>)>,
 }
 
@@ -99,7 +120,10 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.serve_task.abort();
-        self.dispatcher.abort();
+        self.settler.abort();
+        if let Some(dispatcher) = &self.dispatcher {
+            dispatcher.abort();
+        }
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
         }
@@ -134,7 +158,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     if orphans > 0 {
         tracing::warn!(orphans, "ended browser sessions left by a process that died");
     }
-    let recovered = db.recover_interrupted(&crate::db::now()).await?;
+    let holder = holder_name(&config.data_dir)?;
+    let recovered = db.recover_interrupted(&crate::db::now(), Some(&holder)).await?;
     if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
         tracing::warn!(requeued = recovered.requeued.len(), failed = recovered.failed.len(), "runs left unfinished by the last process");
     }
@@ -158,9 +183,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             max_active_per_key: config.max_active_per_key,
             confinement: config.browser.clone(),
             work_retention: config.work_retention,
+            holder,
         },
     ));
-    let render_worker = (config.render_job_slots > 0).then(|| {
+    let render_worker = (config.workers && config.render_job_slots > 0).then(|| {
         let worker_config = WorkerConfig { slots: config.render_job_slots, ..WorkerConfig::new(config.data_dir.join("render-jobs"), config.api.targets.clone()) };
         let worker = Arc::new(RenderWorker::new(db.clone(), artifacts.clone(), signals.clone(), worker_config));
         (worker.clone(), worker.spawn())
@@ -170,7 +196,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let app = api::router(state);
     let serve_task = tokio::spawn(http::serve(listener, app, config.http.clone()));
-    let dispatcher = runner.clone().spawn_dispatcher();
+    let dispatcher = config.workers.then(|| runner.clone().spawn_dispatcher());
+    let settler = runner.clone().spawn_settler();
     let sweeper = runner.spawn_work_sweeper();
-    Ok(Server { addr, _lock: lock, serve_task, dispatcher, sweeper, render_worker })
+    Ok(Server { addr, _lock: lock, serve_task, dispatcher, settler, sweeper, render_worker })
 }

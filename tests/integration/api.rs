@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use demoreel::api::{self, ApiConfig, AppState, Services};
 use demoreel::db::SqlDatabase;
-use demoreel::db::{self, ArtifactRepo, AwaitingInput, CredentialRepo, KeyRepo, RunRepo, RunStatus};
+use demoreel::db::{self, ArtifactRepo, AwaitingInput, CredentialRepo, KeyRepo, RunRepo, RunSignalRepo, RunStatus};
 use demoreel::runs::signals::{InProcess, Signals};
 use demoreel::secrets::{self, Sealer, UrlSigner};
 use demoreel::store::LocalStore;
@@ -219,6 +219,13 @@ fn input_and_cancel_follow_the_lifecycle() {
         assert_eq!(given.status, StatusCode::NO_CONTENT);
         assert!(given.bytes.is_empty());
         assert_eq!(receiver.await.unwrap(), "246810", "the value reaches the runner");
+        // No runner here waits (the run records in another process sharing the database):
+        // the value is left there sealed, for that process to take once.
+        assert_eq!(input(json!("135790")).await.status, StatusCode::NO_CONTENT);
+        let sealed = api.store.take_run_input(&id, &db::now()).await.unwrap().expect("a sealed value in the database");
+        assert!(!String::from_utf8_lossy(&sealed).contains("135790"), "the value is not stored in the clear");
+        assert_eq!(Sealer::new(&[9u8; 32]).open(&sealed).unwrap(), "135790");
+        assert!(api.store.take_run_input(&id, &db::now()).await.unwrap().is_none(), "a value is taken once");
 
         let queued = api.create_run(&api.alice).await;
         let cancel = |id: String| api.call(Some(&api.alice), "POST", format!("/v1/agent/runs/{id}/cancel"), None);
@@ -525,11 +532,11 @@ fn keys_take_turns_for_the_browser_and_a_flood_is_capped() {
         let mut order = Vec::new();
         for second in 1..=7 {
             let now = format!("2026-01-01T00:00:{second:02}.000Z");
-            let run = api.store.claim_next_run(&now, 10).await.unwrap().expect("a run to claim");
+            let run = api.store.claim_next_run(&now, 10, "test", "2099-01-01T00:00:00.000Z").await.unwrap().expect("a run to claim");
             order.push(if alice.contains(&run.id) { "alice" } else { "bob" });
         }
         assert_eq!(order, ["alice", "bob", "alice", "bob", "alice", "alice", "alice"]);
-        assert!(api.store.claim_next_run("2026-01-01T00:00:09.000Z", 10).await.unwrap().is_none());
+        assert!(api.store.claim_next_run("2026-01-01T00:00:09.000Z", 10, "test", "2099-01-01T00:00:00.000Z").await.unwrap().is_none());
         assert!(bob.iter().all(|id| !alice.contains(id)));
     });
 }
@@ -541,9 +548,9 @@ fn a_key_at_its_active_cap_waits_while_another_key_starts() {
         let first = api.create_run(&api.alice).await;
         let _second = api.create_run(&api.alice).await;
         let bobs = api.create_run(&api.bob).await;
-        assert_eq!(api.store.claim_next_run("2026-01-01T00:00:01.000Z", 1).await.unwrap().unwrap().id, first);
-        assert_eq!(api.store.claim_next_run("2026-01-01T00:00:02.000Z", 1).await.unwrap().unwrap().id, bobs);
-        assert!(api.store.claim_next_run("2026-01-01T00:00:03.000Z", 1).await.unwrap().is_none(), "alice has one at work: her second waits");
+        assert_eq!(api.store.claim_next_run("2026-01-01T00:00:01.000Z", 1, "test", "2099-01-01T00:00:00.000Z").await.unwrap().unwrap().id, first);
+        assert_eq!(api.store.claim_next_run("2026-01-01T00:00:02.000Z", 1, "test", "2099-01-01T00:00:00.000Z").await.unwrap().unwrap().id, bobs);
+        assert!(api.store.claim_next_run("2026-01-01T00:00:03.000Z", 1, "test", "2099-01-01T00:00:00.000Z").await.unwrap().is_none(), "alice has one at work: her second waits");
     });
 }
 

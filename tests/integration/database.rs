@@ -7,7 +7,7 @@ use crate::common::TempDir;
 use crate::postgres::PgServer;
 use demoreel::db::render_jobs::{Lease, TaskError};
 use demoreel::db::{
-    Artifact, ArtifactRepo, Credential, CredentialRepo, DatabaseLocation, ErrorCode, FeedbackRepo, KeyRepo, RenderJobRepo, Run, RunError, RunRepo, RunStatus,
+    Artifact, ArtifactRepo, Credential, CredentialRepo, DatabaseLocation, ErrorCode, FeedbackRepo, KeyRepo, RenderJobRepo, Run, RunError, RunRepo, RunSignalRepo, RunStatus,
     SqlDatabase, TaskStatus, TemplateRepo,
 };
 use serde_json::json;
@@ -62,7 +62,10 @@ macro_rules! on_both {
     )*};
 }
 
-on_both!(keys, runs_lifecycle, runs_claimed_fairly, artifacts_and_generations, credentials, templates, render_tasks_leased_and_retried, concurrent_claims);
+on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, templates, render_tasks_leased_and_retried, concurrent_claims);
+
+/// A lease that holds for the whole test.
+const FAR: &str = "2099-01-01T00:00:00.000Z";
 
 fn new_run(id: &str, owner: &str, created_at: &str) -> Run {
     Run {
@@ -131,7 +134,7 @@ async fn runs_lifecycle(db: Arc<SqlDatabase>) {
     assert_eq!(db.request_cancel(&alice, "a0", "2026-01-02T00:00:00.000Z").await.unwrap(), Some(RunStatus::Queued));
     assert_eq!(db.run(&alice, "a0").await.unwrap().unwrap().status, RunStatus::Cancelled);
     assert_eq!(db.request_cancel(&bob, "a1", "2026-01-02T00:00:00.000Z").await.unwrap(), None);
-    let mut running = db.claim_next_run("2026-01-02T00:00:01.000Z", 5).await.unwrap().unwrap();
+    let mut running = db.claim_next_run("2026-01-02T00:00:01.000Z", 5, "p", FAR).await.unwrap().unwrap();
     assert_eq!((running.id.as_str(), running.status), ("a1", RunStatus::Running));
     assert_eq!(db.request_cancel(&alice, "a1", "2026-01-02T00:00:02.000Z").await.unwrap(), Some(RunStatus::Running));
     assert!(db.run(&alice, "a1").await.unwrap().unwrap().cancel_requested);
@@ -146,13 +149,14 @@ async fn runs_lifecycle(db: Arc<SqlDatabase>) {
     let only_failed = db.list_runs(&alice, Some(RunStatus::Failed), 10, None).await.unwrap();
     assert_eq!(only_failed.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a1"]);
 
-    // After a crash: a run whose recording had not begun is queued again, one that was
-    // recording fails `interrupted`.
-    let fresh = db.claim_next_run("2026-01-02T00:00:04.000Z", 5).await.unwrap().unwrap();
-    let mut recording = db.claim_next_run("2026-01-02T00:00:05.000Z", 5).await.unwrap().unwrap();
+    // After a crash, when the holder starts again: a run whose recording had not begun is
+    // queued again, one that was recording fails `interrupted`.
+    let fresh = db.claim_next_run("2026-01-02T00:00:04.000Z", 5, "p", FAR).await.unwrap().unwrap();
+    let mut recording = db.claim_next_run("2026-01-02T00:00:05.000Z", 5, "p", FAR).await.unwrap().unwrap();
     recording.recording_started = true;
     assert!(db.save_run_progress(&recording).await.unwrap());
-    let recovered = db.recover_interrupted("2026-01-02T00:01:00.000Z").await.unwrap();
+    assert_eq!(db.recover_interrupted("2026-01-02T00:01:00.000Z", None).await.unwrap(), Default::default(), "their lease holds");
+    let recovered = db.recover_interrupted("2026-01-02T00:01:00.000Z", Some("p")).await.unwrap();
     assert_eq!((recovered.requeued, recovered.failed), (vec![fresh.id.clone()], vec![recording.id.clone()]));
     assert_eq!(db.run_by_id(&recording.id).await.unwrap().unwrap().error.unwrap().code, ErrorCode::Interrupted);
     db.insert_feedback(&alice, "f1", "the cursor is great", &["a1".into()], "2026-01-03T00:00:00.000Z").await.unwrap();
@@ -166,7 +170,7 @@ async fn runs_claimed_fairly(db: Arc<SqlDatabase>) {
     // Alice queued three before Bob's one, yet Bob's goes second: keys take turns.
     let claim = |at: &'static str| {
         let db = db.clone();
-        async move { db.claim_next_run(at, 1).await.unwrap().map(|r| r.id) }
+        async move { db.claim_next_run(at, 1, "p", FAR).await.unwrap().map(|r| r.id) }
     };
     assert_eq!(claim("2026-01-02T00:00:01.000Z").await.as_deref(), Some("r0"));
     assert_eq!(claim("2026-01-02T00:00:02.000Z").await.as_deref(), Some("r3"));
@@ -175,6 +179,44 @@ async fn runs_claimed_fairly(db: Arc<SqlDatabase>) {
     done.status = RunStatus::Succeeded;
     assert!(db.save_run_progress(&done).await.unwrap());
     assert_eq!(claim("2026-01-02T00:00:04.000Z").await.as_deref(), Some("r1"));
+}
+
+/// Runs held by processes through leases: renewals by the holder only, a cancel seen at
+/// the next renewal, a dead process's runs settled once their lease ran out, and input
+/// values left for a run in another process, taken once.
+async fn runs_held_by_leases(db: Arc<SqlDatabase>) {
+    let (alice, _) = two_keys(&db).await;
+    for id in ["r1", "r2", "r3"] {
+        db.insert_run(&new_run(id, &alice, "2026-01-01T00:00:00.000Z")).await.unwrap();
+    }
+    let now = demoreel::db::now();
+    let r1 = db.claim_next_run(&now, 5, "p1", FAR).await.unwrap().unwrap();
+    let r2 = db.claim_next_run(&now, 5, "p2", "2000-01-01T00:00:00.000Z").await.unwrap().unwrap();
+    assert_eq!(db.renew_run(&r1.id, "p1", FAR).await.unwrap(), Some(false));
+    assert_eq!(db.renew_run(&r1.id, "p2", FAR).await.unwrap(), None, "only the holder renews");
+    assert_eq!(db.request_cancel(&alice, &r1.id, &now).await.unwrap(), Some(RunStatus::Running));
+    assert_eq!(db.renew_run(&r1.id, "p1", FAR).await.unwrap(), Some(true), "the holder sees the cancel at its next renewal");
+
+    // p2 stopped renewing: its run is settled by anyone; p1's is not, until p1 restarts.
+    let settled = db.recover_interrupted(&demoreel::db::now(), None).await.unwrap();
+    assert_eq!((settled.requeued, settled.failed), (vec![r2.id.clone()], vec![]));
+    assert_eq!(db.run_by_id(&r1.id).await.unwrap().unwrap().status, RunStatus::Running);
+    let restarted = db.recover_interrupted(&demoreel::db::now(), Some("p1")).await.unwrap();
+    assert_eq!(restarted.failed, vec![r1.id.clone()]);
+    assert_eq!(db.run_by_id(&r1.id).await.unwrap().unwrap().status, RunStatus::Cancelled, "its cancel was asked for");
+    assert_eq!(db.renew_run(&r1.id, "p1", FAR).await.unwrap(), None, "a settled run is no longer held");
+
+    // A value for a run awaiting input in another process: sealed bytes, taken once.
+    let mut waiting = db.claim_next_run(&demoreel::db::now(), 5, "p3", FAR).await.unwrap().unwrap();
+    assert!(!db.put_run_input(&waiting.id, b"sealed", &now, FAR).await.unwrap(), "only a run awaiting input takes a value");
+    waiting.status = RunStatus::AwaitingInput;
+    assert!(db.save_run_progress(&waiting).await.unwrap());
+    assert!(db.put_run_input(&waiting.id, b"first", &now, FAR).await.unwrap());
+    assert!(db.put_run_input(&waiting.id, &[0, 255, 7], &now, FAR).await.unwrap(), "a second value replaces the first");
+    assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), Some(vec![0, 255, 7]));
+    assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), None);
+    assert!(db.put_run_input(&waiting.id, b"late", "2000-01-01T00:00:00.000Z", "2000-01-01T00:05:00.000Z").await.unwrap());
+    assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), None, "a value past its window is not given");
 }
 
 fn artifact(id: &str, run_id: &str, name: &str, generation: u32, job: Option<&str>) -> Artifact {

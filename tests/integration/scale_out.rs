@@ -1,9 +1,12 @@
-//! Scale-out on PostgreSQL: the API in this process and a `demoreel worker` process share a
-//! real PostgreSQL server (see `postgres.rs`); the server is restarted mid-render and the
-//! job goes on to whole artifacts, rendered once.
+//! Scale-out on PostgreSQL (a real server, see `postgres.rs`): a `demoreel worker` process
+//! renders through a database restart; two `demoreel serve` processes share the database
+//! and a store, one answering the API only, the other recording, and a one-time code and
+//! a cancel given to the first reach the run in the second.
 
 use crate::postgres::PgServer;
 use crate::render_jobs::{service_on, worker_process_on};
+use crate::service::{Client, Server, browsers_of, demoreel, sha256_hex, terminal};
+use demoreel::sample_app;
 use axum::http::StatusCode;
 use demoreel::db::DatabaseLocation;
 use demoreel::store::LocalStore;
@@ -80,4 +83,79 @@ fn a_job_on_postgres_goes_on_through_a_worker_process_and_a_database_restart() {
             assert_eq!(sha256, artifact["sha256"].as_str().unwrap(), "{} is whole", artifact["name"]);
         }
     });
+}
+
+/// `demoreel serve` on its own data directory, sharing `database` and `store` with others.
+fn server_sharing(data: &std::path::Path, database: &str, store: &std::path::Path, extra: &[&str]) -> Server {
+    let mut args = vec!["--database", database, "--store", store.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start(data, &args)
+}
+
+/// Polls run `id` until `done` holds of it; answers it and how long that took.
+async fn until(client: &Client, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> (Value, Duration) {
+    let started = Instant::now();
+    loop {
+        let run = client.run(id).await;
+        if done(&run) {
+            return (run, started.elapsed());
+        }
+        assert!(started.elapsed() < limit, "the run did not get there within {limit:?}: {run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn a_run_recorded_by_one_server_takes_its_code_and_a_cancel_through_another_sharing_postgres() {
+    let _machine = crate::common::whole_machine();
+    let postgres = PgServer::start();
+    let dir = crate::common::TempDir::new("scale-out-runs");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(postgres.new_database());
+    let app = runtime.block_on(sample_app::start("127.0.0.1:0".parse().unwrap())).unwrap();
+    let store = dir.path().join("shared-artifacts");
+    // Both servers get the same operator key (the helper writes the same one into each
+    // data directory): the credential and the code are sealed by one, opened by the other.
+    let api_only = server_sharing(&dir.path().join("api"), &url, &store, &["--workers", "0"]);
+    let recorder = server_sharing(&dir.path().join("recorder"), &url, &store, &[]);
+    let made = demoreel().args(["keys", "create", "--label", "test", "--database", &url, "--data-dir"]).arg(dir.path().join("api")).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let key = serde_json::from_slice::<Value>(&made.stdout).unwrap()["key"].as_str().unwrap().to_string();
+    runtime.block_on(async {
+        let client = Client::new(&api_only, &key);
+        let credential = json!({"label": "Orbit", "domain": "127.0.0.1", "email": sample_app::EMAIL, "password": sample_app::PASSWORD, "is_default": true});
+        assert_eq!(client.call(reqwest::Method::POST, "/v1/agent/credentials", Some(credential)).await.0, 201);
+        let goal = "Sign in, create a new project and open the analytics dashboard";
+        let id = client.create(json!({"target_url": app.url("/login"), "goal": goal, "options": {"auth": {"source": "default"}, "video": {"size": {"width": 1280, "height": 720}}}})).await;
+        let (waiting, _) = until(&client, &id, Duration::from_secs(120), |r| r["status"] == "awaiting_input" || terminal(r)).await;
+        assert_eq!(waiting["status"], "awaiting_input", "{waiting}");
+        assert_eq!(browsers_of(api_only.pid()), 0, "the API-only server starts no browser");
+        assert!(dir.path().join("recorder/runs").join(&id).exists(), "the recording server records the run");
+
+        let outbox: Value = reqwest::get(app.url("/api/outbox")).await.unwrap().json().await.unwrap();
+        let code = outbox[0]["code"].as_str().unwrap().to_string();
+        let (status, answer) = client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": code}))).await;
+        assert_eq!(status, 204, "{answer}");
+        let (_, reached) = until(&client, &id, Duration::from_secs(10), |r| r["status"] != "awaiting_input").await;
+        eprintln!("the code reached the other server's run in {} ms", reached.as_millis());
+        assert!(reached < Duration::from_millis(1500), "the code took {reached:?} to reach the run");
+        let (done, _) = until(&client, &id, Duration::from_secs(240), terminal).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let (_, listed) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}/artifacts"), None).await;
+        for artifact in listed["data"].as_array().unwrap() {
+            let response = reqwest::Client::new().get(format!("{}/v1/downloads/{}", api_only.url, artifact["id"].as_str().unwrap())).header("x-api-key", &key).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200, "{} through the API-only server", artifact["name"]);
+            assert_eq!(sha256_hex(&response.bytes().await.unwrap()), artifact["sha256"].as_str().unwrap());
+        }
+
+        // A cancel given to the API-only server stops the run recording in the other.
+        let id = client.create(json!({"target_url": app.url("/login"), "goal": goal, "options": {"auth": {"source": "default"}}})).await;
+        until(&client, &id, Duration::from_secs(120), |r| r["status"] == "awaiting_input" || terminal(r)).await;
+        assert_eq!(client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/cancel"), None).await.0, 204);
+        let (cancelled, took) = until(&client, &id, Duration::from_secs(30), terminal).await;
+        eprintln!("the cancel ended the other server's run in {} ms", took.as_millis());
+        assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+        assert!(took < Duration::from_secs(3), "the cancel took {took:?}");
+    });
+    drop(recorder);
 }
