@@ -147,15 +147,21 @@ fn confinement(args: &ServeArgs) -> Result<crate::capture::confine::Confinement>
     })
 }
 
-pub(super) fn run(args: ServeArgs) -> Result<()> {
-    let secret_key = match (&args.secret_key_file, std::env::var("DEMOREEL_SECRET_KEY").ok().filter(|k| !k.is_empty())) {
+/// The operator's key for stored passwords and sealed input values: the file
+/// --secret-key-file names, else DEMOREEL_SECRET_KEY itself, else none.
+fn secret_key(args: &ServeArgs) -> Result<Option<[u8; 32]>> {
+    Ok(match (&args.secret_key_file, std::env::var("DEMOREEL_SECRET_KEY").ok().filter(|k| !k.is_empty())) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("--secret-key-file {}", path.display()))?;
             Some(crate::secrets::parse_key(&text, &format!("--secret-key-file {}", path.display()))?)
         }
         (None, Some(text)) => Some(crate::secrets::parse_key(&text, "DEMOREEL_SECRET_KEY")?),
         (None, None) => None,
-    };
+    })
+}
+
+pub(super) fn run(args: ServeArgs) -> Result<()> {
+    let secret_key = secret_key(&args)?;
     if !(args.rate_limit > 0.0 && args.rate_burst >= 1.0) {
         bail!("--rate-limit must be above 0 and --rate-burst at least 1");
     }
