@@ -22,11 +22,6 @@ impl SqlDatabase {
         let row = sqlx::query(query).bind(value).bind(now()).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| ApiKey { id: r.get("id"), label: r.get("label") }))
     }
-
-    /// Which database this is.
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
-    }
 }
 
 fn run_from(row: &AnyRow) -> DbResult<Run> {

@@ -46,18 +46,24 @@ impl PgServer {
         server
     }
 
-    /// `initdb`, `pg_ctl`, … as the user the cluster belongs to; panics with its output
-    /// if it fails.
-    fn run(&self, program: &str, args: &[&str]) {
+    /// `initdb`, `pg_ctl`, … of this server's binaries, as the user the cluster belongs
+    /// to (PostgreSQL refuses root).
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
         let mut command = if running_as_root() {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
+            c.args(["-u", "postgres", "--"]).arg(path);
             c
         } else {
-            Command::new(&path)
+            Command::new(path)
         };
-        let output = command.args(args).current_dir(self.dir.path()).output().unwrap();
+        command.current_dir(self.dir.path());
+        command
+    }
+
+    /// [`PgServer::command`] run to its end; panics with its output if it fails.
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self.command(program).args(args).output().unwrap();
         assert!(
             output.status.success(),
             "{program} {args:?}: {}\n{}\n{}",
@@ -102,18 +108,9 @@ impl PgServer {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
+        // Already stopped is fine: the outcome is not checked.
         let data = self.dir.path().join("data");
-        let stop = |program: PathBuf| {
-            let mut command = if running_as_root() {
-                let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(program);
-                c
-            } else {
-                Command::new(program)
-            };
-            let _ = command.args(["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "stop"]).output();
-        };
-        stop(self.bin.join("pg_ctl"));
+        let _ = self.command("pg_ctl").args(["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "stop"]).output();
     }
 }
 

@@ -76,11 +76,7 @@ fn a_job_on_postgres_goes_on_through_a_worker_process_and_a_database_restart() {
         for artifact in listed["data"].as_array().unwrap() {
             let (status, _, bytes) = service.call(&service.alice, "GET", &format!("/v1/downloads/{}", artifact["id"].as_str().unwrap()), None).await;
             assert_eq!(status, StatusCode::OK);
-            let sha256 = {
-                use sha2::Digest;
-                hex::encode(sha2::Sha256::digest(&bytes))
-            };
-            assert_eq!(sha256, artifact["sha256"].as_str().unwrap(), "{} is whole", artifact["name"]);
+            assert_eq!(sha256_hex(&bytes), artifact["sha256"].as_str().unwrap(), "{} is whole", artifact["name"]);
         }
     });
 }
