@@ -8,6 +8,7 @@ mod local;
 mod serve;
 mod templates;
 mod terminal;
+mod recording;
 mod worker;
 
 pub use local::read_options;
@@ -62,7 +63,8 @@ pub enum Command {
     },
     /// Serve the HTTP API with its runners (spec/api.md); state in --data-dir.
     Serve(ServeArgs),
-    /// A render worker as its own process, sharing a server's database and artifacts.
+    /// A worker as its own process (renders, and records with --record-slots), sharing a
+    /// server's database and artifact store.
     Worker(worker::WorkerArgs),
     /// API keys (made directly in the data directory's database; shown once).
     Keys {

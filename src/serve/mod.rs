@@ -133,31 +133,42 @@ impl Drop for Server {
     }
 }
 
-pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
+/// Makes the data directory of a process that records: it lists nothing to anyone else
+/// (0700); with a browser user it may be passed through (0711) to reach that user's own
+/// profiles under `browsers/`, nothing else being readable by it.
+pub fn prepare_data_dir(data_dir: &Path, browser: &crate::capture::confine::Confinement) -> anyhow::Result<()> {
     keep_files_private();
-    // The data directory lists nothing to anyone else (0700); with a browser user it may
-    // be passed through (0711) to reach that user's own profiles under `browsers/`,
-    // nothing else being readable by it.
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let profiles_inside = config.browser.user.is_some() && config.browser.profiles.as_ref().is_some_and(|p| p.starts_with(&config.data_dir));
+    let profiles_inside = browser.user.is_some() && browser.profiles.as_ref().is_some_and(|p| p.starts_with(data_dir));
     let mode = if profiles_inside { 0o711 } else { 0o700 };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(mode)
-        .create(&config.data_dir)
-        .and_then(|()| std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(mode)))
-        .map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", config.data_dir.display()))?;
-    let lock = lock::DataDirLock::acquire(&config.data_dir)?;
-    let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir, config.database.as_deref()).await?);
-    if config.secret_key.is_none() && db.any_stored_password().await? {
+        .create(data_dir)
+        .and_then(|()| std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(mode)))
+        .map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", data_dir.display()))
+}
+
+/// Before a process records: the stored passwords must open with the key it was given,
+/// and browsers a dead process left under `profiles` are ended.
+pub async fn ready_to_record(db: &dyn Database, secret_key: Option<&[u8; 32]>, browser: &crate::capture::confine::Confinement) -> anyhow::Result<()> {
+    if secret_key.is_none() && db.any_stored_password().await? {
         anyhow::bail!(
             "the database holds encrypted passwords but no secret key was given: set DEMOREEL_SECRET_KEY or --secret-key-file (the key they were stored with)"
         );
     }
-    let orphans = crate::capture::browser::sweep_orphans(config.browser.profiles.as_deref());
+    let orphans = crate::capture::browser::sweep_orphans(browser.profiles.as_deref());
     if orphans > 0 {
         tracing::warn!(orphans, "ended browser sessions left by a process that died");
     }
+    Ok(())
+}
+
+pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
+    prepare_data_dir(&config.data_dir, &config.browser)?;
+    let lock = lock::DataDirLock::acquire(&config.data_dir)?;
+    let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir, config.database.as_deref()).await?);
+    ready_to_record(db.as_ref(), config.secret_key.as_ref(), &config.browser).await?;
     let holder = holder_name(&config.data_dir)?;
     let recovered = db.recover_interrupted(&crate::db::now(), Some(&holder)).await?;
     if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {

@@ -1,7 +1,8 @@
 //! Scale-out on PostgreSQL (a real server, see `postgres.rs`): a `demoreel worker` process
-//! renders through a database restart; two `demoreel serve` processes share the database
-//! and a store, one answering the API only, the other recording, and a one-time code and
-//! a cancel given to the first reach the run in the second.
+//! renders through a database restart; a `demoreel serve --workers 0` answering the API
+//! and a `demoreel worker --record-slots 1` recording share the database and a store: a
+//! one-time code and a cancel given to the first reach the run in the second, and a
+//! worker told to stop settles the run it held at once.
 
 use crate::postgres::PgServer;
 use crate::render_jobs::{service_on, worker_process_on};
@@ -88,6 +89,48 @@ fn server_sharing(data: &std::path::Path, database: &str, store: &std::path::Pat
     Server::start(data, &args)
 }
 
+/// `demoreel worker` recording runs (and rendering none) on its own data directory,
+/// sharing `database` and `store`, with the operator key `Server::start` writes; killed
+/// when dropped.
+struct RecordingWorker(std::process::Child);
+
+impl RecordingWorker {
+    fn start(data: &std::path::Path, database: &str, store: &std::path::Path) -> RecordingWorker {
+        use std::io::BufRead;
+        std::fs::create_dir_all(data).unwrap();
+        let key_file = data.join("secret.key");
+        std::fs::write(&key_file, "ab".repeat(32)).unwrap();
+        let mut child = demoreel()
+            .args(["worker", "--record-slots", "1", "--render-slots", "0", "--database", database, "--store", store.to_str().unwrap()])
+            .args(["--allow-targets", "127.0.0.1/32", "--data-dir"])
+            .arg(data)
+            .arg("--secret-key-file")
+            .arg(&key_file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(data.join("worker.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("demoreel worker ") && line.contains("recording 1"), "the worker did not start: {line:?}");
+        RecordingWorker(child)
+    }
+
+    /// Stops the worker as a service manager would (SIGTERM) and waits for it to exit.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on a child this test started and has not reaped.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for RecordingWorker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Polls run `id` until `done` holds of it; answers it and how long that took.
 async fn until(client: &Client, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> (Value, Duration) {
     let started = Instant::now();
@@ -102,7 +145,7 @@ async fn until(client: &Client, id: &str, limit: Duration, done: impl Fn(&Value)
 }
 
 #[test]
-fn a_run_recorded_by_one_server_takes_its_code_and_a_cancel_through_another_sharing_postgres() {
+fn a_run_recorded_by_a_worker_takes_its_code_and_a_cancel_through_an_api_only_server_sharing_postgres() {
     let _machine = crate::common::whole_machine();
     let postgres = PgServer::start();
     let dir = crate::common::TempDir::new("scale-out-runs");
@@ -110,10 +153,10 @@ fn a_run_recorded_by_one_server_takes_its_code_and_a_cancel_through_another_shar
     let url = runtime.block_on(postgres.new_database());
     let app = runtime.block_on(sample_app::start("127.0.0.1:0".parse().unwrap())).unwrap();
     let store = dir.path().join("shared-artifacts");
-    // Both servers get the same operator key (the helper writes the same one into each
+    // Both processes get the same operator key (the helpers write the same one into each
     // data directory): the credential and the code are sealed by one, opened by the other.
     let api_only = server_sharing(&dir.path().join("api"), &url, &store, &["--workers", "0"]);
-    let recorder = server_sharing(&dir.path().join("recorder"), &url, &store, &[]);
+    let mut recorder = RecordingWorker::start(&dir.path().join("recorder"), &url, &store);
     let made = demoreel().args(["keys", "create", "--label", "test", "--database", &url, "--data-dir"]).arg(dir.path().join("api")).output().unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let key = serde_json::from_slice::<Value>(&made.stdout).unwrap()["key"].as_str().unwrap().to_string();
@@ -126,14 +169,14 @@ fn a_run_recorded_by_one_server_takes_its_code_and_a_cancel_through_another_shar
         let (waiting, _) = until(&client, &id, Duration::from_secs(120), |r| r["status"] == "awaiting_input" || terminal(r)).await;
         assert_eq!(waiting["status"], "awaiting_input", "{waiting}");
         assert_eq!(browsers_of(api_only.pid()), 0, "the API-only server starts no browser");
-        assert!(dir.path().join("recorder/runs").join(&id).exists(), "the recording server records the run");
+        assert!(dir.path().join("recorder/runs").join(&id).exists(), "the worker records the run");
 
         let outbox: Value = reqwest::get(app.url("/api/outbox")).await.unwrap().json().await.unwrap();
         let code = outbox[0]["code"].as_str().unwrap().to_string();
         let (status, answer) = client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": code}))).await;
         assert_eq!(status, 204, "{answer}");
         let (_, reached) = until(&client, &id, Duration::from_secs(10), |r| r["status"] != "awaiting_input").await;
-        eprintln!("the code reached the other server's run in {} ms", reached.as_millis());
+        eprintln!("the code reached the worker's run in {} ms", reached.as_millis());
         assert!(reached < Duration::from_millis(1500), "the code took {reached:?} to reach the run");
         let (done, _) = until(&client, &id, Duration::from_secs(240), terminal).await;
         assert_eq!(done["status"], "succeeded", "{done}");
@@ -144,14 +187,29 @@ fn a_run_recorded_by_one_server_takes_its_code_and_a_cancel_through_another_shar
             assert_eq!(sha256_hex(&response.bytes().await.unwrap()), artifact["sha256"].as_str().unwrap());
         }
 
-        // A cancel given to the API-only server stops the run recording in the other.
+        // A cancel given to the API-only server stops the run recording in the worker.
         let id = client.create(json!({"target_url": app.url("/login"), "goal": goal, "options": {"auth": {"source": "default"}}})).await;
         until(&client, &id, Duration::from_secs(120), |r| r["status"] == "awaiting_input" || terminal(r)).await;
         assert_eq!(client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/cancel"), None).await.0, 204);
         let (cancelled, took) = until(&client, &id, Duration::from_secs(30), terminal).await;
-        eprintln!("the cancel ended the other server's run in {} ms", took.as_millis());
+        eprintln!("the cancel ended the worker's run in {} ms", took.as_millis());
         assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
         assert!(took < Duration::from_secs(3), "the cancel took {took:?}");
+
+        // A worker stopped by SIGTERM settles the run it was recording as it goes, rather
+        // than leaving it to wait out its 15-second lease.
+        let id = client.create(json!({"target_url": app.url("/login"), "goal": goal, "options": {"auth": {"source": "default"}}})).await;
+        until(&client, &id, Duration::from_secs(120), |r| r["status"] == "awaiting_input" || terminal(r)).await;
+        let stopped_at = Instant::now();
+        let exit = recorder.terminate();
+        assert!(exit.success(), "the worker exits cleanly on SIGTERM: {exit:?}");
+        let (settled, _) = until(&client, &id, Duration::from_secs(30), terminal).await;
+        let took = stopped_at.elapsed();
+        eprintln!("the stopped worker's run was settled {} ms after SIGTERM", took.as_millis());
+        assert_eq!(settled["status"], "failed", "{settled}");
+        assert_eq!(settled["error"]["code"], "interrupted", "{settled}");
+        // Left to its lease, the run would be settled 15-20 s later by the API server.
+        assert!(took < Duration::from_secs(8), "settling took {took:?}");
     });
     drop(recorder);
 }
