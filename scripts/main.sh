@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+. scripts/lib.sh
 
 stage() { printf '\n== %s\n' "$1"; }
 
@@ -27,16 +28,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-# Waits for a server's "listening"/"serving" line and prints its URL.
-url_of() {
-  for _ in $(seq 100); do
-    url="$(grep -o 'http://[0-9.:]*' "$1" | head -1 || true)"
-    [ -n "$url" ] && { echo "$url"; return; }
-    sleep 0.1
-  done
-  echo "main: no server started; its log:" >&2; cat "$1" >&2; exit 1
-}
 
 stage "start the sample app and the service"
 "$demoreel" sample-app --addr 127.0.0.1:0 > "$work/app.log" 2>&1 &
@@ -70,23 +61,7 @@ run="$("$demoreel" runs create "${app}/login" --goal "$goal" --options '{
   "artifacts": {"gif": true}
 }' | jq -r .run_id)"
 echo "   run $run"
-while true; do
-  set +e
-  "$demoreel" runs wait "$run" --timeout 900 --output text >/dev/null
-  code=$?
-  set -e
-  case $code in
-    0) break ;;
-    10)
-      # The product sent a one-time code: read it where a person would (the outbox).
-      otp="$(curl -fsS "${app}/api/outbox" | jq -r '.[0].code')"
-      echo "   the run asks for a one-time code; answering from Orbit's outbox"
-      printf '%s\n' "$otp" | "$demoreel" runs input "$run" --value-stdin --output text >/dev/null ;;
-    *) echo "main: the run ended without success:" >&2
-       "$demoreel" runs status "$run" --output text >&2
-       exit 1 ;;
-  esac
-done
+wait_answering_codes "$run" "$app"
 
 stage "download"
 "$demoreel" runs download "$run" --all --dir "$out" --output text >/dev/null

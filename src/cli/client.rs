@@ -165,7 +165,10 @@ impl Client {
             .with_context(|| {
                 format!("no API key: set DEMOREEL_API_KEY, pass --api-key-stdin, or save one with `demoreel keys create --save` ({})", config_path().display())
             })?;
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        // Redirects are not followed with the key: a download's 302 points at the artifact
+        // store (a presigned link that carries its own authority), which must never see
+        // the API key; `download` follows it without the key.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).redirect(reqwest::redirect::Policy::none()).build()?;
         Ok(Client { http, server: server.trim_end_matches('/').to_string(), key, output: args.output })
     }
 
@@ -306,6 +309,11 @@ async fn download(client: &Client, artifact_id: &str, path: &Path, sha256: Optio
         .timeout(Duration::from_secs(3600))
         .send()
         .await?;
+    if response.status().is_redirection() {
+        let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let target = response.url().join(location).with_context(|| format!("downloading {}: a redirect to {location:?}", path.display()))?;
+        response = client.http.get(target).timeout(Duration::from_secs(3600)).send().await?;
+    }
     if !response.status().is_success() {
         bail!("downloading {}: {}", path.display(), response.status());
     }

@@ -15,8 +15,8 @@ pub trait RunSignalRepo: Send + Sync {
     /// asked for, or `None` when `holder` no longer holds a run at work (it ended, or its
     /// lease ran out and another process settled it).
     async fn renew_run(&self, id: &str, holder: &str, lease_until: &str) -> DbResult<Option<bool>>;
-    /// Leaves `sealed` for run `id` until `expires_at` (replacing an earlier value) if the
-    /// run awaits input; answers whether it did.
+    /// Leaves `sealed` for run `id` until `expires_at` if the run awaits input, and marks
+    /// it `running` (its awaited input cleared) in the same step; answers whether it did.
     async fn put_run_input(&self, id: &str, sealed: &[u8], now: &str, expires_at: &str) -> DbResult<bool>;
     /// Takes the value left for run `id`, deleting it; `None` if there is none, or only an
     /// expired one (deleted too).
@@ -38,19 +38,33 @@ impl RunSignalRepo for SqlDatabase {
     }
 
     async fn put_run_input(&self, id: &str, sealed: &[u8], now: &str, expires_at: &str) -> DbResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO run_inputs (run_id, value_sealed, created_at, expires_at)
-             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM runs WHERE id = $5 AND status = 'awaiting_input')
+        // The run leaves `awaiting_input` with its answer, in one transaction, as it does
+        // when the answer reaches a runner in the same process: a client polling the run
+        // sees it move on at once and does not answer twice (a second answer gets 409).
+        let mut tx = self.pool.begin().await?;
+        let answered = sqlx::query(
+            "UPDATE runs SET status = 'running', awaiting_prompt = NULL, awaiting_requested = NULL, awaiting_expires = NULL, updated_at = $1 \
+             WHERE id = $2 AND status = 'awaiting_input'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if answered.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO run_inputs (run_id, value_sealed, created_at, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (run_id) DO UPDATE SET value_sealed = excluded.value_sealed, created_at = excluded.created_at, expires_at = excluded.expires_at",
         )
         .bind(id)
         .bind(sealed)
         .bind(now)
         .bind(expires_at)
-        .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn take_run_input(&self, id: &str, now: &str) -> DbResult<Option<Vec<u8>>> {

@@ -222,6 +222,9 @@ fn input_and_cancel_follow_the_lifecycle() {
         // No runner here waits (the run records in another process sharing the database):
         // the value is left there sealed, for that process to take once.
         assert_eq!(input(json!("135790")).await.status, StatusCode::NO_CONTENT);
+        let answered = api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs/{id}"), None).await;
+        assert_eq!((answered.json["status"].as_str(), answered.json["awaiting_input"].is_null()), (Some("running"), true), "the answered run moves on at once");
+        assert_error(&input(json!("000000")).await, StatusCode::CONFLICT, "conflict");
         let sealed = api.store.take_run_input(&id, &db::now()).await.unwrap().expect("a sealed value in the database");
         assert!(!String::from_utf8_lossy(&sealed).contains("135790"), "the value is not stored in the clear");
         assert_eq!(Sealer::new(&[9u8; 32]).open(&sealed).unwrap(), "135790");

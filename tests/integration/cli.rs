@@ -81,3 +81,60 @@ fn record_refuses_bad_steps_and_urls_before_starting_a_browser() {
     assert!(stderr.contains("URL") && stderr.contains("example.com"), "names the URL: {stderr}");
     assert!(!out.exists(), "nothing is written");
 }
+
+/// `demoreel runs download` against a server whose download answers 302 to another
+/// origin (as with an S3 store and presigned links): the file arrives whole, and the
+/// API key goes to the API only, never on to the store. The two HTTP servers here stand
+/// in for the API's listing and redirect and for the store's presigned GET, so the test
+/// can see which headers each was sent.
+#[test]
+fn a_download_redirected_to_the_store_does_not_carry_the_api_key_there() {
+    use axum::{Router, extract::State, http::HeaderMap, routing::get};
+    use std::sync::{Arc, Mutex};
+    let _machine = crate::common::shared_machine();
+    let dir = TempDir::new("cli-redirect");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let body = b"the artifact's bytes".to_vec();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&body))
+    };
+    type Seen = Arc<Mutex<Vec<Option<String>>>>;
+    let (api_seen, store_seen): (Seen, Seen) = Default::default();
+    let (api_url, _servers) = runtime.block_on(async {
+        let store_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let store_url = format!("http://{}", store_listener.local_addr().unwrap());
+        let bytes = body.clone();
+        let store = Router::new()
+            .route("/bucket/demo.mp4", get(move |State(seen): State<Seen>, headers: HeaderMap| async move {
+                seen.lock().unwrap().push(headers.get("x-api-key").map(|v| v.to_str().unwrap().to_string()));
+                bytes
+            }))
+            .with_state(store_seen.clone());
+        let listing = serde_json::json!({"data": [{"id": "a1", "name": "demo.mp4", "size_bytes": body.len(), "sha256": sha}]});
+        let api = Router::new()
+            .route("/v1/agent/runs/r1/artifacts", get(move || async move { axum::Json(listing) }))
+            .route("/v1/downloads/a1", get(move |State(seen): State<Seen>, headers: HeaderMap| async move {
+                seen.lock().unwrap().push(headers.get("x-api-key").map(|v| v.to_str().unwrap().to_string()));
+                (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, format!("{store_url}/bucket/demo.mp4?X-Amz-Signature=abc"))])
+            }))
+            .with_state(api_seen.clone());
+        let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_url = format!("http://{}", api_listener.local_addr().unwrap());
+        let servers = [tokio::spawn(async move { axum::serve(store_listener, store).await.unwrap() }), tokio::spawn(async move { axum::serve(api_listener, api).await.unwrap() })];
+        (api_url, servers)
+    });
+    let out = dir.path().join("out");
+    let result = demoreel()
+        .args(["runs", "download", "r1", "--all", "--dir"])
+        .arg(&out)
+        .env("DEMOREEL_SERVER", &api_url)
+        .env("DEMOREEL_API_KEY", "dr_secret_key_for_the_api_only")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert_eq!(std::fs::read(out.join("demo.mp4")).unwrap(), body, "the file arrives whole");
+    assert_eq!(*api_seen.lock().unwrap(), vec![Some("dr_secret_key_for_the_api_only".to_string())], "the API gets the key");
+    assert_eq!(*store_seen.lock().unwrap(), vec![None], "the store never sees the API key");
+}

@@ -211,10 +211,13 @@ async fn runs_held_by_leases(db: Arc<SqlDatabase>) {
     assert!(!db.put_run_input(&waiting.id, b"sealed", &now, FAR).await.unwrap(), "only a run awaiting input takes a value");
     waiting.status = RunStatus::AwaitingInput;
     assert!(db.save_run_progress(&waiting).await.unwrap());
-    assert!(db.put_run_input(&waiting.id, b"first", &now, FAR).await.unwrap());
-    assert!(db.put_run_input(&waiting.id, &[0, 255, 7], &now, FAR).await.unwrap(), "a second value replaces the first");
+    assert!(db.put_run_input(&waiting.id, &[0, 255, 7], &now, FAR).await.unwrap());
+    let answered = db.run_by_id(&waiting.id).await.unwrap().unwrap();
+    assert_eq!((answered.status, answered.awaiting_input.is_none()), (RunStatus::Running, true), "the answer moves the run on at once");
+    assert!(!db.put_run_input(&waiting.id, b"second", &now, FAR).await.unwrap(), "a run takes one answer per wait");
     assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), Some(vec![0, 255, 7]));
     assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), None);
+    assert!(db.save_run_progress(&waiting).await.unwrap());
     assert!(db.put_run_input(&waiting.id, b"late", "2000-01-01T00:00:00.000Z", "2000-01-01T00:05:00.000Z").await.unwrap());
     assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), None, "a value past its window is not given");
 }
