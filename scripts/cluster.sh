@@ -141,10 +141,13 @@ mkdir -p "$out/rerender"
 "$demoreel" runs download "$run" --all --dir "$out/rerender" --output text >/dev/null
 
 stage "check"
+# The run's raw.mp4 is the page as captured (the content area of the 1920×1080 frame);
+# a re-render's raw.mp4 is the page edge to edge at the asked size.
+[ "$(video_size "$out/run/demo.mp4")" = 1920x1080 ] || fail "the run's demo.mp4 is $(video_size "$out/run/demo.mp4"), not 1920x1080"
 for video in raw.mp4 demo.mp4; do
-  [ "$(video_size "$out/run/$video")" = 1920x1080 ] || fail "the run's $video is $(video_size "$out/run/$video"), not 1920x1080"
   [ "$(video_size "$out/rerender/$video")" = 1280x720 ] || fail "the re-rendered $video is $(video_size "$out/rerender/$video"), not 1280x720"
 done
+cmp -s "$out/run/demo.mp4" "$out/rerender/demo.mp4" && fail "the re-render did not make a new demo.mp4"
 [ "$(head -c 6 "$out/rerender/demo.gif")" = GIF89a ] || fail "the re-rendered demo.gif is not a GIF"
 generations="$(curl -fsS -H "x-api-key: $DEMOREEL_API_KEY" "$DEMOREEL_SERVER/v1/agent/runs/$run/artifacts?generation=all" |
   jq -r '[.data[].generation] | unique | map(tostring) | join(",")')"
@@ -154,7 +157,7 @@ recorder="$(ls -d "$work"/worker-*/runs/"$run" 2>/dev/null | sed "s|$work/||; s|
 [ ! -d "$work/api/runs/$run" ] || fail "the API-only server recorded the run"
 objects="$(find "$work/s3/demoreel" -type f | wc -l)"
 bucket_mib="$(du -sm "$work/s3/demoreel" | cut -f1)"
-echo "   the run's videos 1920x1080, the re-render's 1280x720 (generations $generations kept)"
+echo "   the run's demo.mp4 1920x1080 (raw.mp4 $(video_size "$out/run/raw.mp4")), the re-render's videos 1280x720 (generations $generations kept)"
 echo "   recorded by $recorder, not by the API server; $objects objects in the bucket ($bucket_mib MiB)"
 
 stage "cost per minute of demo.mp4 (the whole machine's CPU, other load included)"
