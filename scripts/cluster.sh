@@ -104,17 +104,7 @@ echo -n "orbit-demo-2026" | "$demoreel" credentials create --label "Orbit (Ada)"
   --domain 127.0.0.1 --email ada@orbit.test --password-stdin --default --output text >/dev/null
 
 stage "run the main job's goal"
-goal="Sign in, create a new project, press ⌘K to open the command palette and open the analytics dashboard"
-run="$("$demoreel" runs create "${app}/login" --goal "$goal" --options '{
-  "auth": {"source": "default"},
-  "video": {
-    "size": {"width": 1920, "height": 1080},
-    "background": {"type": "gradient", "from": "#6366f1", "to": "#ec4899", "direction": "diagonal"},
-    "shortcuts": true,
-    "blur_emails": true
-  },
-  "artifacts": {"gif": true}
-}' | jq -r .run_id)"
+run="$("$demoreel" runs create "${app}/login" --goal "$main_goal" --options "$main_options" | jq -r .run_id)"
 echo "   run $run"
 started=$SECONDS
 cpu_before="$(machine_cpu_seconds)"

@@ -1,5 +1,20 @@
 # Shell functions the example scripts share (main.sh, cluster.sh). Sourced, not run.
 
+# The main job's goal and options: sign-in (a saved login, a one-time code), a new
+# project, ⌘K, the analytics dashboard; 1920×1080 on a gradient, key chips, e-mails
+# blurred, the GIF on.
+main_goal="Sign in, create a new project, press ⌘K to open the command palette and open the analytics dashboard"
+main_options='{
+  "auth": {"source": "default"},
+  "video": {
+    "size": {"width": 1920, "height": 1080},
+    "background": {"type": "gradient", "from": "#6366f1", "to": "#ec4899", "direction": "diagonal"},
+    "shortcuts": true,
+    "blur_emails": true
+  },
+  "artifacts": {"gif": true}
+}'
+
 # Waits for a server's "listening"/"serving" line in log file $1 and prints its URL.
 url_of() {
   local url
