@@ -345,8 +345,10 @@ fn cancel_works_while_a_run_waits_for_the_render_slot_and_during_its_gif() {
                 "workflow": {"steps": [{"action": "type", "selector": "#email", "text": "ada@orbit.test"}, {"action": "pause", "ms": pause_ms}]},
                 "video": {"size": {"width": size * 16 / 9, "height": size}}, "artifacts": {"gif": true}}})
         };
-        // A renders a 1080p video and its GIF: seconds of work holding the one render slot.
-        let a = client.create(run(6000, 1080)).await;
+        // A renders a 1080p video and its GIF: seconds of work holding the one render slot
+        // (12 s of pause make its render outlast B's recording and cancel with room to
+        // spare on a loaded machine; 6 s once let A finish while B's cancel was answered).
+        let a = client.create(run(12000, 1080)).await;
         client.wait_for(&a, Duration::from_secs(90), |r| r["progress_stage"] == "rendering_demo_video" || terminal(r)).await;
         // B records meanwhile, stores raw.mp4 and then waits for A's slot.
         let b = client.create(run(300, 360)).await;
