@@ -56,6 +56,14 @@ trap cleanup EXIT
 as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
+# measure_start, then measure_end NAME: sets NAME_wall (s) and NAME_cpu (CPU-s of the
+# whole machine) for what ran between them, and says how long it took.
+measure_start() { measure_started=$SECONDS; measure_cpu_before="$(machine_cpu_seconds)"; }
+measure_end() {
+  printf -v "$1_cpu" '%s' "$(echo "$(machine_cpu_seconds) - $measure_cpu_before" | bc)"
+  printf -v "$1_wall" '%s' "$((SECONDS - measure_started))"
+  echo "   succeeded in $((SECONDS - measure_started)) s"
+}
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 stage "start PostgreSQL and the S3-compatible server"
@@ -106,12 +114,9 @@ echo -n "orbit-demo-2026" | "$demoreel" credentials create --label "Orbit (Ada)"
 stage "run the main job's goal"
 run="$("$demoreel" runs create "${app}/login" --goal "$main_goal" --options "$main_options" | jq -r .run_id)"
 echo "   run $run"
-started=$SECONDS
-cpu_before="$(machine_cpu_seconds)"
+measure_start
 wait_answering_codes "$run" "$app"
-run_cpu="$(echo "$(machine_cpu_seconds) - $cpu_before" | bc)"
-run_wall=$((SECONDS - started))
-echo "   succeeded in $run_wall s"
+measure_end run
 mkdir -p "$out/run"
 "$demoreel" runs download "$run" --all --dir "$out/run" --output text >/dev/null
 
@@ -121,12 +126,9 @@ job="$("$demoreel" jobs create "$run" --options '{
   "artifacts": {"gif": true}
 }' | jq -r .job_id)"
 echo "   job $job"
-started=$SECONDS
-cpu_before="$(machine_cpu_seconds)"
+measure_start
 "$demoreel" jobs wait "$job" --output text >/dev/null || { "$demoreel" jobs status "$job" --output text >&2; fail "the re-render job did not succeed"; }
-rerender_cpu="$(echo "$(machine_cpu_seconds) - $cpu_before" | bc)"
-rerender_wall=$((SECONDS - started))
-echo "   succeeded in $rerender_wall s"
+measure_end rerender
 mkdir -p "$out/rerender"
 "$demoreel" runs download "$run" --all --dir "$out/rerender" --output text >/dev/null
 

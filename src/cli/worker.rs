@@ -60,7 +60,13 @@ struct Recorder {
 impl Recorder {
     /// Checks the browser set-up and the operator's key, then starts claiming runs under
     /// a name of this process's own (its runs are held by it; see `runs::lease`).
-    async fn start(args: &WorkerArgs, db: Arc<dyn Database>, artifacts: Arc<dyn crate::store::ArtifactStore>, signals: Arc<InProcess>) -> Result<Recorder> {
+    async fn start(
+        args: &WorkerArgs,
+        db: Arc<dyn Database>,
+        artifacts: Arc<dyn crate::store::ArtifactStore>,
+        signals: Arc<InProcess>,
+        targets: crate::egress::TargetPolicy,
+    ) -> Result<Recorder> {
         let recording = &args.recording;
         let confinement = recording.confinement(&args.data_dir)?;
         let secret_key = recording.secret_key()?;
@@ -74,7 +80,7 @@ impl Recorder {
             renders_at_once: args.record_slots,
             input_window: recording.input_window(),
             max_run: recording.max_run(),
-            targets: recording.targets()?,
+            targets,
             max_active_per_key: recording.max_active_per_key.unwrap_or(args.record_slots as u32),
             confinement,
             work_retention: recording.work_retention(),
@@ -123,7 +129,7 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
         let signals = Arc::new(InProcess::default());
         let recorder = match args.record_slots {
             0 => None,
-            _ => Some(Recorder::start(&args, db.clone(), artifacts.clone(), signals.clone()).await?),
+            _ => Some(Recorder::start(&args, db.clone(), artifacts.clone(), signals.clone(), targets.clone()).await?),
         };
         let renderer = (args.render_slots > 0).then(|| {
             let config = crate::render_jobs::WorkerConfig {
