@@ -54,7 +54,15 @@ fn bare(flag: &str) -> String {
     flag.trim_start_matches("--").to_string()
 }
 
-fn browser_config(cell: &Cell, proxy_flags: &[String], sandbox: bool) -> Result<BrowserConfig, CaptureError> {
+/// The flag that makes Chromium paint, and screencast, at `device_scale_factor` device
+/// pixels per CSS pixel. The device-metrics override alone changes what the page sees
+/// (`devicePixelRatio`) but the screencast still delivers CSS pixels (1280×720 frames for
+/// a 1920×1080 video at scale 1.5, measured), which the render would have to scale up.
+fn device_scale_flag(device_scale_factor: f64) -> String {
+    format!("force-device-scale-factor={device_scale_factor}")
+}
+
+fn browser_config(cell: &Cell, proxy_flags: &[String], device_scale_factor: f64, sandbox: bool) -> Result<BrowserConfig, CaptureError> {
     let mut builder = BrowserConfig::builder()
         .chrome_executable(&cell.executable)
         .new_headless_mode()
@@ -63,6 +71,7 @@ fn browser_config(cell: &Cell, proxy_flags: &[String], sandbox: bool) -> Result<
         .disable_default_args()
         .args(FLAGS.iter().copied().map(bare))
         .args(proxy_flags.iter().map(|flag| bare(flag)))
+        .arg(device_scale_flag(device_scale_factor))
         .launch_timeout(std::time::Duration::from_secs(30));
     if !sandbox {
         builder = builder.no_sandbox();
@@ -85,8 +94,9 @@ static SANDBOX_UNAVAILABLE: std::sync::atomic::AtomicBool = std::sync::atomic::A
 impl Session {
     /// Launches a browser; with `egress`, every connection it makes goes through a
     /// filtering proxy holding it to that policy; `confinement` says as whom it runs,
-    /// where its profile lives and how much memory it may take.
-    pub async fn launch(egress: Option<&TargetPolicy>, confinement: &Confinement) -> Result<Session, CaptureError> {
+    /// where its profile lives and how much memory it may take; it paints at
+    /// `device_scale_factor` device pixels per CSS pixel.
+    pub async fn launch(egress: Option<&TargetPolicy>, confinement: &Confinement, device_scale_factor: f64) -> Result<Session, CaptureError> {
         let executable = executable();
         if !executable.is_file() {
             return Err(CaptureError::Browser(format!("{} not found (run scripts/setup.sh)", executable.display())));
@@ -102,12 +112,12 @@ impl Session {
         let proxy_flags = egress.as_ref().map(EgressProxy::browser_flags).unwrap_or_default();
         // Chromium's sandbox needs a user other than root; as root there is none to have.
         let sandbox = confinement.user.is_some() && !SANDBOX_UNAVAILABLE.load(std::sync::atomic::Ordering::Relaxed);
-        let launched = match Browser::launch(browser_config(&profile, &proxy_flags, sandbox)?).await {
+        let launched = match Browser::launch(browser_config(&profile, &proxy_flags, device_scale_factor, sandbox)?).await {
             Err(e) if sandbox => {
                 tracing::warn!(error = %e, "the browser did not start with its sandbox; starting it without (the machine may not allow user namespaces)");
                 SANDBOX_UNAVAILABLE.store(true, std::sync::atomic::Ordering::Relaxed);
                 kill_processes_using(&profile.profile);
-                Browser::launch(browser_config(&profile, &proxy_flags, false)?).await
+                Browser::launch(browser_config(&profile, &proxy_flags, device_scale_factor, false)?).await
             }
             other => other,
         };

@@ -62,6 +62,13 @@ impl Recorder {
         t_ms
     }
 
+    /// The size the frames have (as delivered), for `meta.json`.
+    pub(super) fn set_frame_size(&self, size: crate::geometry::Size) {
+        if let Some(writer) = self.writer.lock().unwrap().as_mut() {
+            writer.set_frame_size(size);
+        }
+    }
+
     /// Stops writing after a failed write: a bundle missing lines in its middle would
     /// be wrong without saying so; one that fails says why.
     fn fail(&self, writer: &mut Option<RecordingWriter>, error: std::io::Error) {

@@ -98,6 +98,8 @@ impl RecordOptions {
 pub struct RecordSummary {
     pub bundle: PathBuf,
     pub frames: u64,
+    /// The frames' size in device pixels, as delivered (`meta.json`'s `frame_size`).
+    pub frame_size: Size,
     pub duration_ms: f64,
 }
 

@@ -6,6 +6,7 @@
 
 use super::clock::{Recorder, now_epoch_ms};
 use super::{CaptureError, RecordOptions, WORLD, browser, driver, person, watch};
+use crate::geometry::Size;
 use crate::recording::{CapturedFrame, CursorShape, Event, FrameSource, RecordingWriter};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
@@ -76,7 +77,7 @@ pub(super) async fn begin(
     let recorder = Arc::new(Recorder::new(writer));
     let frames = source.sender();
 
-    let (screencast_task, first_frame) = spawn_screencast(&page, recorder.clone(), source).await?;
+    let (screencast_task, first_frame) = spawn_screencast(&page, recorder.clone(), source, frame_size).await?;
     page.execute(
         StartScreencastParams::builder()
             .format(StartScreencastFormat::Jpeg)
@@ -110,11 +111,13 @@ pub(super) async fn begin(
 }
 
 /// Screencast frames: acked at once, stored in the bundle, then published. The receiver
-/// fires on the first frame.
+/// fires on the first frame, whose size becomes the bundle's frame size (`asked` unless
+/// Chromium could only deliver a smaller one).
 async fn spawn_screencast(
     page: &Page,
     recorder: Arc<Recorder>,
     mut source: FrameSource,
+    asked: Size,
 ) -> Result<(tokio::task::JoinHandle<FrameSource>, tokio::sync::oneshot::Receiver<()>), CaptureError> {
     let mut screencast = page.event_listener::<EventScreencastFrame>().await.map_err(browser_error)?;
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
@@ -126,6 +129,9 @@ async fn spawn_screencast(
             let Ok(jpeg) = base64_decode(frame.data.as_ref()) else { continue };
             // Chromium stamps a frame when it was drawn; delivery adds tens of ms of jitter.
             let drawn = frame.metadata.timestamp.as_ref().map(|t| *t.inner() * 1000.0).unwrap_or_else(now_epoch_ms);
+            if first.is_some() {
+                note_delivered_size(&recorder, &jpeg, asked);
+            }
             let t_ms = recorder.frame(drawn, &jpeg);
             source.publish(t_ms, jpeg);
             if let Some(tx) = first.take() {
@@ -135,6 +141,27 @@ async fn spawn_screencast(
         source
     });
     Ok((task, first_rx))
+}
+
+/// Makes the bundle say the size its frames have. A frame smaller than asked (a screen
+/// or a browser that cannot paint that many pixels) is warned about: the render will
+/// have to scale it up, and the video will be softer than its size promises.
+fn note_delivered_size(recorder: &Recorder, jpeg: &[u8], asked: Size) {
+    let Some(delivered) = jpeg_size(jpeg) else { return };
+    if delivered != asked {
+        tracing::warn!(
+            asked = %format!("{}x{}", asked.width, asked.height),
+            delivered = %format!("{}x{}", delivered.width, delivered.height),
+            "the browser delivers frames of another size than asked; the recording keeps them as delivered"
+        );
+        recorder.set_frame_size(delivered);
+    }
+}
+
+fn jpeg_size(jpeg: &[u8]) -> Option<Size> {
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(jpeg), image::ImageFormat::Jpeg);
+    let (width, height) = reader.into_dimensions().ok()?;
+    Some(Size { width, height })
 }
 
 /// Reports from the page's scripts: masked rectangles, a person's input.

@@ -33,7 +33,7 @@ impl Capture {
     pub async fn start(url: &str, out: &Path, options: &RecordOptions, frames: FrameSource) -> Result<Capture, CaptureError> {
         crate::steps::url::check(url, Schemes::WebAndFile)
             .map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
-        let session = browser::Session::launch(options.egress.as_ref(), &options.confinement).await?;
+        let session = browser::Session::launch(options.egress.as_ref(), &options.confinement, options.device_scale_factor).await?;
         let started = screencast::begin(&session, url, out, options, frames).await;
         // A target that resolves inward fails to load (or loads the proxy's refusal):
         // either way the reason is the policy, not the network.
@@ -166,9 +166,9 @@ impl Capture {
         let Some(writer) = writer.filter(|_| failure.is_none()) else {
             return Err(CaptureError::Io { path: out, reason: failure.unwrap_or_else(|| "the recording was not kept".to_string()) });
         };
-        let frame_count = writer.frame_count();
+        let (frame_count, frame_size) = (writer.frame_count(), writer.frame_size());
         writer.finish(duration_ms).map_err(|e| CaptureError::Io { path: out.clone(), reason: e.to_string() })?;
-        Ok(RecordSummary { bundle: out, frames: frame_count, duration_ms })
+        Ok(RecordSummary { bundle: out, frames: frame_count, frame_size, duration_ms })
     }
 }
 

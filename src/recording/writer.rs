@@ -58,6 +58,15 @@ impl RecordingWriter {
         write_line(&mut self.timeline, event)
     }
 
+    /// Corrects the frame size `meta.json` will state (to what the frames really are).
+    pub fn set_frame_size(&mut self, size: Size) {
+        self.frame_size = size;
+    }
+
+    pub fn frame_size(&self) -> Size {
+        self.frame_size
+    }
+
     pub fn frame_count(&self) -> u64 {
         self.frame_count
     }

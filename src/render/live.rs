@@ -209,6 +209,8 @@ pub struct Recorded {
     pub bundle: PathBuf,
     pub raw_mp4: PathBuf,
     pub frames: u64,
+    /// The captured frames' size (device pixels), as delivered.
+    pub frame_size: crate::geometry::Size,
     pub duration_ms: f64,
 }
 
@@ -252,5 +254,5 @@ pub async fn finish_live(live: LiveRawWriter, finished: Result<RecordSummary, Ca
     };
     let duration_ms = summary.duration_ms;
     let raw_mp4 = tokio::task::spawn_blocking(move || live.finish(duration_ms)).await.map_err(|_| LiveRawError::Panicked)??;
-    Ok(Recorded { bundle: summary.bundle, raw_mp4, frames: summary.frames, duration_ms: summary.duration_ms })
+    Ok(Recorded { bundle: summary.bundle, raw_mp4, frames: summary.frames, frame_size: summary.frame_size, duration_ms: summary.duration_ms })
 }

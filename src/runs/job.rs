@@ -183,6 +183,13 @@ impl Job {
                 Err(error) => self.event("recording_not_kept", json!({"reason": error.to_string()})),
             }
         }
+        if let Ok(recorded) = &finished {
+            let asked = record_options.frame_size();
+            if recorded.frame_size != asked {
+                // The render scales such frames up: the run says why its video is soft.
+                self.event("capture_smaller", json!({"asked": asked, "delivered": recorded.frame_size}));
+            }
+        }
         acted?;
         finished.map(|_| ()).map_err(|e| match e {
             RecordError::Capture(error) => Stop::of_capture(error),

@@ -332,3 +332,63 @@ fn raw_mp4_keeps_the_page_clock_on_a_busy_1080p_page_live_as_from_the_bundle() {
     assert!(live.p95_ms <= from_bundle.p95_ms + 1000.0 / 60.0, "p95 live {:.1} ms, from the bundle {:.1} ms", live.p95_ms, from_bundle.p95_ms);
     assert!(live.drift_ms.abs() <= 1000.0 / 30.0, "drift of {:.1} ms over the recording", live.drift_ms);
 }
+
+fn checker_page() -> String {
+    format!("file://{}/tests/pages/checker.html", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// How closely a region of a picture follows a checkerboard of single pixels: the
+/// correlation of its luma with ±1 by the parity of x + y (1: the board itself; 0: grey,
+/// or a board resampled into moiré). The sign says which colour starts, so it is dropped.
+fn checkerboard_score(rgba: &[u8], width: u32, region: (usize, usize, usize, usize)) -> f64 {
+    let (x0, y0, w, h) = region;
+    let mut luma = Vec::with_capacity(w * h);
+    for y in y0..y0 + h {
+        for x in x0..x0 + w {
+            let at = (y * width as usize + x) * 4;
+            luma.push((rgba[at] as f64 * 0.299 + rgba[at + 1] as f64 * 0.587 + rgba[at + 2] as f64 * 0.114, (x + y) % 2));
+        }
+    }
+    let n = luma.len() as f64;
+    let mean = luma.iter().map(|(l, _)| l).sum::<f64>() / n;
+    let deviation = (luma.iter().map(|(l, _)| (l - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let signed = luma.iter().map(|(l, parity)| (l - mean) * if *parity == 1 { 1.0 } else { -1.0 }).sum::<f64>() / n;
+    (signed / deviation.max(1e-9)).abs()
+}
+
+/// A 1920×1080 video is a 1280×720 page at device scale 1.5: the browser must paint and
+/// deliver 1920×1080 device pixels, so a checkerboard of single device pixels reaches the
+/// bundle and raw.mp4 one to one (delivered at 1280×720 and scaled up, it became moiré).
+#[test]
+fn a_page_recorded_at_device_scale_keeps_single_pixel_detail_in_the_bundle_and_raw_mp4() {
+    let dir = TempDir::new("capture-checker");
+    let out = dir.path().join("rec");
+    let page = demoreel::geometry::PageSize { viewport: Size { width: 1280, height: 720 }, device_scale_factor: 1.5 };
+    let step_list = steps::parse(&json!([{"action": "pause", "ms": 1000}])).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let summary = runtime.block_on(live::record(&checker_page(), &step_list, &out, &RecordOptions::new(page), 30, &capture::NoInput)).unwrap();
+    assert_no_browser_left();
+    let recording = Recording::open(&out).unwrap();
+    let full_hd = Size { width: 1920, height: 1080 };
+    assert_eq!(recording.meta.frame_size, full_hd, "meta.json states device pixels");
+    assert_eq!(summary.frame_size, full_hd);
+    assert!(!recording.frames.is_empty());
+    for frame in &recording.frames {
+        let (width, height) = image::image_dimensions(&frame.path).unwrap();
+        assert_eq!(Size { width, height }, recording.meta.frame_size, "{} has the size meta.json states", frame.path.display());
+    }
+    let first = image::open(&recording.frames[0].path).unwrap().into_rgba8();
+    let in_bundle = checkerboard_score(first.as_raw(), first.width(), (760, 440, 400, 200));
+    let mut in_video = Vec::new();
+    decode::decode(&summary.raw_mp4, |frame| {
+        assert_eq!(frame.size, full_hd, "raw.mp4 at the frames' size");
+        // The middle and a corner: a resampling shows everywhere, a crop at the edges.
+        in_video.push(checkerboard_score(&frame.rgba, frame.size.width, (760, 440, 400, 200)));
+        in_video.push(checkerboard_score(&frame.rgba, frame.size.width, (1700, 900, 200, 160)));
+    })
+    .unwrap();
+    let worst = in_video.iter().copied().fold(f64::INFINITY, f64::min);
+    eprintln!("checkerboard score: bundle's first frame {in_bundle:.3}; raw.mp4's worst region of {} frames {worst:.3}", in_video.len() / 2);
+    assert!(in_bundle >= 0.9, "the bundle's frame keeps the board: score {in_bundle:.3}");
+    assert!(worst >= 0.8, "raw.mp4 keeps the board one to one in every frame: worst score {worst:.3}");
+}
