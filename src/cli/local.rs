@@ -67,6 +67,30 @@ pub(super) fn render(recording: &Path, out: &Path, options: Option<&str>, only: 
     Ok(())
 }
 
+pub(super) fn gif(video: &Path, out: &Path, options: Option<&str>) -> Result<()> {
+    let parsed = read_options(options)?;
+    for warning in &parsed.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !video.is_file() {
+        bail!("{}: no such video file", video.display());
+    }
+    let artifacts = &parsed.options.artifacts;
+    let started = std::time::Instant::now();
+    let made = crate::gif::from_mp4(video, out, artifacts.gif_width, artifacts.gif_fps, artifacts.gif_max_bytes)?;
+    let narrowed = if made.narrowed { " (narrowed to fit gif_max_bytes)" } else { "" };
+    println!(
+        "wrote {} ({}x{}{narrowed}, {} frames, {} bytes) in {:.2} s",
+        out.display(),
+        made.width,
+        made.height,
+        made.frames,
+        made.bytes,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 pub(super) fn record(url: &str, steps: Option<&Path>, out: &Path, options: Option<&str>) -> Result<()> {
     let parsed = read_options(options)?;
     let step_list = match steps {

@@ -47,6 +47,18 @@ pub enum Command {
         #[arg(long, value_enum)]
         only: Option<OnlyVideo>,
     },
+    /// Make a GIF from a video (demo.mp4) as a run makes demo.gif, with the GIF settings of
+    /// --options (`artifacts.gif_width`, `gif_fps`, `gif_max_bytes`).
+    Gif {
+        /// The video to convert (an MP4 with H.264, as demo.mp4).
+        video: PathBuf,
+        /// The GIF to write (written whole or not at all).
+        #[arg(long)]
+        out: PathBuf,
+        /// Options: inline JSON, a file, or @file (`{"artifacts": {"gif_width": 960}}`, docs/options.md).
+        #[arg(long)]
+        options: Option<String>,
+    },
     /// Record URL in Chromium while running a step list: writes the recording bundle and
     /// raw.mp4 (encoded live) into --out.
     Record {
@@ -78,7 +90,6 @@ pub enum Command {
         #[command(subcommand)]
         command: client::RunsCommand,
     },
-    /// Saved logins for target apps.
     /// Re-render jobs: runs' recordings rendered again with other options, no browser.
     Jobs {
         #[command(flatten)]
@@ -86,6 +97,7 @@ pub enum Command {
         #[command(subcommand)]
         command: jobs::JobsCommand,
     },
+    /// Saved logins for target apps.
     Credentials {
         #[command(flatten)]
         client: client::ClientArgs,
@@ -199,6 +211,7 @@ pub enum OnlyVideo {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Render { recording, out, options, only } => local::render(&recording, &out, options.as_deref(), only),
+        Command::Gif { video, out, options } => local::gif(&video, &out, options.as_deref()),
         Command::Record { url, steps, out, options } => local::record(&url, steps.as_deref(), &out, options.as_deref()),
         Command::SampleApp { addr } => local::sample_app(addr),
         Command::Serve(args) => serve::run(args),

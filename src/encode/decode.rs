@@ -101,27 +101,34 @@ fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame)>) -> Resul
     let mut first_pts: Option<u64> = None;
     let mut size = Size { width: 0, height: 0 };
     loop {
-        match sink.pull_sample() {
-            Ok(sample) => {
-                let buffer = sample.buffer().ok_or_else(|| EncodeError::Flow("sample without buffer".into()))?;
-                let pts = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
-                let first = *first_pts.get_or_insert(pts);
-                let pts = pts.saturating_sub(first);
-                end_ns = end_ns.max(pts + buffer.duration().map(|d| d.nseconds()).unwrap_or(0));
-                if let Some(s) = sample.caps().and_then(|c| c.structure(0)) {
-                    size = Size {
-                        width: s.get::<i32>("width").unwrap_or(0) as u32,
-                        height: s.get::<i32>("height").unwrap_or(0) as u32,
-                    };
-                }
-                if let Some(callback) = on_frame.as_mut() {
-                    let map = buffer.map_readable().map_err(|e| EncodeError::Flow(e.to_string()))?;
-                    callback(DecodedFrame { index: frames, pts_ns: pts, size, rgba: map.as_slice().to_vec() });
-                }
-                frames += 1;
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(200)) else {
+            if sink.is_eos() {
+                break;
             }
-            Err(_) => break,
+            // A file that is no MP4 (or breaks mid-way) stops the stream with an error
+            // and the sink never sees its end: answer the error instead of waiting on.
+            if let Some(error) = pending_error(&pipeline) {
+                stopped(&pipeline);
+                return Err(error);
+            }
+            continue;
+        };
+        let buffer = sample.buffer().ok_or_else(|| EncodeError::Flow("sample without buffer".into()))?;
+        let pts = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
+        let first = *first_pts.get_or_insert(pts);
+        let pts = pts.saturating_sub(first);
+        end_ns = end_ns.max(pts + buffer.duration().map(|d| d.nseconds()).unwrap_or(0));
+        if let Some(s) = sample.caps().and_then(|c| c.structure(0)) {
+            size = Size {
+                width: s.get::<i32>("width").unwrap_or(0) as u32,
+                height: s.get::<i32>("height").unwrap_or(0) as u32,
+            };
         }
+        if let Some(callback) = on_frame.as_mut() {
+            let map = buffer.map_readable().map_err(|e| EncodeError::Flow(e.to_string()))?;
+            callback(DecodedFrame { index: frames, pts_ns: pts, size, rgba: map.as_slice().to_vec() });
+        }
+        frames += 1;
     }
     let result = await_eos(&pipeline);
     let caps_of = |element: &gst::Element| element.static_pad("src").and_then(|p| p.current_caps());

@@ -52,6 +52,38 @@ fn options_from_a_file_render_and_summarize() {
     assert_eq!(lines.len(), 1, "one summary line: {stdout}");
     assert!(lines[0].contains("raw.mp4 (240 frames") && lines[0].contains("demo.mp4") && lines[0].contains("realtime"), "{stdout}");
     assert!(out.join("raw.mp4").is_file() && out.join("demo.mp4").is_file());
+
+    // The rendered demo.mp4 becomes a GIF at the asked width, as a run's demo.gif.
+    let gif = dir.path().join("demo.gif");
+    let result = demoreel()
+        .arg("gif").arg(out.join("demo.mp4")).arg("--out").arg(&gif)
+        .arg("--options").arg(r#"{"artifacts": {"gif_width": 320, "gif_fps": 10}}"#)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("320x180"), "{stdout}");
+    let bytes = std::fs::read(&gif).unwrap();
+    assert!(bytes.starts_with(b"GIF89a"));
+    assert_eq!(u16::from_le_bytes([bytes[6], bytes[7]]), 320, "logical screen width");
+}
+
+#[test]
+fn gif_names_a_bad_field_or_a_missing_video_and_writes_nothing() {
+    let dir = TempDir::new("cli-gif");
+    let gif = dir.path().join("demo.gif");
+    let missing = dir.path().join("absent.mp4");
+    let result = demoreel().arg("gif").arg(&missing).arg("--out").arg(&gif).output().unwrap();
+    assert!(!result.status.success());
+    assert!(String::from_utf8_lossy(&result.stderr).contains("absent.mp4"));
+    std::fs::write(&missing, b"not a video").unwrap();
+    let result = demoreel().arg("gif").arg(&missing).arg("--out").arg(&gif).arg("--options").arg(r#"{"artifacts": {"gif_fps": 99}}"#).output().unwrap();
+    assert!(!result.status.success());
+    assert!(String::from_utf8_lossy(&result.stderr).contains("artifacts.gif_fps"), "{}", String::from_utf8_lossy(&result.stderr));
+    let result = demoreel().arg("gif").arg(&missing).arg("--out").arg(&gif).output().unwrap();
+    assert!(!result.status.success(), "a file that is no video fails");
+    assert!(String::from_utf8_lossy(&result.stderr).contains("absent.mp4"), "{}", String::from_utf8_lossy(&result.stderr));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no GIF and no partial left");
 }
 
 #[test]
