@@ -146,6 +146,16 @@ mod tests {
         assert!((p.x - (96.0 + 960.0 * 0.9)).abs() < 1e-9);
         assert!((p.y - (54.0 + 540.0 * 0.9)).abs() < 1e-9);
     }
+
+    #[test]
+    fn a_frame_a_pixel_short_is_rounding_and_more_is_smaller() {
+        let asked = Size { width: 3456, height: 1440 };
+        assert!(!PageSize::clearly_smaller(asked, asked));
+        assert!(!PageSize::clearly_smaller(Size { width: 3456, height: 1439 }, asked));
+        assert!(!PageSize::clearly_smaller(Size { width: 3457, height: 1441 }, asked));
+        assert!(PageSize::clearly_smaller(Size { width: 1280, height: 533 }, asked));
+        assert!(PageSize::clearly_smaller(Size { width: 3456, height: 1400 }, asked));
+    }
 }
 
 /// The page a capture opens: its size in CSS px and the device scale factor that turns
@@ -158,6 +168,12 @@ pub struct PageSize {
 
 impl PageSize {
     /// Frame pixels: the viewport times the density, rounded.
+    /// Whether frames of size `delivered` fall short of `asked` by more than the pixel
+    /// that rounding a fractional scale can take off.
+    pub fn clearly_smaller(delivered: Size, asked: Size) -> bool {
+        delivered.width + 1 < asked.width || delivered.height + 1 < asked.height
+    }
+
     pub fn frame_size(&self) -> Size {
         Size {
             width: (self.viewport.width as f64 * self.device_scale_factor).round() as u32,

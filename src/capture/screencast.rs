@@ -145,16 +145,19 @@ async fn spawn_screencast(
 
 /// Makes the bundle say the size its frames have. A frame smaller than asked (a screen
 /// or a browser that cannot paint that many pixels) is warned about: the render will
-/// have to scale it up, and the video will be softer than its size promises.
+/// have to scale it up, and the video will be softer than its size promises. A pixel
+/// less is only rounding (a fractional scale times the viewport), not worth a warning.
 fn note_delivered_size(recorder: &Recorder, jpeg: &[u8], asked: Size) {
     let Some(delivered) = jpeg_size(jpeg) else { return };
     if delivered != asked {
+        recorder.set_frame_size(delivered);
+    }
+    if crate::geometry::PageSize::clearly_smaller(delivered, asked) {
         tracing::warn!(
             asked = %format!("{}x{}", asked.width, asked.height),
             delivered = %format!("{}x{}", delivered.width, delivered.height),
-            "the browser delivers frames of another size than asked; the recording keeps them as delivered"
+            "the browser delivers frames smaller than asked; the render will scale them up"
         );
-        recorder.set_frame_size(delivered);
     }
 }
 
