@@ -91,6 +91,14 @@ pub struct Size {
     pub height: u32,
 }
 
+impl Size {
+    /// Whether this size (frames as delivered) falls short of `asked` by more than the
+    /// pixel that rounding a fractional scale can take off.
+    pub fn clearly_smaller_than(self, asked: Size) -> bool {
+        self.width + 1 < asked.width || self.height + 1 < asked.height
+    }
+}
+
 impl std::fmt::Display for Size {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}x{}", self.width, self.height)
@@ -150,11 +158,11 @@ mod tests {
     #[test]
     fn a_frame_a_pixel_short_is_rounding_and_more_is_smaller() {
         let asked = Size { width: 3456, height: 1440 };
-        assert!(!PageSize::clearly_smaller(asked, asked));
-        assert!(!PageSize::clearly_smaller(Size { width: 3456, height: 1439 }, asked));
-        assert!(!PageSize::clearly_smaller(Size { width: 3457, height: 1441 }, asked));
-        assert!(PageSize::clearly_smaller(Size { width: 1280, height: 533 }, asked));
-        assert!(PageSize::clearly_smaller(Size { width: 3456, height: 1400 }, asked));
+        assert!(!asked.clearly_smaller_than(asked));
+        assert!(!Size { width: 3456, height: 1439 }.clearly_smaller_than(asked));
+        assert!(!Size { width: 3457, height: 1441 }.clearly_smaller_than(asked));
+        assert!(Size { width: 1280, height: 533 }.clearly_smaller_than(asked));
+        assert!(Size { width: 3456, height: 1400 }.clearly_smaller_than(asked));
     }
 }
 
@@ -168,12 +176,6 @@ pub struct PageSize {
 
 impl PageSize {
     /// Frame pixels: the viewport times the density, rounded.
-    /// Whether frames of size `delivered` fall short of `asked` by more than the pixel
-    /// that rounding a fractional scale can take off.
-    pub fn clearly_smaller(delivered: Size, asked: Size) -> bool {
-        delivered.width + 1 < asked.width || delivered.height + 1 < asked.height
-    }
-
     pub fn frame_size(&self) -> Size {
         Size {
             width: (self.viewport.width as f64 * self.device_scale_factor).round() as u32,

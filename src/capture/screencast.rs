@@ -152,10 +152,10 @@ fn note_delivered_size(recorder: &Recorder, jpeg: &[u8], asked: Size) {
     if delivered != asked {
         recorder.set_frame_size(delivered);
     }
-    if crate::geometry::PageSize::clearly_smaller(delivered, asked) {
+    if delivered.clearly_smaller_than(asked) {
         tracing::warn!(
-            asked = %format!("{}x{}", asked.width, asked.height),
-            delivered = %format!("{}x{}", delivered.width, delivered.height),
+            %asked,
+            %delivered,
             "the browser delivers frames smaller than asked; the render will scale them up"
         );
     }

@@ -185,7 +185,7 @@ impl Job {
         }
         if let Ok(recorded) = &finished {
             let asked = record_options.frame_size();
-            if crate::geometry::PageSize::clearly_smaller(recorded.frame_size, asked) {
+            if recorded.frame_size.clearly_smaller_than(asked) {
                 // The render scales such frames up: the run says why its video is soft.
                 self.event("capture_smaller", json!({"asked": asked, "delivered": recorded.frame_size}));
             }
