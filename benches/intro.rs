@@ -168,6 +168,7 @@ fn preview_through_the_api(dir: &std::path::Path) {
             signer: demoreel::secrets::UrlSigner::load_or_create(&db_dir.join("signing.key")).unwrap(),
             sealer: None,
             signals: std::sync::Arc::new(demoreel::runs::signals::InProcess::default()),
+            demonstrations: None,
             config: ApiConfig { rate_per_second: 1e6, rate_burst: 1e6, ..ApiConfig::default() },
         }));
         let body = serde_json::json!({"template": "simple", "content": {"text": "Meet Orbit\nProjects your whole team can see"}, "size": {"width": 1920, "height": 1080}, "at_ms": 700}).to_string();

@@ -10,6 +10,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   chromium fonts-dejavu-core tesseract-ocr tesseract-ocr-eng curl jq
+  python3 python3-requests
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -19,7 +19,8 @@
 //! - the service: `db` and `store` (state and artifact bytes), `template_library` (the
 //!   built-in and uploaded templates a key may use), `agent` (goal → steps, and
 //!   the act loop that carries them out in a capture), `produce` (recording → stored
-//!   artifacts), `runs` (the lifecycle), `render_jobs` (re-render workers), `api` and
+//!   artifacts), `runs` (the lifecycle), `render_jobs` (re-render workers), `demonstrations` (live
+//!   sessions a person drives through a share link, and the workflows they make), `api` and
 //!   `serve` (the HTTP edge), `cli`.
 
 pub mod fonts;
@@ -46,6 +47,7 @@ pub mod produce;
 pub mod agent;
 pub mod runs;
 pub mod render_jobs;
+pub mod demonstrations;
 pub mod api;
 pub mod serve;
 pub mod cli;

@@ -107,6 +107,14 @@ impl UrlSigner {
         }
     }
 
+    /// A key of its own for another kind of token (`purpose` names it), derived from the
+    /// signing key: a token of one kind never checks as another.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(format!("derive\n{purpose}").as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     pub fn sign(&self, artifact_id: &str, expires_unix: u64) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(format!("{artifact_id}\n{expires_unix}").as_bytes());

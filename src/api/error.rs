@@ -29,6 +29,11 @@ pub enum ApiError {
     TooManyRequests(u64),
     /// 429: this key has as many runs (or render jobs: the second field says which) queued as it may.
     QueueFull(u32, &'static str),
+    /// 429: every recording slot is taken (a demonstration holds one while it is live);
+    /// retry after the given seconds.
+    SlotsFull(u64),
+    /// 503: this server does not offer it (the message says why).
+    Unavailable(String),
     /// 500: logged with its cause, answered without it.
     Internal(String),
 }
@@ -85,6 +90,11 @@ impl IntoResponse for ApiError {
                 let body = json!({"message": message, "code": "queue_full", "details": []});
                 return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30".to_string())], axum::Json(body)).into_response();
             }
+            ApiError::SlotsFull(retry_after) => {
+                let body = json!({"message": "every recording slot of this server is in use; try again shortly", "code": "no_free_slot", "details": []});
+                return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after.to_string())], axum::Json(body)).into_response();
+            }
+            ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, vec![]),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged".into(), vec![])

@@ -8,11 +8,13 @@
 mod artifacts;
 pub mod auth;
 mod credentials;
+mod demonstrations;
 pub mod error;
 mod extract;
 mod feedback;
 mod render_jobs;
 mod runs;
+mod share;
 mod studio;
 mod templates;
 pub mod validate;
@@ -45,11 +47,14 @@ pub struct ApiConfig {
     pub targets: crate::egress::TargetPolicy,
     /// Runs one key may have queued (`--max-queued-per-key`); past it, 429.
     pub max_queued_per_key: u32,
+    /// Where a demonstration's browser starts when the request names no start URL
+    /// (`--demonstration-start-url`).
+    pub demonstration_start_url: Option<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { max_body_bytes: 1 << 20, download_ttl_s: 3600, rate_per_second: 20.0, rate_burst: 60.0, public_url: None, targets: crate::egress::TargetPolicy::public_only(), max_queued_per_key: 50 }
+        ApiConfig { max_body_bytes: 1 << 20, download_ttl_s: 3600, rate_per_second: 20.0, rate_burst: 60.0, public_url: None, targets: crate::egress::TargetPolicy::public_only(), max_queued_per_key: 50, demonstration_start_url: None }
     }
 }
 
@@ -62,6 +67,8 @@ pub struct Services {
     pub sealer: Option<Arc<Sealer>>,
     /// Input values and cancels for the runners, wherever they run.
     pub signals: Arc<dyn Signals>,
+    /// The live demonstrations this process holds; `None` on a server without workers.
+    pub demonstrations: Option<Arc<crate::demonstrations::Demonstrations>>,
     pub config: ApiConfig,
 }
 
@@ -85,6 +92,8 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(artifacts::routes())
         .merge(credentials::routes())
+        .merge(demonstrations::routes())
+        .merge(share::routes())
         .merge(feedback::routes())
         .merge(render_jobs::routes())
         .merge(templates::routes())

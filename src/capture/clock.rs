@@ -14,6 +14,8 @@ pub(super) struct Recorder {
     /// The first write that failed (a full disk, say): from then on nothing more is
     /// written, and finishing the recording fails with this reason.
     pub(super) failure: Mutex<Option<String>>,
+    /// Every event as it is written, for a live consumer (a demonstration's events panel).
+    pub(super) events: tokio::sync::broadcast::Sender<TimedEvent>,
 }
 
 pub(super) fn now_epoch_ms() -> f64 {
@@ -22,7 +24,7 @@ pub(super) fn now_epoch_ms() -> f64 {
 
 impl Recorder {
     pub(super) fn new(writer: RecordingWriter) -> Recorder {
-        Recorder { writer: Mutex::new(Some(writer)), start_epoch_ms: Mutex::new(None), failure: Mutex::new(None) }
+        Recorder { writer: Mutex::new(Some(writer)), start_epoch_ms: Mutex::new(None), failure: Mutex::new(None), events: tokio::sync::broadcast::channel(256).0 }
     }
 
     pub(super) fn t_ms(&self) -> f64 {
@@ -42,10 +44,13 @@ impl Recorder {
     }
 
     pub(super) fn event_at(&self, t_ms: f64, event: Event) {
+        let timed = TimedEvent { t_ms, event };
         let mut writer = self.writer.lock().unwrap();
-        if let Some(Err(error)) = writer.as_mut().map(|w| w.add_event(&TimedEvent { t_ms, event })) {
+        if let Some(Err(error)) = writer.as_mut().map(|w| w.add_event(&timed)) {
             self.fail(&mut writer, error);
         }
+        // Nobody listening is the usual case.
+        let _ = self.events.send(timed);
     }
 
     /// Stores a frame delivered at `delivered_epoch_ms` (the first one sets zero);

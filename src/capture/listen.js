@@ -72,4 +72,81 @@
     }
     send(e, { type: 'key', key: e.key, code: e.code, modifiers, ...(types ? { text: e.key } : {}) });
   }, { capture: true, passive: true });
+
+  // What an element looked like when a person acted on it: the ways a replay can find it.
+  const cut = (text) => (text || '').replace(/\s+/g, ' ').trim().slice(0, 120);
+  const IMPLIED = { A: 'link', BUTTON: 'button', SELECT: 'combobox', TEXTAREA: 'textbox', SUMMARY: 'button', H1: 'heading', H2: 'heading', H3: 'heading', IMG: 'img' };
+  const INPUT_ROLES = { button: 'button', submit: 'button', reset: 'button', checkbox: 'checkbox', radio: 'radio', range: 'slider', search: 'searchbox' };
+  const roleOf = (el) => {
+    const explicit = el.getAttribute('role');
+    if (explicit) return explicit.split(' ')[0];
+    if (el.tagName === 'INPUT') return INPUT_ROLES[el.type] || 'textbox';
+    if (el.tagName === 'A' && !el.hasAttribute('href')) return '';
+    return IMPLIED[el.tagName] || '';
+  };
+  const labelOf = (el) => {
+    if (el.labels && el.labels.length) return cut(el.labels[0].textContent);
+    const wrapping = el.closest('label');
+    return wrapping ? cut(wrapping.textContent) : '';
+  };
+  const nameOf = (el) => {
+    const aria = el.getAttribute('aria-label');
+    if (aria) return cut(aria);
+    const by = el.getAttribute('aria-labelledby');
+    if (by) return cut(by.split(' ').map((id) => (document.getElementById(id) || {}).textContent || '').join(' '));
+    const field = el.matches('input, textarea, select');
+    if (field && ['button', 'submit', 'reset'].includes(el.type)) return cut(el.value);
+    if (field) return labelOf(el) || cut(el.getAttribute('placeholder')) || cut(el.getAttribute('title'));
+    return cut(el.innerText || el.textContent) || cut(el.getAttribute('title')) || cut(el.getAttribute('alt'));
+  };
+  // Class names that look generated (hashes, CSS-in-JS) say nothing a replay can trust.
+  const stableClass = (c) => /^[a-z][a-z-]{2,30}$/i.test(c) && !/\d/.test(c);
+  const cssPath = (el) => {
+    const parts = [];
+    for (let node = el; node && node.nodeType === 1 && parts.length < 4; node = node.parentElement) {
+      if (node.id && /^[A-Za-z][\w-]*$/.test(node.id)) { parts.unshift('#' + node.id); break; }
+      let part = node.tagName.toLowerCase();
+      const classes = [...node.classList].filter(stableClass).slice(0, 2);
+      if (classes.length) part += '.' + classes.join('.');
+      const parent = node.parentElement;
+      if (parent) {
+        const same = [...parent.children].filter((c) => c.tagName === node.tagName);
+        if (same.length > 1) part += ':nth-of-type(' + (same.indexOf(node) + 1) + ')';
+      }
+      parts.unshift(part);
+    }
+    return parts.join(' > ').slice(0, 240);
+  };
+  const describe = (el) => ({
+    role: roleOf(el), name: nameOf(el), label: el.matches('input, textarea, select') ? labelOf(el) : '',
+    test_id: cut(el.getAttribute('data-testid')), id: cut(el.id), css: cssPath(el),
+    kind: el.tagName === 'INPUT' ? (el.type || 'text') : el.tagName.toLowerCase(),
+  });
+  const ACTIONABLE = 'a[href], button, input, select, textarea, summary, label, [role], [onclick], [tabindex]';
+  addEventListener('click', (e) => {
+    const origin = e.composedPath()[0];
+    if (!(origin instanceof Element)) return;
+    send(e, { type: 'acted', action: 'click', element: describe(origin.closest(ACTIONABLE) || origin) });
+  }, { capture: true, passive: true });
+  // A field's value once the person paused typing (or left it): one report per pause.
+  const pending = new Map();
+  const fill = (el, e) => {
+    pending.delete(el);
+    const secret = secretField(el) || /one-time-code/.test(el.autocomplete || '');
+    send(e, { type: 'acted', action: 'fill', element: describe(el), secret, ...(secret ? {} : { value: String(el.value).slice(0, 2000) }) });
+  };
+  const isField = (el) => el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement ||
+    (el instanceof HTMLInputElement && !['button', 'submit', 'reset', 'checkbox', 'radio', 'file', 'image'].includes(el.type));
+  addEventListener('input', (e) => {
+    const el = e.composedPath()[0];
+    if (!isField(el)) return;
+    clearTimeout(pending.get(el));
+    pending.set(el, setTimeout(() => fill(el, e), 600));
+  }, { capture: true, passive: true });
+  addEventListener('change', (e) => {
+    const el = e.composedPath()[0];
+    if (!isField(el) || !pending.has(el)) return;
+    clearTimeout(pending.get(el));
+    fill(el, e);
+  }, { capture: true, passive: true });
 })();

@@ -15,6 +15,7 @@ mod screencast;
 mod session;
 mod watch;
 
+pub use person::{KeyAction, PersonInput, PointerAction};
 pub use session::Capture;
 
 use crate::egress::TargetPolicy;

@@ -25,6 +25,8 @@ pub struct Capture {
     background: Vec<tokio::task::JoinHandle<()>>,
     /// The first failed step; the recording ends after it.
     failed: bool,
+    /// The page size in CSS px: a person's input outside it is refused.
+    viewport: crate::geometry::Size,
 }
 
 impl Capture {
@@ -42,9 +44,9 @@ impl Capture {
             Err(_) => blocked_url(&session.blocked(), &[url.to_string()]),
         };
         match (started, blocked) {
-            (Ok(started), None) => Ok(Capture::assemble(started, session, out)),
+            (Ok(started), None) => Ok(Capture::assemble(started, session, out, options)),
             (Ok(started), Some(blocked)) => {
-                let capture = Capture::assemble(started, session, out);
+                let capture = Capture::assemble(started, session, out, options);
                 let _ = capture.finish().await;
                 Err(blocked)
             }
@@ -55,14 +57,25 @@ impl Capture {
         }
     }
 
-    fn assemble(started: Started, session: browser::Session, out: &Path) -> Capture {
+    fn assemble(started: Started, session: browser::Session, out: &Path, options: &RecordOptions) -> Capture {
         let Started { driver, recorder, frames, screencast_task, background } = started;
-        Capture { session, driver, recorder, out: out.to_path_buf(), frames, screencast_task, background, failed: false }
+        Capture { session, driver, recorder, out: out.to_path_buf(), frames, screencast_task, background, failed: false, viewport: options.viewport }
     }
 
     /// Frames as they are captured, for another consumer (a live view).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<CapturedFrame>> {
         self.frames.subscribe()
+    }
+
+    /// Timeline events as they are written (a person's clicks, fills, navigations).
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<crate::recording::TimedEvent> {
+        self.recorder.events.subscribe()
+    }
+
+    /// Hands a person's input (from a live page) to the browser as real input events;
+    /// the page's own listeners put it on the timeline.
+    pub async fn drive(&self, input: &super::PersonInput) -> Result<(), CaptureError> {
+        super::person::dispatch(&self.driver.page, input, self.viewport).await.map_err(CaptureError::Browser)
     }
 
     /// Recording time now (ms since the first frame).
@@ -144,7 +157,7 @@ impl Capture {
     /// Stops recording, finishes the bundle, closes the browser, and ends the frame
     /// stream (subscribers see it closed).
     pub async fn finish(self) -> Result<RecordSummary, CaptureError> {
-        let Capture { session, driver, recorder, out, frames, screencast_task, background, failed } = self;
+        let Capture { session, driver, recorder, out, frames, screencast_task, background, failed, .. } = self;
         if !failed {
             // Let the last action's effect paint before stopping.
             tokio::time::sleep(Duration::from_millis(500)).await;

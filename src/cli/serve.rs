@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// Most client connections open at once; more wait to be accepted.
     #[arg(long, env = "DEMOREEL_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Where a demonstration's browser starts when its request names no
+    /// `session_config.browser.start_url` (without it, such a request is refused).
+    #[arg(long, env = "DEMOREEL_DEMONSTRATION_START_URL")]
+    pub demonstration_start_url: Option<String>,
     /// Seconds a signed download link works.
     #[arg(long, env = "DEMOREEL_DOWNLOAD_TTL_SECS", default_value_t = 3600)]
     pub download_ttl_secs: u64,
@@ -92,6 +96,9 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         bail!("--max-queued-per-key must be at least 1");
     }
     let targets = recording.targets()?;
+    if let Some(url) = &args.demonstration_start_url {
+        crate::api::validate::http_url(url, &targets).map_err(|reason| anyhow::anyhow!("--demonstration-start-url: {reason}"))?;
+    }
     let browser = recording.confinement(&args.data_dir)?;
     let config = crate::serve::ServeConfig {
         browser,
@@ -115,6 +122,7 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
             public_url: args.public_url,
             targets,
             max_queued_per_key: args.max_queued_per_key,
+            demonstration_start_url: args.demonstration_start_url,
         },
         max_active_per_key: recording.max_active_per_key.unwrap_or(args.recordings_at_once as u32),
         http: crate::serve::http::HttpLimits {

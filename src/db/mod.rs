@@ -1,5 +1,5 @@
 //! Persistence: API keys, runs, artifacts, credentials, feedback, uploaded templates,
-//! re-render jobs. Input: rows from the
+//! re-render jobs, demonstrations and their tasks. Input: rows from the
 //! api and the runner. Output: the same rows, read back by owner. Invariant: every read
 //! the api makes is scoped to the key that asks (another key's row reads as missing), and
 //! a status changes only along the run lifecycle (`queued → running ⇄ awaiting_input →
@@ -11,12 +11,14 @@
 //! [`connect::DatabaseLocation`].
 
 pub mod connect;
+pub mod demonstrations;
 pub mod render_jobs;
 pub mod run_signals;
 pub mod sql;
 pub mod templates;
 
 pub use connect::DatabaseLocation;
+pub use demonstrations::{DemoStatus, Demonstration, DemonstrationRepo, NewDemonstration, Task, TaskVersion};
 pub use sql::SqlDatabase;
 
 pub use render_jobs::{RenderJob, RenderJobRepo, RenderTask, TaskStatus};
@@ -336,9 +338,9 @@ pub trait FeedbackRepo: Send + Sync {
 }
 
 /// The whole database.
-pub trait Database: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo {}
+pub trait Database: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo + DemonstrationRepo {}
 
-impl<T: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo> Database for T {}
+impl<T: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo + DemonstrationRepo> Database for T {}
 
 /// A list cursor names the last item shown by its place in creation order.
 pub fn encode_cursor(seq: i64) -> String {

@@ -52,6 +52,44 @@ pub enum Event {
     Redact { x: f64, y: f64, width: f64, height: f64, duration_ms: f64 },
     /// Something went wrong in the page or the browser; the recording ends cleanly after it.
     Error { message: String },
+    /// What a person did to an element (a demonstration), reported by the page with what
+    /// the element looked like then: a click, or a field's new value (`fill`; never the
+    /// value of a password or one-time-code field, which is `secret` and has none).
+    Acted {
+        action: Action,
+        element: ElementRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        secret: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Click,
+    Fill,
+}
+
+/// An element as a person met it: the ways a replay can find it again. Every field may be
+/// empty; the page cuts each to 120 characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ElementRef {
+    /// The ARIA role, explicit or implied by the tag (`button`, `link`, `textbox`, …).
+    pub role: String,
+    /// The accessible name (aria-label, labelledby, a label, the text, the placeholder).
+    pub name: String,
+    /// The text of its `<label>`, if it is a field.
+    pub label: String,
+    /// `data-testid`.
+    pub test_id: String,
+    pub id: String,
+    /// A short CSS path from the nearest ancestor with an id, without generated class names.
+    pub css: String,
+    /// The `type` of an `<input>` (`email`, `text`, `number`, `date`, …), else the tag.
+    pub kind: String,
 }
 
 fn default_true() -> bool {

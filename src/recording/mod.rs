@@ -10,7 +10,7 @@ pub mod frames;
 pub mod keys;
 mod writer;
 
-pub use events::{Button, CursorShape, Event, Modifier, TimedEvent};
+pub use events::{Action, Button, CursorShape, ElementRef, Event, Modifier, TimedEvent};
 pub use frames::{CapturedFrame, FrameSource};
 pub use keys::chip_label;
 pub use writer::RecordingWriter;

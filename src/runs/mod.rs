@@ -80,6 +80,12 @@ impl Runner {
         Runner { db, signals, sealer, planner, config, producer, record_slots, render_slots }
     }
 
+    /// The browsers this process may have open at once, shared with the live
+    /// demonstrations it holds.
+    pub fn record_slots(&self) -> Arc<Semaphore> {
+        self.record_slots.clone()
+    }
+
     /// Takes queued runs as recording slots free up, for as long as the process lives.
     pub fn spawn_dispatcher(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {

@@ -61,7 +61,9 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Ht
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(stream), service)
+                // A share page's live channel is a WebSocket: the connection is handed over.
+                .with_upgrades();
             let _ = connection.await;
             drop(slot);
         });

@@ -12,6 +12,8 @@ pub mod lock;
 use crate::api::{self, ApiConfig, AppState, Services};
 use crate::db::Database;
 use crate::db::{DatabaseLocation, SqlDatabase};
+use crate::demonstrations::token::ShareTokens;
+use crate::demonstrations::{DemonstrationConfig, Demonstrations};
 use crate::render_jobs::{RenderWorker, WorkerConfig};
 use crate::runs::signals::InProcess;
 use crate::runs::{Runner, RunnerConfig};
@@ -164,6 +166,24 @@ pub async fn ready_to_record(db: &dyn Database, secret_key: Option<&[u8; 32]>, b
     Ok(())
 }
 
+/// The live demonstrations this process holds (sessions it left live when it stopped
+/// are failed first: their browsers are gone).
+async fn start_demonstrations(config: &ServeConfig, db: Arc<dyn Database>, runner: &Runner, signer: &UrlSigner) -> anyhow::Result<Arc<Demonstrations>> {
+    let demonstration_config = DemonstrationConfig {
+        work_dir: config.data_dir.join("demonstrations"),
+        targets: config.api.targets.clone(),
+        confinement: config.browser.clone(),
+        holder: holder_name(&config.data_dir)?,
+        viewport: crate::geometry::Size { width: 1280, height: 720 },
+    };
+    let demonstrations = Demonstrations::new(db, demonstration_config, runner.record_slots(), ShareTokens::new(signer));
+    let ended = demonstrations.recover().await?;
+    if ended > 0 {
+        tracing::warn!(ended, "demonstrations left live by the last process failed");
+    }
+    Ok(demonstrations)
+}
+
 pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     prepare_data_dir(&config.data_dir, &config.browser)?;
     let lock = lock::DataDirLock::acquire(&config.data_dir)?;
@@ -202,7 +222,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
         let worker = Arc::new(RenderWorker::new(db.clone(), artifacts.clone(), signals.clone(), worker_config));
         (worker.clone(), worker.spawn())
     });
-    let state = AppState::new(Services { db, artifacts, signer, sealer, signals, config: config.api.clone() });
+    let demonstrations = match config.workers {
+        true => Some(start_demonstrations(&config, db.clone(), &runner, &signer).await?),
+        false => None,
+    };
+    let state = AppState::new(Services { db, artifacts, signer, sealer, signals, demonstrations, config: config.api.clone() });
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| anyhow::anyhow!("--addr {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
     let app = api::router(state);

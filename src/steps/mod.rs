@@ -13,21 +13,21 @@ pub use url::Schemes;
 /// How long a step looks for its element (or text) before it fails.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Step {
     Goto {
         url: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
     },
     /// Click an element found by CSS selector, by visible text, or by role + accessible name.
     Click {
         #[serde(flatten)]
         target: Target,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
     /// Type text, into the element given (clicked first) or wherever the focus is.
@@ -38,9 +38,9 @@ pub enum Step {
         target: Target,
         #[serde(default)]
         secret: bool,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
         /// Set by the sign-in on its password step (a `secret`), never from JSON: every
         /// key is typed only while the page is on this domain (or a subdomain), so a page
@@ -54,28 +54,28 @@ pub enum Step {
         key: String,
         #[serde(default)]
         modifiers: Vec<crate::recording::Modifier>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
     },
     Scroll {
         #[serde(default)]
         dx: f64,
         dy: f64,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
     },
     /// Wait until an element or a text is visible.
     Wait {
         #[serde(flatten)]
         target: Target,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
     Pause {
         ms: u64,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
     },
     /// Wait for a value from a person (a one-time code: the runs API's input endpoint, or
@@ -85,9 +85,9 @@ pub enum Step {
         prompt: String,
         #[serde(flatten)]
         target: Target,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
 }

@@ -42,6 +42,7 @@ async fn api_with(config: ApiConfig, with_sealer: bool) -> Api {
         signer: UrlSigner::load_or_create(&dir.path().join("signing.key")).unwrap(),
         sealer: with_sealer.then(|| Arc::new(Sealer::new(&[9u8; 32]))),
         signals: hub.clone(),
+        demonstrations: None,
         config,
     });
     Api { router: api::router(state), store, hub, dir, alice, bob }

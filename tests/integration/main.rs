@@ -9,6 +9,7 @@ mod common;
 mod confine;
 mod crash;
 mod database;
+mod demonstrations;
 mod edge;
 mod egress;
 mod golden;

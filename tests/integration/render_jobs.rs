@@ -67,6 +67,7 @@ pub async fn service_on(database: &DatabaseLocation, lease: Option<Duration>, ar
         signer: UrlSigner::load_or_create(&dir.path().join("signing.key")).unwrap(),
         sealer: None,
         signals,
+        demonstrations: None,
         // Tests make many calls at once; the rate limit has tests of its own.
         config: ApiConfig { rate_per_second: 1000.0, rate_burst: 1000.0, ..ApiConfig::default() },
     });

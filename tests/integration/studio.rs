@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 /// Headless Chromium as root: its own profile, no sandbox (the page is ours, the server
 /// local), and the flags the machine needs.
-async fn browser(profile: &std::path::Path) -> (Browser, tokio::task::JoinHandle<()>) {
+pub(crate) async fn browser(profile: &std::path::Path) -> (Browser, tokio::task::JoinHandle<()>) {
     let config = BrowserConfig::builder()
         .chrome_executable(demoreel::capture::browser::executable())
         .new_headless_mode()
         .no_sandbox()
         .user_data_dir(profile)
         .window_size(1400, 1000)
-        .args(["disable-gpu", "disable-background-networking", "disable-component-update", "disable-sync", "no-first-run"])
+        .args(["disable-gpu", "disable-background-networking", "disable-component-update", "disable-sync", "no-first-run", "disable-popup-blocking"])
         .build()
         .unwrap();
     let (browser, mut handler) = Browser::launch(config).await.unwrap();
@@ -27,7 +27,7 @@ async fn browser(profile: &std::path::Path) -> (Browser, tokio::task::JoinHandle
     (browser, events)
 }
 
-async fn eval(page: &Page, expression: &str) -> Value {
+pub(crate) async fn eval(page: &Page, expression: &str) -> Value {
     page.evaluate(expression).await.unwrap_or_else(|e| panic!("{expression}: {e}")).into_value::<Value>().unwrap_or(Value::Null)
 }
 

@@ -1,0 +1,48 @@
+CREATE SEQUENCE tasks_seq;
+CREATE SEQUENCE demonstrations_seq;
+-- Demonstrations: a person drives a live browser through a share link; finishing makes a
+-- version of the demonstration's task. A task exists from the demonstration's creation
+-- (its id is answered then); its versions hold the workflow (steps as JSON, docs/steps.md).
+CREATE TABLE tasks (
+    id           TEXT PRIMARY KEY,
+    seq          BIGINT NOT NULL UNIQUE,
+    owner        TEXT NOT NULL REFERENCES api_keys(id),
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    tool_id      TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX tasks_by_owner ON tasks(owner, seq DESC);
+
+CREATE TABLE task_versions (
+    id          TEXT PRIMARY KEY,
+    task_id     TEXT NOT NULL REFERENCES tasks(id),
+    version     BIGINT NOT NULL,
+    start_url   TEXT NOT NULL,
+    steps       TEXT NOT NULL,
+    parameters  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    UNIQUE (task_id, version)
+);
+
+CREATE TABLE demonstrations (
+    id                TEXT PRIMARY KEY,
+    seq               BIGINT NOT NULL UNIQUE,
+    owner             TEXT NOT NULL REFERENCES api_keys(id),
+    task_id           TEXT NOT NULL REFERENCES tasks(id),
+    user_name         TEXT,
+    start_url         TEXT NOT NULL,
+    identity_id       TEXT,
+    max_duration_s    BIGINT NOT NULL,
+    idle_timeout_s    BIGINT NOT NULL,
+    -- recording → processing → completed | failed, or stopped.
+    status            TEXT NOT NULL,
+    task_version_id   TEXT,
+    error             TEXT,
+    -- The process holding the live browser: a restarted one ends only its own sessions.
+    holder            TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    ended_at          TEXT
+);
+CREATE INDEX demonstrations_by_owner ON demonstrations(owner, seq DESC);
