@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS demonstrations (
     -- recording → processing → completed | failed, or stopped.
     status            TEXT NOT NULL,
     task_version_id   TEXT,
+    -- The run that holds the session's recording and videos (its artifacts), once made.
+    run_id            TEXT,
     error             TEXT,
     -- The process holding the live browser: a restarted one ends only its own sessions.
     holder            TEXT NOT NULL,

@@ -63,8 +63,18 @@ async fn list_artifacts(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let run = super::runs::own_run(&state, &key, &id).await?;
-    let artifacts = pick_generation(state.services.db.artifacts(&run.id).await?, &query)?;
-    let data = artifacts.iter().map(|a| ArtifactView::new(a, download_url(&state, &headers, a))).collect();
+    listing(&state, &headers, Some(&run.id), &query).await
+}
+
+/// The artifacts of run `run_id` (none without a run) with signed links, the generation
+/// picked by `?generation=`.
+pub(super) async fn listing(state: &AppState, headers: &HeaderMap, run_id: Option<&str>, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+    let stored = match run_id {
+        Some(run_id) => state.services.db.artifacts(run_id).await?,
+        None => Vec::new(),
+    };
+    let artifacts = pick_generation(stored, query)?;
+    let data = artifacts.iter().map(|a| ArtifactView::new(a, download_url(state, headers, a))).collect();
     Ok(axum::Json(ListView { data, next_cursor: None }).into_response())
 }
 

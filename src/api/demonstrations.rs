@@ -30,6 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/demonstrations/{id}", get(read))
         .route("/v1/demonstrations/{id}/recording/complete", post(complete))
         .route("/v1/demonstrations/{id}/stop", post(stop))
+        .route("/v1/demonstrations/{id}/artifacts", get(artifacts))
         .route("/v1/tasks/{id}", get(task))
 }
 
@@ -184,6 +185,7 @@ fn view(demonstration: &Demonstration) -> Value {
         "task_name": demonstration.task_name,
         "user_name": demonstration.user_name,
         "start_url": demonstration.start_url,
+        "run_id": demonstration.run_id,
         "error": demonstration.error,
         "created_at": demonstration.created_at,
         "ended_at": demonstration.ended_at,
@@ -225,6 +227,19 @@ async fn stop(State(state): State<AppState>, Caller(key): Caller, Path(id): Path
     let demonstration = owned(&state, &key.id, &id).await?;
     service(&state)?.stop(&demonstration.id, "stopped through the API").await?;
     Ok(axum::Json(json!({"success": true})).into_response())
+}
+
+/// The session's own recording: `raw.mp4` and `demo.mp4`, listed once stored (after
+/// the workflow), downloaded like a run's.
+async fn artifacts(
+    State(state): State<AppState>,
+    Caller(key): Caller,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let demonstration = owned(&state, &key.id, &id).await?;
+    super::artifacts::listing(&state, &headers, demonstration.run_id.as_deref(), &query).await
 }
 
 async fn task(State(state): State<AppState>, Caller(key): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -43,16 +43,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/demonstrate/live", get(live))
 }
 
+/// The token is in the page's URL: the page is not stored, nor sent on as a referrer.
 fn asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    // The token is in the page's URL: it must not travel on as a referrer.
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    super::studio::web_file(body, content_type, CONTENT_SECURITY_POLICY, "no-store")
 }
 
 /// A plain page for a link that opens nothing.

@@ -34,13 +34,19 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 fn page(body: &'static str, content_type: &'static str) -> Response {
+    web_file(body, content_type, CONTENT_SECURITY_POLICY, "no-cache")
+}
+
+/// A file of one of the web pages built into the binary, under the page's policy: no
+/// sniffing, no referrer (a page's URL may hold its token).
+pub(super) fn web_file(body: &'static str, content_type: &'static str, policy: &'static str, cache: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
 }
 

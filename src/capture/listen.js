@@ -59,6 +59,8 @@
     (el.type === 'password' || /one-time-code/.test(el.autocomplete || '') || /\b(otp|code|verification)\b/i.test(el.name + ' ' + el.id));
   addEventListener('keydown', (e) => {
     if (['Shift', 'Control', 'Alt', 'Meta'].includes(e.key)) return;
+    // A key that acts rather than types: what was typed before it is reported first.
+    if (['Enter', 'Tab', 'Escape'].includes(e.key) || e.ctrlKey || e.metaKey || e.altKey) flushFills();
     const modifiers = [];
     if (e.ctrlKey) modifiers.push('ctrl');
     if (e.altKey) modifiers.push('alt');
@@ -125,28 +127,33 @@
   const ACTIONABLE = 'a[href], button, input, select, textarea, summary, label, [role], [onclick], [tabindex]';
   addEventListener('click', (e) => {
     const origin = e.composedPath()[0];
-    if (!(origin instanceof Element)) return;
+    // A click no pointer made (Enter submitting a form clicks its button) is the key's
+    // doing: the key is the action, or a replay would do it twice.
+    if (!(origin instanceof Element) || e.detail === 0) return;
     send(e, { type: 'acted', action: 'click', element: describe(origin.closest(ACTIONABLE) || origin) });
   }, { capture: true, passive: true });
-  // A field's value once the person paused typing (or left it): one report per pause.
+  // A field's value once the person paused typing, left the field or pressed a key that
+  // acts (Enter): one report per pause, stamped with the last keystroke's time, so that
+  // it comes before what the key did.
   const pending = new Map();
-  const fill = (el, e) => {
+  const fill = (el) => {
+    const { timer, last } = pending.get(el);
+    clearTimeout(timer);
     pending.delete(el);
     const secret = secretField(el) || /one-time-code/.test(el.autocomplete || '');
-    send(e, { type: 'acted', action: 'fill', element: describe(el), secret, ...(secret ? {} : { value: String(el.value).slice(0, 2000) }) });
+    send(last, { type: 'acted', action: 'fill', element: describe(el), secret, ...(secret ? {} : { value: String(el.value).slice(0, 2000) }) });
   };
+  const flushFills = () => [...pending.keys()].forEach(fill);
   const isField = (el) => el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement ||
     (el instanceof HTMLInputElement && !['button', 'submit', 'reset', 'checkbox', 'radio', 'file', 'image'].includes(el.type));
   addEventListener('input', (e) => {
     const el = e.composedPath()[0];
     if (!isField(el)) return;
-    clearTimeout(pending.get(el));
-    pending.set(el, setTimeout(() => fill(el, e), 600));
+    if (pending.has(el)) clearTimeout(pending.get(el).timer);
+    pending.set(el, { timer: setTimeout(() => fill(el), 600), last: e });
   }, { capture: true, passive: true });
   addEventListener('change', (e) => {
     const el = e.composedPath()[0];
-    if (!isField(el) || !pending.has(el)) return;
-    clearTimeout(pending.get(el));
-    fill(el, e);
+    if (isField(el) && pending.has(el)) fill(el);
   }, { capture: true, passive: true });
 })();

@@ -58,6 +58,8 @@ pub struct Demonstration {
     pub idle_timeout_s: u64,
     pub status: DemoStatus,
     pub task_version_id: Option<String>,
+    /// The run holding the session's recording and videos.
+    pub run_id: Option<String>,
     pub error: Option<String>,
     pub created_at: String,
     pub ended_at: Option<String>,
@@ -119,6 +121,8 @@ pub trait DemonstrationRepo: Send + Sync {
     /// Sessions `holder` left live when it stopped: failed, with the reason.
     async fn end_held_demonstrations(&self, holder: &str, reason: &str, now: &str) -> DbResult<u32>;
     async fn task(&self, owner: &str, id: &str) -> DbResult<Option<(Task, Vec<TaskVersion>)>>;
+    /// Names the run that holds the session's recording and videos.
+    async fn set_demonstration_run(&self, id: &str, run_id: &str) -> DbResult<()>;
 }
 
 const SELECT_DEMONSTRATION: &str =
@@ -140,6 +144,7 @@ fn demonstration_from(row: &AnyRow) -> DbResult<Demonstration> {
         idle_timeout_s: row.get::<i64, _>("idle_timeout_s") as u64,
         status: DemoStatus::parse(&status).ok_or_else(|| DbError::Corrupt(format!("demonstration status {status:?}")))?,
         task_version_id: row.get("task_version_id"),
+        run_id: row.get("run_id"),
         error: row.get("error"),
         created_at: row.get("created_at"),
         ended_at: row.get("ended_at"),
@@ -273,6 +278,11 @@ impl DemonstrationRepo for SqlDatabase {
             .execute(&self.pool)
             .await?;
         Ok(ended.rows_affected() as u32)
+    }
+
+    async fn set_demonstration_run(&self, id: &str, run_id: &str) -> DbResult<()> {
+        sqlx::query("UPDATE demonstrations SET run_id = $1 WHERE id = $2").bind(run_id).bind(id).execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn task(&self, owner: &str, id: &str) -> DbResult<Option<(Task, Vec<TaskVersion>)>> {

@@ -9,6 +9,7 @@
 
 pub mod live;
 pub mod token;
+mod videos;
 pub mod workflow;
 
 use crate::capture::confine::Confinement;
@@ -42,6 +43,8 @@ pub struct Demonstrations {
     slots: Arc<Semaphore>,
     live: Mutex<HashMap<String, Arc<LiveSession>>>,
     pub tokens: token::ShareTokens,
+    /// Where a finished session's videos go (as a run's artifacts).
+    producer: crate::produce::Producer,
 }
 
 /// Why finishing a demonstration was refused.
@@ -52,8 +55,8 @@ pub enum NotRecording {
 }
 
 impl Demonstrations {
-    pub fn new(db: Arc<dyn Database>, config: DemonstrationConfig, slots: Arc<Semaphore>, tokens: token::ShareTokens) -> Arc<Demonstrations> {
-        Arc::new(Demonstrations { db, config, slots, live: Mutex::new(HashMap::new()), tokens })
+    pub fn new(producer: crate::produce::Producer, config: DemonstrationConfig, slots: Arc<Semaphore>, tokens: token::ShareTokens) -> Arc<Demonstrations> {
+        Arc::new(Demonstrations { db: producer.db.clone(), config, slots, live: Mutex::new(HashMap::new()), tokens, producer })
     }
 
     /// Sessions a previous run of this process left live: their browsers are gone.
@@ -84,8 +87,18 @@ impl Demonstrations {
         let (demonstration, held) = (demonstration.clone(), session.clone());
         tokio::spawn(async move {
             let ended = this.supervise(&demonstration, &held, commands).await;
+            let completed = matches!(ended, LiveState::Completed { .. });
             held.state.send_replace(ended);
             this.live.lock().unwrap().remove(&demonstration.id);
+            // The person is done; the videos of what they did are made after, in the
+            // session's slot (the render is the heavy part of a recording's cost).
+            if completed {
+                let bundle = this.config.work_dir.join(&demonstration.id).join("recording");
+                match videos::keep(&this.db, &this.producer, &demonstration, &bundle).await {
+                    Ok(run_id) => tracing::info!(demonstration = %demonstration.id, run = %run_id, "demonstration videos stored"),
+                    Err(error) => tracing::warn!(demonstration = %demonstration.id, %error, "the demonstration's videos were not made"),
+                }
+            }
             drop(slot);
         });
         session

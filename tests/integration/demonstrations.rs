@@ -120,21 +120,30 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         share.click(on_screen(&share, &layout["password"], &viewport).await).await.unwrap();
         share.find_element("#keys").await.unwrap().type_str(demoreel::sample_app::PASSWORD).await.unwrap();
         let started = Instant::now();
-        while !(panel_text(&share).await.contains(EMAIL) && panel_text(&share).await.contains("Password")) {
+        // The e-mail's typing is listed once typing pauses; the password's comes with Enter
+        // at the latest (masked), before what Enter did.
+        while !panel_text(&share).await.contains(EMAIL) {
             assert!(started.elapsed() < Duration::from_secs(20), "the panel lists the typing: {}", panel_text(&share).await);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         share.find_element("#keys").await.unwrap().press_key("Enter").await.unwrap();
+        let started = Instant::now();
+        while !panel_text(&share).await.contains("•••••• → Password") {
+            assert!(started.elapsed() < Duration::from_secs(20), "the panel lists the password's typing, masked: {}", panel_text(&share).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let panel = panel_text(&share).await;
         assert!(panel.contains("Work email"), "a click or typing names the field: {panel}");
         assert!(panel.to_lowercase().contains("click\nwork email"), "the click on the field is listed with its name: {panel}");
         assert!(!panel.contains(demoreel::sample_app::PASSWORD), "the password is masked in the panel: {panel}");
         // Let the sign-in answer in the live browser before finishing.
         tokio::time::sleep(Duration::from_millis(1500)).await;
+        share.save_screenshot(chromiumoxide::page::ScreenshotParams::builder().build(), crate::common::output_dir().join("demonstration-recording.png")).await.unwrap();
 
         share.find_element("#finish").await.unwrap().click().await.unwrap();
         until(&share, "demonstration.state === 'completed'", "completion").await;
         assert!(eval(&share, "document.getElementById('overlay-title').textContent").await.as_str().unwrap().contains("Thanks, Sarah!"));
+        share.save_screenshot(chromiumoxide::page::ScreenshotParams::builder().build(), crate::common::output_dir().join("demonstration-completed.png")).await.unwrap();
         until(&opener, "window.heard.length > 0", "the opener's message").await;
         let message = eval(&opener, "window.heard[0]").await;
 
@@ -155,10 +164,29 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         assert_eq!(steps[0], json!({"action": "goto", "url": world.app.url("/")}));
         assert!(steps.contains(&json!({"action": "type", "text": EMAIL, "role": "textbox", "name": "Work email", "secret": false})), "{steps:?}");
         assert!(steps.contains(&json!({"action": "input", "prompt": "Password", "role": "textbox", "name": "Password"})), "{steps:?}");
-        assert!(steps.contains(&json!({"action": "press", "key": "Enter", "modifiers": []})), "{steps:?}");
+        assert_eq!(steps.last(), Some(&json!({"action": "press", "key": "Enter", "modifiers": []})), "Enter submitted the form (its click is not a step): {steps:?}");
         assert_eq!(version["parameters"], json!([{"name": "work_email", "type": "email", "example": EMAIL}]));
         let kept = std::fs::read_to_string(world.data.join("demonstrations").join(id).join("recording").join("timeline.jsonl")).unwrap();
         assert!(!kept.contains(demoreel::sample_app::PASSWORD) && !task.to_string().contains(demoreel::sample_app::PASSWORD), "no password kept");
+
+        // The session's own videos: demo.mp4 shows what the person did, and no password.
+        let started = Instant::now();
+        let demo_id = loop {
+            let (code, listed) = client.call(reqwest::Method::GET, &format!("/v1/demonstrations/{id}/artifacts"), None).await;
+            assert_eq!(code, 200, "{listed}");
+            if let Some(demo) = listed["data"].as_array().unwrap().iter().find(|a| a["name"] == json!("demo.mp4")) {
+                break demo["id"].as_str().unwrap().to_string();
+            }
+            assert!(started.elapsed() < Duration::from_secs(90), "no demo.mp4 after 90 s: {listed}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let (code, bytes) = client.download(&demo_id).await;
+        assert_eq!(code, 200);
+        let video = dir.path().join("demo.mp4");
+        std::fs::write(&video, bytes).unwrap();
+        let seen = crate::privacy::read_every_frame(crate::privacy::mp4_pictures(&video), dir.path(), "demonstration");
+        assert!(seen.contains("orbit.test") && seen.contains("Check your email"), "demo.mp4 shows the typing and the page it led to: {seen}");
+        assert!(!seen.contains(demoreel::sample_app::PASSWORD));
 
         // The session's browser is gone, and a second finish is a conflict.
         assert_eq!(browsers_of(world.server.pid()), 0, "the demonstration's browser was closed");
