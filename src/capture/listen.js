@@ -52,7 +52,9 @@
   }, { capture: true, passive: true });
   addEventListener('pointerdown', (e) => send(e, { type: 'pointer_down', ...at(e), button: button(e) }), { capture: true, passive: true });
   addEventListener('pointerup', (e) => send(e, { type: 'pointer_up', ...at(e), button: button(e) }), { capture: true, passive: true });
-  addEventListener('click', (e) => send(e, { type: 'click', ...at(e), button: button(e) }), { capture: true, passive: true });
+  // A click no pointer made (Enter submitting a form clicks its button, at 0, 0) is not
+  // a click of the pointer: the cursor must not jump to the corner for it.
+  addEventListener('click', (e) => { if (e.detail !== 0) send(e, { type: 'click', ...at(e), button: button(e) }); }, { capture: true, passive: true });
   addEventListener('wheel', (e) => send(e, { type: 'scroll', ...at(e), dx: e.deltaX, dy: e.deltaY }), { capture: true, passive: true });
 
   const secretField = (el) => el instanceof HTMLInputElement &&

@@ -55,7 +55,7 @@ pub struct LiveSession {
     cursor: watch::Sender<CursorShape>,
     panel: broadcast::Sender<PanelItem>,
     /// The panel so far, for a page that opens (or reconnects) late.
-    history: Mutex<Vec<PanelItem>>,
+    history: Mutex<std::collections::VecDeque<PanelItem>>,
     pub(super) state: watch::Sender<LiveState>,
     pub(super) last_input: Mutex<Instant>,
     pub(super) commands: mpsc::UnboundedSender<Command>,
@@ -78,7 +78,7 @@ impl LiveSession {
             frame: watch::channel(None).0,
             cursor: watch::channel(CursorShape::Default).0,
             panel: broadcast::channel(256).0,
-            history: Mutex::new(Vec::new()),
+            history: Mutex::new(std::collections::VecDeque::new()),
             state: watch::channel(LiveState::Starting).0,
             last_input: Mutex::new(Instant::now()),
             commands,
@@ -102,7 +102,7 @@ impl LiveSession {
     /// The panel so far and a receiver of what comes next.
     pub fn panel(&self) -> (Vec<PanelItem>, broadcast::Receiver<PanelItem>) {
         let history = self.history.lock().unwrap();
-        (history.clone(), self.panel.subscribe())
+        (history.iter().cloned().collect(), self.panel.subscribe())
     }
 
     pub fn started_epoch_ms(&self) -> Option<u64> {
@@ -163,13 +163,13 @@ impl LiveSession {
         let Some(item) = panel_item(timed) else { return };
         let mut history = self.history.lock().unwrap();
         // Scrolling is many wheel events: one line per gesture.
-        if item.kind == "scroll" && history.last().is_some_and(|last| last.kind == "scroll" && timed.t_ms - last.t_ms < 1500.0) {
+        if item.kind == "scroll" && history.back().is_some_and(|last| last.kind == "scroll" && timed.t_ms - last.t_ms < 1500.0) {
             return;
         }
         if history.len() == HISTORY {
-            history.remove(0);
+            history.pop_front();
         }
-        history.push(item.clone());
+        history.push_back(item.clone());
         let _ = self.panel.send(item);
     }
 }

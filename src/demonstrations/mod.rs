@@ -47,13 +47,6 @@ pub struct Demonstrations {
     producer: crate::produce::Producer,
 }
 
-/// Why finishing a demonstration was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum NotRecording {
-    #[error("the demonstration is {0}, not recording")]
-    Status(&'static str),
-}
-
 impl Demonstrations {
     pub fn new(producer: crate::produce::Producer, config: DemonstrationConfig, slots: Arc<Semaphore>, tokens: token::ShareTokens) -> Arc<Demonstrations> {
         Arc::new(Demonstrations { db: producer.db.clone(), config, slots, live: Mutex::new(HashMap::new()), tokens, producer })
@@ -110,7 +103,7 @@ impl Demonstrations {
         let now = crate::db::now();
         if !self.db.move_demonstration(id, &[DemoStatus::Recording], DemoStatus::Processing, None, &now).await? {
             let status = self.db.demonstration(None, id).await?.map_or("gone", |d| d.status.as_str());
-            return Err(FinishError::NotRecording(NotRecording::Status(status)));
+            return Err(FinishError::NotRecording(status));
         }
         match self.live(id) {
             Some(session) => session.command(Command::Finish),
@@ -226,8 +219,9 @@ impl Demonstrations {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FinishError {
-    #[error("{0}")]
-    NotRecording(NotRecording),
+    /// The demonstration is in this status, not `recording`.
+    #[error("the demonstration is {0}, not recording")]
+    NotRecording(&'static str),
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
 }

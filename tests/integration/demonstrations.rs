@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 
 const EMAIL: &str = "ada@orbit.test";
 
+/// Waits until `condition` is true on the page; an evaluation that fails because the
+/// page is between documents (a navigation, a re-render) counts as not yet.
 async fn until(page: &Page, condition: &str, what: &str) {
     let started = Instant::now();
-    while eval(page, condition).await != json!(true) {
+    while page.evaluate(condition).await.ok().and_then(|v| v.into_value::<Value>().ok()) != Some(json!(true)) {
         assert!(started.elapsed() < Duration::from_secs(45), "{what}: not within 45 s; the page shows {}", eval(page, "document.body.innerText").await);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -184,7 +186,13 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         assert_eq!(code, 200);
         let video = dir.path().join("demo.mp4");
         std::fs::write(&video, bytes).unwrap();
-        let seen = crate::privacy::read_every_frame(crate::privacy::mp4_pictures(&video), dir.path(), "demonstration");
+        let pictures = crate::privacy::mp4_pictures(&video);
+        // The frame after the sign-in's typing, kept to look at.
+        let last = pictures.last().unwrap();
+        image::save_buffer(crate::common::output_dir().join("demonstration-demo-last.png"), &last.rgba, last.width, last.height, image::ExtendedColorType::Rgba8).unwrap();
+        let middle = &pictures[pictures.len() / 2];
+        image::save_buffer(crate::common::output_dir().join("demonstration-demo-middle.png"), &middle.rgba, middle.width, middle.height, image::ExtendedColorType::Rgba8).unwrap();
+        let seen = crate::privacy::read_every_frame(pictures, dir.path(), "demonstration");
         assert!(seen.contains("orbit.test") && seen.contains("Check your email"), "demo.mp4 shows the typing and the page it led to: {seen}");
         assert!(!seen.contains(demoreel::sample_app::PASSWORD));
 
