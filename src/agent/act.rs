@@ -77,10 +77,23 @@ impl<'a> Act<'a> {
         if self.journal.is_cancelled() { Err(Stop::Cancelled) } else { Ok(()) }
     }
 
-    /// Runs the workflow's steps in order.
-    pub async fn workflow(&mut self, steps: &[Step]) -> Result<(), Stop> {
+    /// Runs the workflow's steps in order; a `sign_in` step signs in with `credential`.
+    pub async fn workflow(&mut self, steps: &[Step], credential: Option<(&Credential, Option<&str>)>) -> Result<(), Stop> {
         self.plan("workflow", 0, steps);
-        self.steps(steps).await
+        for step in steps {
+            self.checkpoint()?;
+            match (step, credential) {
+                (Step::SignIn { .. }, Some((credential, password))) => self.sign_in(credential, password).await?,
+                (Step::SignIn { .. }, None) => {
+                    return Err(Stop::failed(
+                        ErrorCode::NoCredential,
+                        "the workflow signs in and the run has no credential (options.auth, or a saved default for the site)",
+                    ));
+                }
+                _ => self.step(step).await?,
+            }
+        }
+        Ok(())
     }
 
     /// Signs in (when there is a credential), then carries out each clause.
@@ -175,7 +188,16 @@ impl<'a> Act<'a> {
     /// Fills the sign-in form: the login name, the password (a secret), submit; then a
     /// one-time code if the product asks for one.
     async fn sign_in(&mut self, credential: &Credential, password: Option<&str>) -> Result<(), Stop> {
-        let view = self.observe().await?;
+        // A page that draws its form after loading gets the step's usual time to show it.
+        let started = std::time::Instant::now();
+        let view = loop {
+            let view = self.observe().await?;
+            if view.elements.iter().any(|e| e.is_login_name()) || started.elapsed() >= Duration::from_millis(crate::steps::DEFAULT_TIMEOUT_MS) {
+                break view;
+            }
+            self.checkpoint()?;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
         let Some(name_field) = view.elements.iter().find(|e| e.is_login_name()) else {
             return Err(Stop::failed(ErrorCode::LoginFailed, "no e-mail or username field on the page"));
         };

@@ -33,6 +33,8 @@ const LOCATE_JS: &str = include_str!("locate.js");
 /// with Debian's Chromium (software compositing) on a 2-core machine, over 4 recordings of
 /// `tests/pages/clock.html`. Half-way keeps the click within a frame either side.
 const SCREENCAST_AFTER_PRESENTATION_MS: f64 = 16.7;
+/// How long a target's first way is looked for alone before its fallbacks join in.
+const FIRST_WAY_ALONE_MS: u64 = 2_000;
 /// Marks the focused field as holding a secret (see the script's header).
 const MASK_SECRET_JS: &str = include_str!("mask_secret.js");
 /// Answers when the page showed its reaction to a click (see the script's header).
@@ -103,6 +105,8 @@ impl Driver {
             Step::Pause { ms, .. } => tokio::time::sleep(Duration::from_millis(*ms)).await,
             // The asking happens in `Capture::step`, outside the step's time limit.
             Step::Input { .. } => return Err("an input step needs a value".into()),
+            // Signing in needs the run's credential: the act loop does it, never the driver.
+            Step::SignIn { .. } => return Err("a sign-in step needs a credential (options.auth, or a saved default for the site)".into()),
         }
         Ok(())
     }
@@ -117,24 +121,40 @@ impl Driver {
         Ok(answer.into_value::<String>().unwrap_or_default())
     }
 
+    /// Finds the target's element (scrolled into view) and answers its centre. The
+    /// target's first way has the page to itself for a moment (a page still loading
+    /// would otherwise let a looser fallback match something else); then every way is
+    /// tried in order on each look.
     pub(super) async fn locate(&self, target: &steps::Target, timeout_ms: Option<u64>) -> Result<(f64, f64), String> {
-        let query = serde_json::to_string(target).map_err(|e| e.to_string())?;
-        let script = format!("({LOCATE_JS})({query})");
+        let scripts = target
+            .ways()
+            .map(|way| {
+                let query = serde_json::json!({"selector": way.selector, "text": way.text, "role": way.role, "name": way.name});
+                format!("({LOCATE_JS})({query})")
+            })
+            .collect::<Vec<_>>();
         let timeout = Duration::from_millis(timeout_ms.unwrap_or(steps::DEFAULT_TIMEOUT_MS));
+        let first_alone = timeout.min(Duration::from_millis(FIRST_WAY_ALONE_MS));
         let started = std::time::Instant::now();
         loop {
-            if let Ok(result) = self.page.evaluate(script.as_str()).await
-                && let Ok(Some(point)) = result.into_value::<Option<[f64; 2]>>()
-            {
-                // Give a smooth scroll into view time to settle.
-                tokio::time::sleep(Duration::from_millis(120)).await;
-                return Ok((point[0], point[1]));
+            let tried = if started.elapsed() < first_alone { 1 } else { scripts.len() };
+            for script in &scripts[..tried] {
+                if let Ok(result) = self.page.evaluate(script.as_str()).await
+                    && let Ok(Some(point)) = result.into_value::<Option<[f64; 2]>>()
+                {
+                    // Give a smooth scroll into view time to settle.
+                    tokio::time::sleep(Duration::from_millis(120)).await;
+                    return Ok((point[0], point[1]));
+                }
             }
             if self.crashed() {
                 return Err("the page's renderer crashed".into());
             }
             if started.elapsed() >= timeout {
-                return Err(format!("{} not found within {} ms", target.describe(), timeout.as_millis()));
+                return Err(match target.fallbacks.len() {
+                    0 => format!("{} not found within {} ms", target.describe(), timeout.as_millis()),
+                    _ => format!("not found within {} ms by any locator (tried {})", timeout.as_millis(), target.describe_all()),
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

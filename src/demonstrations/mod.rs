@@ -8,6 +8,7 @@
 //! updates, so the api and the session never disagree about who ended it.
 
 pub mod live;
+pub mod locators;
 pub mod token;
 mod videos;
 pub mod workflow;
@@ -196,6 +197,12 @@ impl Demonstrations {
             Err(error) => return self.fail(&demonstration.id, &format!("reading the recording: {error}")).await,
         };
         let made = workflow::from_timeline(&demonstration.start_url, &recording.events);
+        // What a replay will run must be a step list the runner accepts.
+        if let Err(error) = serde_json::to_value(&made.steps).map_err(|e| e.to_string()).and_then(|steps| {
+            crate::steps::parse_with(&steps, crate::steps::Schemes::Web).map(|_| ()).map_err(|e| e.to_string())
+        }) {
+            return self.fail(&demonstration.id, &format!("the demonstrated workflow is not a valid step list: {error}")).await;
+        }
         let (steps, parameters) = match (serde_json::to_value(&made.steps), serde_json::to_value(&made.parameters)) {
             (Ok(steps), Ok(parameters)) => (steps, parameters),
             _ => return self.fail(&demonstration.id, "the workflow could not be written").await,

@@ -1,23 +1,16 @@
 //! A demonstration's timeline made into a workflow. Input: the start URL and the timeline
 //! of a person-driven recording (clicks and fills with what each element looked like,
-//! keys, scrolls). Output: steps in the step schema (`docs/steps.md`) and the parameters
-//! the typed values declare. Invariant: no secret becomes a value (a password or
-//! one-time-code field becomes an `input` step); each element is found by the most
-//! robust locator it offered (role + accessible name, then test id, id, text, CSS).
+//! keys, scrolls, navigations). Output: steps in the step schema (`docs/steps.md`) and
+//! the parameters the typed values declare (each typed value becomes a `{{name}}`
+//! placeholder a replay fills). Invariant: no secret becomes a value: a sign-in (a login
+//! name, a password, its submit and a one-time code) becomes one `sign_in` step that a
+//! replay does with its own credential, any other secret field an `input` step; noise
+//! (focus clicks, clicks on nothing, small scrolls) makes no step.
 
+use super::locators::{is_nothing, locate};
 use crate::recording::{Action, ElementRef, Event, Modifier, TimedEvent};
+use crate::steps::params::{Parameter, placeholder};
 use crate::steps::{Step, Target};
-use serde::Serialize;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Parameter {
-    pub name: String,
-    /// `email`, `text`, `number`, `date` or `choice`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The value the person typed.
-    pub example: String,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
@@ -25,33 +18,23 @@ pub struct Workflow {
     pub parameters: Vec<Parameter>,
 }
 
-/// Roles the step schema's `role` locator finds by accessible name.
-const NAMED_ROLES: [&str; 10] = ["button", "link", "textbox", "checkbox", "radio", "tab", "menuitem", "option", "combobox", "searchbox"];
-
-/// The most robust way to find `element` again.
-pub fn locate(element: &ElementRef) -> Target {
-    let none = Target::default();
-    if NAMED_ROLES.contains(&element.role.as_str()) && !element.name.is_empty() {
-        return Target { role: Some(element.role.clone()), name: Some(element.name.clone()), ..none };
-    }
-    if !element.test_id.is_empty() {
-        return Target { selector: Some(format!("[data-testid=\"{}\"]", element.test_id.replace('"', "\\\""))), ..none };
-    }
-    if !element.id.is_empty() && element.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Target { selector: Some(format!("#{}", element.id)), ..none };
-    }
-    if !element.name.is_empty() && !matches!(element.kind.as_str(), "textarea" | "select") && element.role != "textbox" {
-        return Target { text: Some(element.name.clone()), ..none };
-    }
-    Target { selector: (!element.css.is_empty()).then(|| element.css.clone()), ..none }
-}
-
 /// One action of the person, before steps are made of it.
+#[derive(Debug)]
 enum Act<'a> {
     Click(&'a ElementRef),
     Fill { element: &'a ElementRef, value: Option<&'a str> },
     Press { key: &'a str, modifiers: &'a [Modifier] },
     Scroll { dx: f64, dy: f64 },
+    /// A login name, a password, the submit, and a one-time code if one was asked.
+    SignIn,
+}
+
+/// An act, when it happened, and whether the page navigated just before it.
+#[derive(Debug)]
+struct Timed<'a> {
+    act: Act<'a>,
+    t_ms: f64,
+    after_navigation: bool,
 }
 
 /// Keys worth a step of their own: ones that submit or dismiss, and shortcuts. Other
@@ -61,10 +44,15 @@ fn pressed(key: &str, modifiers: &[Modifier]) -> bool {
     key != "•" && (commanding || matches!(key, "Enter" | "Escape"))
 }
 
-fn acts(events: &[TimedEvent]) -> Vec<Act<'_>> {
-    let mut acts: Vec<Act> = Vec::new();
+fn acts(events: &[TimedEvent]) -> Vec<Timed<'_>> {
+    let mut acts: Vec<Timed> = Vec::new();
+    let mut navigated = false;
     for timed in events {
         let act = match &timed.event {
+            Event::Navigation { .. } => {
+                navigated = true;
+                continue;
+            }
             Event::Acted { action: Action::Click, element, .. } => Act::Click(element),
             Event::Acted { action: Action::Fill, element, value, secret } => Act::Fill { element, value: if *secret { None } else { value.as_deref() } },
             Event::Key { key, modifiers, .. } if pressed(key, modifiers) => Act::Press { key, modifiers },
@@ -72,41 +60,133 @@ fn acts(events: &[TimedEvent]) -> Vec<Act<'_>> {
             _ => continue,
         };
         // Repeats fold: a field filled again keeps its last value, a scroll adds up.
-        match (acts.last_mut(), &act) {
+        match (acts.last_mut().map(|last| &mut last.act), &act) {
             (Some(Act::Fill { element: before, value }), Act::Fill { element, value: now }) if before.css == element.css => *value = *now,
             (Some(Act::Scroll { dx, dy }), Act::Scroll { dx: more_x, dy: more_y }) => {
                 *dx += more_x;
                 *dy += more_y;
             }
-            _ => acts.push(act),
+            _ => acts.push(Timed { act, t_ms: timed.t_ms, after_navigation: std::mem::take(&mut navigated) }),
         }
     }
     acts
 }
 
+fn is_password(act: &Act) -> bool {
+    matches!(act, Act::Fill { element, value: None } if element.kind == "password")
+}
+
+/// A click that only put the focus in the field filled next.
+fn is_focus_click(acts: &[Timed], index: usize) -> bool {
+    matches!((&acts[index].act, acts.get(index + 1).map(|a| &a.act)), (Act::Click(element), Some(Act::Fill { element: next, .. })) if next.css == element.css)
+}
+
+/// What submits a form: Enter, or a click on a button.
+fn is_submit(act: &Act) -> bool {
+    matches!(act, Act::Press { key: "Enter", modifiers } if modifiers.is_empty()) || matches!(act, Act::Click(element) if element.role == "button")
+}
+
+/// The sign-ins folded into one act each: from the login name typed before a password
+/// (focus clicks between them included), through the submit after it, and a one-time
+/// code typed and submitted next. A password with no login name before it (a PIN, a
+/// confirmation) stays a secret field that a replay asks for.
+fn fold_sign_ins(mut acts: Vec<Timed<'_>>) -> Vec<Timed<'_>> {
+    let mut from = 0;
+    while let Some(password) = acts[from..].iter().position(|a| is_password(&a.act)).map(|p| p + from) {
+        from = password + 1;
+        let mut start = password;
+        while start > 0 && is_focus_click(&acts, start - 1) {
+            start -= 1;
+        }
+        if !(start > 0 && matches!(acts[start - 1].act, Act::Fill { value: Some(_), .. })) {
+            continue;
+        }
+        start -= 1;
+        while start > 0 && is_focus_click(&acts, start - 1) {
+            start -= 1;
+        }
+        let mut end = password;
+        if acts.get(end + 1).is_some_and(|a| is_submit(&a.act)) {
+            end += 1;
+            let mut code = end + 1;
+            while code < acts.len() && is_focus_click(&acts, code) {
+                code += 1;
+            }
+            if matches!(acts.get(code).map(|a| &a.act), Some(Act::Fill { value: None, element }) if element.kind != "password") {
+                end = code;
+                if acts.get(end + 1).is_some_and(|a| is_submit(&a.act)) {
+                    end += 1;
+                }
+            }
+        }
+        let folded = Timed { act: Act::SignIn, t_ms: acts[start].t_ms, after_navigation: acts[start].after_navigation };
+        acts.splice(start..=end, [folded]);
+        from = start + 1;
+    }
+    acts
+}
+
+/// The person waited this long for the element they acted on next: the replay waits
+/// for it explicitly, with room to spare.
+const WAITED_MS: f64 = 1_500.0;
+
+/// A `wait` for `target` when the person waited for it to appear: after a navigation,
+/// or long after their previous step (`waited_ms`).
+fn wait_for(target: &Target, navigated: bool, waited_ms: f64) -> Option<Step> {
+    if !(navigated || waited_ms >= WAITED_MS) {
+        return None;
+    }
+    let timeout_ms = ((waited_ms * 3.0) as u64).clamp(crate::steps::DEFAULT_TIMEOUT_MS, 60_000);
+    Some(Step::Wait { target: target.clone(), label: None, timeout_ms: Some(timeout_ms) })
+}
+
 /// The workflow a person demonstrated from `start_url`.
 pub fn from_timeline(start_url: &str, events: &[TimedEvent]) -> Workflow {
-    let acts = acts(events);
+    let acts = fold_sign_ins(acts(events));
     let mut steps = vec![Step::Goto { url: start_url.to_string(), label: None }];
     let mut parameters: Vec<Parameter> = Vec::new();
-    for (index, act) in acts.iter().enumerate() {
-        match act {
-            // A click that only put the focus in the field filled next is part of the fill.
-            Act::Click(element) if matches!(acts.get(index + 1), Some(Act::Fill { element: next, .. }) if next.css == element.css) => {}
-            Act::Click(element) => steps.push(Step::Click { target: locate(element), label: None, timeout_ms: None }),
+    // Since the last step: did the page navigate, and when did the person first reach
+    // for the next element (a focus click counts)?
+    let mut navigated = false;
+    let mut reached_ms: Option<f64> = None;
+    let mut last_step_ms: Option<f64> = None;
+    for (index, timed) in acts.iter().enumerate() {
+        navigated |= timed.after_navigation;
+        let found_by = match &timed.act {
+            Act::Click(element) | Act::Fill { element, .. } => Some(locate(element)),
+            _ => None,
+        };
+        let step = match &timed.act {
+            Act::Click(_) if is_focus_click(&acts, index) => {
+                reached_ms.get_or_insert(timed.t_ms);
+                continue;
+            }
+            Act::Click(element) if is_nothing(element) => continue,
+            Act::Click(_) => Step::Click { target: found_by.clone().unwrap_or_default(), label: None, timeout_ms: None },
             Act::Fill { element, value: None } => {
                 let prompt = if element.name.is_empty() { "the secret value".to_string() } else { element.name.clone() };
-                steps.push(Step::Input { prompt, target: locate(element), label: None, timeout_ms: None });
+                Step::Input { prompt, target: found_by.clone().unwrap_or_default(), label: None, timeout_ms: None }
             }
             Act::Fill { element, value: Some(value) } => {
-                parameters.push(parameter(element, value, &parameters));
-                steps.push(Step::Type { text: value.to_string(), target: locate(element), secret: false, label: None, timeout_ms: None, only_within: None });
+                let parameter = parameter(element, value, &parameters);
+                let text = placeholder(&parameter.name);
+                parameters.push(parameter);
+                Step::Type { text, target: found_by.clone().unwrap_or_default(), secret: false, label: None, timeout_ms: None, only_within: None }
             }
-            Act::Press { key, modifiers } => steps.push(Step::Press { key: key.to_string(), modifiers: modifiers.to_vec(), label: None }),
+            Act::Press { key, modifiers } => Step::Press { key: key.to_string(), modifiers: modifiers.to_vec(), label: None },
             // A nudge of the wheel is not a step.
-            Act::Scroll { dx, dy } if dx.abs() + dy.abs() >= 100.0 => steps.push(Step::Scroll { dx: *dx, dy: *dy, label: None }),
-            Act::Scroll { .. } => {}
+            Act::Scroll { dx, dy } if dx.abs() + dy.abs() < 100.0 => continue,
+            Act::Scroll { dx, dy } => Step::Scroll { dx: *dx, dy: *dy, label: None },
+            Act::SignIn => Step::SignIn { label: None },
+        };
+        let reached = reached_ms.take().unwrap_or(timed.t_ms);
+        let waited_ms = last_step_ms.map_or(0.0, |last| reached - last);
+        if let Some(wait) = found_by.as_ref().and_then(|target| wait_for(target, navigated, waited_ms)) {
+            steps.push(wait);
         }
+        steps.push(step);
+        navigated = false;
+        last_step_ms = Some(timed.t_ms);
     }
     Workflow { steps, parameters }
 }
@@ -142,53 +222,134 @@ fn parameter(element: &ElementRef, value: &str, taken: &[Parameter]) -> Paramete
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn element(role: &str, name: &str, css: &str, kind: &str) -> ElementRef {
-        ElementRef { role: role.into(), name: name.into(), label: name.into(), css: css.into(), kind: kind.into(), ..ElementRef::default() }
+    fn element(role: &str, name: &str, id: &str, kind: &str) -> ElementRef {
+        let label = if role == "textbox" { name } else { "" };
+        ElementRef { role: role.into(), name: name.into(), label: label.into(), id: id.into(), css: if id.is_empty() { format!("form > {kind}") } else { format!("#{id}") }, kind: kind.into(), ..ElementRef::default() }
     }
 
     fn at(t_ms: f64, event: Event) -> TimedEvent {
         TimedEvent { t_ms, event }
     }
 
-    #[test]
-    fn clicks_and_fills_become_steps_found_by_role_and_name_with_secrets_asked_for() {
-        let email = element("textbox", "Work email", "#email", "email");
-        let password = element("textbox", "Password", "#password", "password");
-        let events = vec![
-            at(1.0, Event::Acted { action: Action::Click, element: email.clone(), value: None, secret: false }),
-            at(2.0, Event::Acted { action: Action::Fill, element: email.clone(), value: Some("a@b.c".into()), secret: false }),
-            at(3.0, Event::Acted { action: Action::Fill, element: email.clone(), value: Some("ada@example.com".into()), secret: false }),
-            at(4.0, Event::Acted { action: Action::Fill, element: password.clone(), value: None, secret: true }),
-            at(5.0, Event::Key { key: "Enter".into(), code: "Enter".into(), modifiers: vec![], text: None }),
-            at(6.0, Event::Scroll { x: 0.0, y: 0.0, dx: 0.0, dy: 80.0 }),
-            at(6.1, Event::Scroll { x: 0.0, y: 0.0, dx: 0.0, dy: 80.0 }),
-            at(7.0, Event::Acted { action: Action::Click, element: element("button", "Sign in", "form > button", "button"), value: None, secret: false }),
-        ];
-        let workflow = from_timeline("http://app.test/", &events);
-        let steps = serde_json::to_value(&workflow.steps).unwrap();
-        assert_eq!(
-            steps,
-            serde_json::json!([
-                {"action": "goto", "url": "http://app.test/"},
-                {"action": "type", "text": "ada@example.com", "role": "textbox", "name": "Work email", "secret": false},
-                {"action": "input", "prompt": "Password", "role": "textbox", "name": "Password"},
-                {"action": "press", "key": "Enter", "modifiers": []},
-                {"action": "scroll", "dx": 0.0, "dy": 160.0},
-                {"action": "click", "role": "button", "name": "Sign in"},
-            ])
-        );
-        assert_eq!(workflow.parameters, vec![Parameter { name: "work_email".into(), kind: "email".into(), example: "ada@example.com".into() }]);
-        assert!(!steps.to_string().contains("a@b.c"), "an earlier value of a field is not kept");
+    fn click(t_ms: f64, element: &ElementRef) -> TimedEvent {
+        at(t_ms, Event::Acted { action: Action::Click, element: element.clone(), value: None, secret: false })
+    }
+
+    fn fill(t_ms: f64, element: &ElementRef, value: Option<&str>) -> TimedEvent {
+        at(t_ms, Event::Acted { action: Action::Fill, element: element.clone(), value: value.map(str::to_string), secret: value.is_none() })
+    }
+
+    fn enter(t_ms: f64) -> TimedEvent {
+        at(t_ms, Event::Key { key: "Enter".into(), code: "Enter".into(), modifiers: vec![], text: None })
+    }
+
+    fn navigation(t_ms: f64, url: &str) -> TimedEvent {
+        at(t_ms, Event::Navigation { url: url.into() })
+    }
+
+    /// A person signs in (e-mail, password, Enter, then the e-mailed code), opens the
+    /// dialog, names the project, gives the owner's e-mail (typed twice), and creates it;
+    /// with focus clicks, a click on the page's background and wheel nudges between.
+    fn creating_a_project() -> Vec<TimedEvent> {
+        let email = element("textbox", "Work email", "email", "email");
+        let password = element("textbox", "Password", "password", "password");
+        let code = element("textbox", "Verification code", "code", "text");
+        let name = element("textbox", "Project name", "project-name", "text");
+        let owner = element("textbox", "Owner email", "project-owner", "email");
+        let background = ElementRef { css: "main > div".into(), kind: "div".into(), ..ElementRef::default() };
+        vec![
+            navigation(0.0, "http://app.test/login"),
+            click(900.0, &email),
+            fill(2_000.0, &email, Some("ada@orbit.test")),
+            click(2_400.0, &password),
+            fill(3_100.0, &password, None),
+            enter(3_200.0),
+            navigation(3_500.0, "http://app.test/verify"),
+            fill(9_000.0, &code, None),
+            enter(9_100.0),
+            navigation(9_400.0, "http://app.test/projects"),
+            click(10_200.0, &background),
+            at(10_500.0, Event::Scroll { x: 0.0, y: 0.0, dx: 0.0, dy: 40.0 }),
+            at(10_600.0, Event::Scroll { x: 0.0, y: 0.0, dx: 0.0, dy: -40.0 }),
+            click(11_000.0, &element("button", "New project", "", "button")),
+            click(11_600.0, &name),
+            fill(12_500.0, &name, Some("Apollo launch")),
+            click(12_900.0, &owner),
+            fill(13_400.0, &owner, Some("max@")),
+            fill(14_000.0, &owner, Some("max@orbit.test")),
+            click(14_600.0, &element("button", "Create project", "", "button")),
+        ]
     }
 
     #[test]
-    fn an_element_without_a_name_is_found_by_test_id_then_id_then_css() {
-        let mut bare = element("", "", "main > div:nth-of-type(2)", "div");
-        assert_eq!(locate(&bare).selector.as_deref(), Some("main > div:nth-of-type(2)"));
-        bare.id = "card-3".into();
-        assert_eq!(locate(&bare).selector.as_deref(), Some("#card-3"));
-        bare.test_id = "plan \"pro\"".into();
-        assert_eq!(locate(&bare).selector.as_deref(), Some("[data-testid=\"plan \\\"pro\\\"\"]"));
+    fn a_sign_in_becomes_one_step_and_no_secret_or_login_reaches_the_workflow() {
+        let workflow = from_timeline("http://app.test/", &creating_a_project());
+        let steps = serde_json::to_value(&workflow.steps).unwrap();
+        let actions: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["goto", "sign_in", "wait", "click", "type", "type", "click"], "{steps:#}");
+        let text = steps.to_string();
+        for kept_out in ["ada@orbit.test", "Work email", "Password", "Verification code", "max@"] {
+            assert!(!text.contains(kept_out), "{kept_out} is not in the workflow: {text}");
+        }
+        assert!(workflow.parameters.iter().all(|p| !p.example.contains("ada@")), "the login is the replay's credential, not a parameter");
+    }
+
+    #[test]
+    fn typed_values_become_parameters_named_and_typed_after_their_fields() {
+        let workflow = from_timeline("http://app.test/", &creating_a_project());
+        assert_eq!(
+            workflow.parameters,
+            vec![
+                Parameter { name: "project_name".into(), kind: "text".into(), example: "Apollo launch".into() },
+                Parameter { name: "owner_email".into(), kind: "email".into(), example: "max@orbit.test".into() },
+            ]
+        );
+        let steps = serde_json::to_value(&workflow.steps).unwrap();
+        assert_eq!(steps[4], json!({"action": "type", "text": "{{project_name}}", "role": "textbox", "name": "Project name", "secret": false, "fallbacks": [{"selector": "#project-name"}]}));
+        assert_eq!(steps[5]["text"], json!("{{owner_email}}"));
+    }
+
+    #[test]
+    fn noise_makes_no_step_and_a_wait_marks_where_the_person_waited() {
+        let workflow = from_timeline("http://app.test/", &creating_a_project());
+        let steps = serde_json::to_value(&workflow.steps).unwrap();
+        // The background click and the wheel nudges are gone; the focus clicks are part
+        // of their fills.
+        assert!(!steps.to_string().contains("main > div") && !steps.to_string().contains("scroll"), "{steps:#}");
+        // After the sign-in's navigation the person waited for "New project".
+        assert_eq!(steps[2]["action"], json!("wait"));
+        assert_eq!(steps[2]["role"], json!("button"));
+        assert_eq!(steps[2]["name"], json!("New project"));
+        assert!(steps[2]["timeout_ms"].as_u64().unwrap() >= crate::steps::DEFAULT_TIMEOUT_MS);
+        assert_eq!(steps[3], json!({"action": "click", "role": "button", "name": "New project", "fallbacks": [{"text": "New project"}, {"selector": "form > button"}]}));
+        // Steps that followed each other quickly have no wait between them.
+        assert_eq!(steps.as_array().unwrap().iter().filter(|s| s["action"] == json!("wait")).count(), 1, "{steps:#}");
+        // A big scroll is kept, the sum of its turns.
+        let events = vec![
+            at(0.0, Event::Scroll { x: 0.0, y: 0.0, dx: 0.0, dy: 300.0 }),
+            at(100.0, Event::Scroll { x: 0.0, y: 0.0, dx: 0.0, dy: 300.0 }),
+        ];
+        assert_eq!(serde_json::to_value(&from_timeline("http://app.test/", &events).steps).unwrap()[1], json!({"action": "scroll", "dx": 0.0, "dy": 600.0}));
+    }
+
+    #[test]
+    fn a_secret_outside_a_sign_in_is_asked_for_and_every_step_parses() {
+        let pin = element("textbox", "Card PIN", "pin", "password");
+        let events = vec![click(0.0, &element("button", "Pay", "pay", "button")), fill(500.0, &pin, None)];
+        let workflow = from_timeline("http://app.test/", &events);
+        let steps = serde_json::to_value(&workflow.steps).unwrap();
+        // A password field with no login name typed before it is no sign-in: the replay
+        // asks for its value.
+        assert_eq!(steps[2], json!({"action": "input", "prompt": "Card PIN", "role": "textbox", "name": "Card PIN", "fallbacks": [{"selector": "#pin"}]}));
+        let code = element("textbox", "One-time code", "otp", "text");
+        let workflow = from_timeline("http://app.test/", &[fill(0.0, &code, None)]);
+        let steps = serde_json::to_value(&workflow.steps).unwrap();
+        assert_eq!(steps[1], json!({"action": "input", "prompt": "One-time code", "role": "textbox", "name": "One-time code", "fallbacks": [{"selector": "#otp"}]}));
+        for workflow in [from_timeline("http://app.test/", &creating_a_project()), workflow] {
+            let value = serde_json::to_value(&workflow.steps).unwrap();
+            crate::steps::parse_with(&value, crate::steps::Schemes::Web).expect("a generated workflow is a valid step list");
+        }
     }
 }

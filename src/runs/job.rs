@@ -101,7 +101,10 @@ impl Job {
             plan["success_criteria"] = json!(clauses.iter().map(|c| json!({"clause": c.text, "success": c.success})).collect::<Vec<_>>());
         }
         self.write_plan();
-        let credential = self.credential(&options_json, &target_url).await?;
+        // A workflow that signs in (one a demonstration made) uses the site's default
+        // credential unless the run names one.
+        let signs_in = workflow.as_deref().is_some_and(|steps| steps.iter().any(|s| matches!(s, Step::SignIn { .. })));
+        let credential = self.credential(&options_json, &target_url, signs_in).await?;
         // The intro's logo is fetched before recording, so a slow or refused logo costs
         // the run nothing later.
         let intro = self.prepare_intro(&options_json).await;
@@ -166,7 +169,7 @@ impl Job {
         let acted = {
             let mut act = Act::new(&mut capture, &input, self.as_ref(), self.runner.planner.as_ref());
             match workflow {
-                Some(steps) => act.workflow(steps).await,
+                Some(steps) => act.workflow(steps, credential.as_ref().map(|(c, p)| (c, p.as_deref()))).await,
                 None => act.goal(clauses, credential.as_ref().map(|(c, p)| (c, p.as_deref()))).await,
             }
         };
@@ -230,9 +233,10 @@ impl Job {
         self.checkpoint()
     }
 
-    /// The login to use: `options.auth` resolved against the key's credentials, with
-    /// its password opened.
-    async fn credential(&self, options: &Value, target_url: &str) -> Result<Option<(Credential, Option<String>)>, Stop> {
+    /// The login to use: `options.auth` (or, for a workflow that signs in and names
+    /// none, the site's default) resolved against the key's credentials, with its
+    /// password opened.
+    async fn credential(&self, options: &Value, target_url: &str, signs_in: bool) -> Result<Option<(Credential, Option<String>)>, Stop> {
         let owner = self.run.lock().unwrap().owner.clone();
         let host = crate::steps::url::check(target_url, Schemes::Web)
             .ok()
@@ -241,6 +245,7 @@ impl Job {
         let db = &self.runner.db;
         let found = match options.pointer("/auth/source").and_then(Value::as_str) {
             Some("default") => db.default_credential_for_host(&owner, &host).await,
+            None if signs_in => db.default_credential_for_host(&owner, &host).await,
             Some("saved") => db.credential(&owner, options.pointer("/auth/id").and_then(Value::as_str).unwrap_or_default()).await,
             _ => return Ok(None),
         };

@@ -4,6 +4,7 @@
 //! Invariant: a parsed step list only holds steps the runner can attempt, and every URL
 //! in it passed the one URL rule ([`url::check`]).
 
+pub mod params;
 pub mod sealed;
 pub mod url;
 
@@ -90,9 +91,18 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
+    /// Sign in with the run's credential where the page asks for it: the login name,
+    /// the password (typed only on the credential's domain), submit, and a one-time code
+    /// if the product asks for one. Written by the workflow a demonstration makes, where
+    /// the person signed in; a step list run without a credential fails on it.
+    SignIn {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+    },
 }
 
-/// How a step finds its element; at most one way may be given.
+/// How a step finds its element: one way (selector, text, or role + name), then the
+/// `fallbacks` tried in order when it finds nothing, each one way too.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,11 +113,25 @@ pub struct Target {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Other ways to find the same element, most robust first; a replay survives a page
+    /// whose first way no longer matches (a renamed button, a changed class).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<Target>,
 }
 
 impl Target {
     pub fn is_empty(&self) -> bool {
         self.selector.is_none() && self.text.is_none() && self.role.is_none()
+    }
+
+    /// Each way to find the element, in the order they are tried.
+    pub fn ways(&self) -> impl Iterator<Item = &Target> {
+        std::iter::once(self).chain(self.fallbacks.iter())
+    }
+
+    /// Every way to find the element, for an error saying what was tried.
+    pub fn describe_all(&self) -> String {
+        self.ways().map(Target::describe).collect::<Vec<_>>().join(", then ")
     }
 
     pub fn describe(&self) -> String {
@@ -133,6 +157,8 @@ impl Step {
             }
             Step::Pause { ms, .. } => *ms,
             Step::Goto { .. } => 30_000,
+            // Three fields, a submit, and a one-time code's prompt (its wait is not limited).
+            Step::SignIn { .. } => 4 * DEFAULT_TIMEOUT_MS,
             Step::Press { .. } | Step::Scroll { .. } => 0,
         };
         let typing = match self {
@@ -155,7 +181,8 @@ impl Step {
             | Step::Scroll { label: Some(l), .. }
             | Step::Wait { label: Some(l), .. }
             | Step::Pause { label: Some(l), .. }
-            | Step::Input { label: Some(l), .. } => l.clone(),
+            | Step::Input { label: Some(l), .. }
+            | Step::SignIn { label: Some(l) } => l.clone(),
             Step::Goto { url, .. } => format!("go to {url}"),
             Step::Click { target, .. } => format!("click {}", target.describe()),
             Step::Type { secret: true, target, .. } => format!("type a secret into {}", target.describe()),
@@ -167,6 +194,7 @@ impl Step {
             Step::Wait { target, .. } => format!("wait for {}", target.describe()),
             Step::Pause { ms, .. } => format!("pause {ms} ms"),
             Step::Input { prompt, target, .. } => format!("ask for {prompt:?} and type it into {}", target.describe()),
+            Step::SignIn { label: None } => "sign in".into(),
         }
     }
 }
@@ -207,16 +235,7 @@ pub fn parse_with(value: &serde_json::Value, schemes: Schemes) -> Result<Vec<Ste
             _ => None,
         };
         if let Some((target, required)) = target {
-            let ways = [target.selector.is_some(), target.text.is_some(), target.role.is_some()].iter().filter(|&&w| w).count();
-            if ways > 1 {
-                return Err(StepsError { field: format!("steps[{i}]"), message: "give one of selector, text or role".into() });
-            }
-            if required && ways == 0 {
-                return Err(StepsError { field: format!("steps[{i}]"), message: "needs a selector, a text or a role".into() });
-            }
-            if target.name.is_some() && target.role.is_none() {
-                return Err(StepsError { field: format!("steps[{i}].name"), message: "goes with role".into() });
-            }
+            check_target(target, required).map_err(|(field, message)| StepsError { field: format!("steps[{i}]{field}"), message })?;
         }
         if let Step::Input { prompt, .. } = &step
             && prompt.trim().is_empty()
@@ -229,6 +248,38 @@ pub fn parse_with(value: &serde_json::Value, schemes: Schemes) -> Result<Vec<Ste
         steps.push(step);
     }
     Ok(steps)
+}
+
+/// At most this many fallbacks for one element.
+pub const MAX_FALLBACKS: usize = 6;
+
+/// One way to find the element (or none, where the focus will do), and fallbacks that
+/// are each exactly one way: `(".fallbacks[1].name", message)` for the first fault.
+fn check_target(target: &Target, required: bool) -> Result<(), (String, String)> {
+    let one_way = |way: &Target, required: bool, at: String| {
+        let ways = [way.selector.is_some(), way.text.is_some(), way.role.is_some()].iter().filter(|&&w| w).count();
+        if ways > 1 {
+            return Err((at, "give one of selector, text or role".to_string()));
+        }
+        if required && ways == 0 {
+            return Err((at, "needs a selector, a text or a role".to_string()));
+        }
+        if way.name.is_some() && way.role.is_none() {
+            return Err((format!("{at}.name"), "goes with role".to_string()));
+        }
+        Ok(())
+    };
+    one_way(target, required || !target.fallbacks.is_empty(), String::new())?;
+    if target.fallbacks.len() > MAX_FALLBACKS {
+        return Err((".fallbacks".into(), format!("must be at most {MAX_FALLBACKS}, not {}", target.fallbacks.len())));
+    }
+    for (n, fallback) in target.fallbacks.iter().enumerate() {
+        if !fallback.fallbacks.is_empty() {
+            return Err((format!(".fallbacks[{n}].fallbacks"), "a fallback has no fallbacks of its own".into()));
+        }
+        one_way(fallback, true, format!(".fallbacks[{n}]"))?;
+    }
+    Ok(())
 }
 
 /// At most this many steps in one list.
@@ -253,13 +304,16 @@ fn check_bounds(step: &Step) -> Result<(), (&'static str, String)> {
         _ => Ok(()),
     };
     let target = |target: &Target| {
-        chars("selector", target.selector.as_ref(), MAX_FIELD_CHARS)?;
-        chars("text", target.text.as_ref(), MAX_FIELD_CHARS)?;
-        chars("role", target.role.as_ref(), MAX_FIELD_CHARS)?;
-        chars("name", target.name.as_ref(), MAX_FIELD_CHARS)
+        for way in target.ways() {
+            chars("selector", way.selector.as_ref(), MAX_FIELD_CHARS)?;
+            chars("text", way.text.as_ref(), MAX_FIELD_CHARS)?;
+            chars("role", way.role.as_ref(), MAX_FIELD_CHARS)?;
+            chars("name", way.name.as_ref(), MAX_FIELD_CHARS)?;
+        }
+        Ok(())
     };
     match step {
-        Step::Goto { label, .. } | Step::Scroll { label, .. } => chars("label", label.as_ref(), MAX_FIELD_CHARS),
+        Step::Goto { label, .. } | Step::Scroll { label, .. } | Step::SignIn { label } => chars("label", label.as_ref(), MAX_FIELD_CHARS),
         Step::Click { target: t, label, timeout_ms } | Step::Wait { target: t, label, timeout_ms } => {
             target(t)?;
             chars("label", label.as_ref(), MAX_FIELD_CHARS)?;
@@ -308,6 +362,13 @@ mod tests {
         assert_eq!(parse(&json!([{"action": "hover"}])).unwrap_err().field, "steps[0]");
         assert_eq!(parse(&json!([{"action": "click"}])).unwrap_err().field, "steps[0]");
         assert_eq!(parse(&json!([{"action": "goto", "url": "localhost"}])).unwrap_err().field, "steps[0].url");
+        let fallbacks = parse(&json!([{"action": "click", "role": "button", "name": "Create", "fallbacks": [{"text": "Create"}, {"selector": "#create"}]}, {"action": "sign_in"}])).unwrap();
+        let Step::Click { target, .. } = &fallbacks[0] else { panic!("{fallbacks:?}") };
+        assert_eq!(target.describe_all(), "button \"Create\", then text \"Create\", then selector \"#create\"");
+        assert_eq!(fallbacks[1].describe(), "sign in");
+        assert_eq!(parse(&json!([{"action": "click", "text": "A", "fallbacks": [{"text": "B", "selector": "#b"}]}])).unwrap_err().field, "steps[0].fallbacks[0]");
+        assert_eq!(parse(&json!([{"action": "click", "text": "A", "fallbacks": [{"text": "B", "fallbacks": [{"text": "C"}]}]}])).unwrap_err().field, "steps[0].fallbacks[0].fallbacks");
+        assert_eq!(parse(&json!([{"action": "type", "text": "x", "fallbacks": [{"text": "B"}]}])).unwrap_err().field, "steps[0]", "fallbacks need a first way");
     }
 
     #[test]
