@@ -1,5 +1,5 @@
 //! `/v1/demonstrations` (Anchor-compatible, `spec/api.md`): create, list, read, complete,
-//! stop; and `/v1/tasks/:id`, the task a demonstration makes. Input: a caller (`x-api-key`
+//! stop (the tasks they make are in `tasks`). Input: a caller (`x-api-key`
 //! or `anchor-api-key`) and a request. Output: the demonstration objects of the hosted
 //! flow, share links among them. Invariant: a demonstration is stored only after its
 //! whole request was validated and a recording slot was reserved for it; another key's
@@ -31,7 +31,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/demonstrations/{id}/recording/complete", post(complete))
         .route("/v1/demonstrations/{id}/stop", post(stop))
         .route("/v1/demonstrations/{id}/artifacts", get(artifacts))
-        .route("/v1/tasks/{id}", get(task))
 }
 
 /// Minutes a session may last, and may sit idle, when the request does not say.
@@ -240,18 +239,4 @@ async fn artifacts(
 ) -> Result<Response, ApiError> {
     let demonstration = owned(&state, &key.id, &id).await?;
     super::artifacts::listing(&state, &headers, demonstration.run_id.as_deref(), &query).await
-}
-
-async fn task(State(state): State<AppState>, Caller(key): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    check_id(&id, "task")?;
-    let (task, versions) = state.services.db.task(&key.id, &id).await?.ok_or(ApiError::NotFound("task"))?;
-    Ok(axum::Json(json!({
-        "id": task.id,
-        "name": task.name,
-        "description": task.description,
-        "tool_id": task.tool_id,
-        "created_at": task.created_at,
-        "versions": versions,
-    }))
-    .into_response())
 }

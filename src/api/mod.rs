@@ -16,6 +16,7 @@ mod render_jobs;
 mod runs;
 mod share;
 mod studio;
+mod tasks;
 mod templates;
 pub mod validate;
 pub mod views;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(artifacts::routes())
         .merge(credentials::routes())
         .merge(demonstrations::routes())
+        .merge(tasks::routes())
         .merge(share::routes())
         .merge(feedback::routes())
         .merge(render_jobs::routes())

@@ -26,7 +26,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/agent/runs/{id}/cancel", post(cancel_run))
 }
 
-async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody(mut body): JsonBody) -> Result<Response, ApiError> {
+    super::tasks::resolve_replay(&state, &key.id, &mut body).await?;
     let intro_template = match validate::intro_reference(&body) {
         Some(reference) => Some(super::templates::lookup(&state, &key.id, reference).await?),
         None => None,
@@ -41,6 +42,16 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
             }
             Some(_) => {}
         }
+    }
+    // A workflow that signs in needs a credential for the site before it is queued.
+    if super::tasks::signs_in(&new.options)
+        && matches!(new.auth, AuthSource::None)
+        && state.services.db.default_credential_for_host(&key.id, &new.target_host).await?.is_none()
+    {
+        return Err(ApiError::field(
+            "options.auth",
+            format!("the workflow signs in (a sign_in step) and this key has no credential for {}: save one (POST /v1/credentials) or name one here", new.target_host),
+        ));
     }
     let limit = state.services.config.max_queued_per_key;
     if state.services.db.queued_runs(&key.id).await? >= limit {

@@ -189,7 +189,7 @@ fn check_workflow(workflow: Option<&Value>, targets: &TargetPolicy, errors: &mut
         }
         (None, Some(_)) => errors.push(FieldError {
             field: "options.workflow.task_id".into(),
-            message: "unknown task (tasks made by demonstrations cannot be replayed yet); give inline steps".into(),
+            message: "no such task".into(),
         }),
         (None, None) => errors.push(FieldError { field: "options.workflow".into(), message: "needs steps (or a task_id)".into() }),
     }

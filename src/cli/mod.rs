@@ -6,6 +6,7 @@ pub mod client;
 mod jobs;
 mod local;
 mod serve;
+mod tasks;
 mod templates;
 mod terminal;
 mod recording;
@@ -96,6 +97,14 @@ pub enum Command {
         client: client::ClientArgs,
         #[command(subcommand)]
         command: jobs::JobsCommand,
+    },
+    /// Tasks that demonstrations made: list, show, versions (a run replays one with
+    /// options.workflow.task_id).
+    Tasks {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(subcommand)]
+        command: tasks::TasksCommand,
     },
     /// Saved logins for target apps.
     Credentials {
@@ -219,6 +228,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Keys { command } => local::keys(command),
         Command::Runs { client, command } => exit_with(runtime()?.block_on(client::runs(&client, command))?),
         Command::Jobs { client, command } => exit_with(runtime()?.block_on(jobs::jobs(&client, command))?),
+        Command::Tasks { client, command } => exit_with(runtime()?.block_on(tasks::tasks(&client, command))?),
         Command::Credentials { client, command } => exit_with(runtime()?.block_on(client::credentials(&client, command))?),
         Command::Feedback { client, text, runs } => exit_with(runtime()?.block_on(client::feedback(&client, text, runs))?),
         Command::Fixture { command } => local::fixture(command),

@@ -121,6 +121,13 @@ pub trait DemonstrationRepo: Send + Sync {
     /// Sessions `holder` left live when it stopped: failed, with the reason.
     async fn end_held_demonstrations(&self, holder: &str, reason: &str, now: &str) -> DbResult<u32>;
     async fn task(&self, owner: &str, id: &str) -> DbResult<Option<(Task, Vec<TaskVersion>)>>;
+    /// The key's tasks, newest first.
+    async fn list_tasks(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<Task>>;
+    /// One version of the key's task; `None` for `version_id` is the latest.
+    async fn task_version(&self, owner: &str, task_id: &str, version_id: Option<&str>) -> DbResult<Option<(Task, TaskVersion)>>;
+    /// The task a tool id names, with its latest version (none before the first
+    /// demonstration of it completed).
+    async fn tool(&self, owner: &str, tool_id: &str) -> DbResult<Option<(Task, Option<TaskVersion>)>>;
     /// Names the run that holds the session's recording and videos.
     async fn set_demonstration_run(&self, id: &str, run_id: &str) -> DbResult<()>;
 }
@@ -151,6 +158,10 @@ fn demonstration_from(row: &AnyRow) -> DbResult<Demonstration> {
     })
 }
 
+fn task_from(row: &AnyRow) -> Task {
+    Task { id: row.get("id"), name: row.get("name"), description: row.get("description"), tool_id: row.get("tool_id"), created_at: row.get("created_at") }
+}
+
 fn version_from(row: &AnyRow) -> DbResult<TaskVersion> {
     let json = |column: &str| -> DbResult<serde_json::Value> {
         serde_json::from_str(&row.get::<String, _>(column)).map_err(|e| DbError::Corrupt(format!("task version {column}: {e}")))
@@ -170,16 +181,32 @@ fn version_from(row: &AnyRow) -> DbResult<TaskVersion> {
 impl DemonstrationRepo for SqlDatabase {
     async fn insert_demonstration(&self, new: &NewDemonstration, now: &str) -> DbResult<Demonstration> {
         let mut tx = self.pool.begin().await?;
-        let task = format!("INSERT INTO tasks (id, seq, owner, name, description, tool_id, created_at) VALUES ($1, {}, $2, $3, $4, $5, $6)", self.dialect.next_seq("tasks"));
-        sqlx::query(&task)
-            .bind(&new.task_id)
+        // Another demonstration of a task the key already has adds a version to it.
+        let same_name = sqlx::query("SELECT id FROM tasks WHERE owner = $1 AND name = $2 ORDER BY seq DESC LIMIT 1")
             .bind(&new.owner)
             .bind(&new.task_name)
-            .bind(&new.task_description)
-            .bind(&new.tool_id)
-            .bind(now)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+        let task_id = match same_name {
+            Some(row) => {
+                let id: String = row.get("id");
+                sqlx::query("UPDATE tasks SET description = $1 WHERE id = $2").bind(&new.task_description).bind(&id).execute(&mut *tx).await?;
+                id
+            }
+            None => {
+                let task = format!("INSERT INTO tasks (id, seq, owner, name, description, tool_id, created_at) VALUES ($1, {}, $2, $3, $4, $5, $6)", self.dialect.next_seq("tasks"));
+                sqlx::query(&task)
+                    .bind(&new.task_id)
+                    .bind(&new.owner)
+                    .bind(&new.task_name)
+                    .bind(&new.task_description)
+                    .bind(&new.tool_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                new.task_id.clone()
+            }
+        };
         let demonstration = format!(
             "INSERT INTO demonstrations (id, seq, owner, task_id, user_name, start_url, identity_id, max_duration_s, idle_timeout_s, status, holder, created_at, updated_at)
              VALUES ($1, {}, $2, $3, $4, $5, $6, $7, $8, 'recording', $9, $10, $11)",
@@ -188,7 +215,7 @@ impl DemonstrationRepo for SqlDatabase {
         sqlx::query(&demonstration)
             .bind(&new.id)
             .bind(&new.owner)
-            .bind(&new.task_id)
+            .bind(&task_id)
             .bind(new.user_name.clone())
             .bind(&new.start_url)
             .bind(new.identity_id.clone())
@@ -201,6 +228,40 @@ impl DemonstrationRepo for SqlDatabase {
             .await?;
         tx.commit().await?;
         self.demonstration(None, &new.id).await?.ok_or_else(|| DbError::Corrupt("a demonstration just stored is missing".into()))
+    }
+
+    async fn list_tasks(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<Task>> {
+        let before_seq = cursor.and_then(decode_cursor).unwrap_or(i64::MAX);
+        let rows = sqlx::query("SELECT * FROM tasks WHERE owner = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")
+            .bind(owner)
+            .bind(before_seq)
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().take(limit as usize).map(task_from).collect();
+        let next_cursor = (rows.len() > limit as usize).then(|| rows.get(limit as usize - 1).map(|r| encode_cursor(r.get("seq")))).flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn task_version(&self, owner: &str, task_id: &str, version_id: Option<&str>) -> DbResult<Option<(Task, TaskVersion)>> {
+        let Some(row) = sqlx::query("SELECT * FROM tasks WHERE id = $1 AND owner = $2").bind(task_id).bind(owner).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let task = task_from(&row);
+        let row = match version_id {
+            Some(version_id) => sqlx::query("SELECT * FROM task_versions WHERE task_id = $1 AND id = $2").bind(task_id).bind(version_id).fetch_optional(&self.pool).await?,
+            None => sqlx::query("SELECT * FROM task_versions WHERE task_id = $1 ORDER BY version DESC LIMIT 1").bind(task_id).fetch_optional(&self.pool).await?,
+        };
+        Ok(row.as_ref().map(version_from).transpose()?.map(|version| (task, version)))
+    }
+
+    async fn tool(&self, owner: &str, tool_id: &str) -> DbResult<Option<(Task, Option<TaskVersion>)>> {
+        let Some(row) = sqlx::query("SELECT * FROM tasks WHERE tool_id = $1 AND owner = $2").bind(tool_id).bind(owner).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let task = task_from(&row);
+        let latest = self.task_version(owner, &task.id, None).await?.map(|(_, version)| version);
+        Ok(Some((task, latest)))
     }
 
     async fn demonstration(&self, owner: Option<&str>, id: &str) -> DbResult<Option<Demonstration>> {
@@ -289,7 +350,7 @@ impl DemonstrationRepo for SqlDatabase {
         let Some(row) = sqlx::query("SELECT * FROM tasks WHERE id = $1 AND owner = $2").bind(id).bind(owner).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
-        let task = Task { id: row.get("id"), name: row.get("name"), description: row.get("description"), tool_id: row.get("tool_id"), created_at: row.get("created_at") };
+        let task = task_from(&row);
         let rows = sqlx::query("SELECT * FROM task_versions WHERE task_id = $1 ORDER BY version").bind(id).fetch_all(&self.pool).await?;
         let versions = rows.iter().map(version_from).collect::<DbResult<Vec<_>>>()?;
         Ok(Some((task, versions)))
