@@ -39,22 +39,52 @@ async fn status_until(client: &Client, id: &str, statuses: &[&str]) -> Value {
     }
 }
 
-/// Centres of the sample app's sign-in fields in CSS px, measured in a tab of the same
-/// size as the demonstration's page.
-async fn sign_in_layout(browser: &chromiumoxide::Browser, app_url: &str, viewport: &Value) -> Value {
+/// Centres (CSS px) of what the person clicks in the sample app, measured in a tab of
+/// the same size as the demonstration's page: the sign-in fields, then (signed in
+/// through the app's own API) "New project" and the dialog's fields and button. The tab
+/// stays signed in, to read the app's projects later.
+async fn app_layout(browser: &chromiumoxide::Browser, app: &demoreel::sample_app::SampleApp, viewport: &Value) -> (Value, Page) {
     use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
     let page = browser.new_page("about:blank").await.unwrap();
     page.execute(SetDeviceMetricsOverrideParams::new(viewport["width"].as_i64().unwrap(), viewport["height"].as_i64().unwrap(), 1.0, false)).await.unwrap();
-    page.goto(app_url).await.unwrap();
+    page.goto(app.url("/")).await.unwrap();
     until(&page, "document.getElementById('password') !== null", "the sample app's sign-in").await;
-    let layout = eval(
-        &page,
-        "(() => { const c = (s) => { const r = document.querySelector(s).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }; \
-         return { email: c('#email'), password: c('#password') }; })()",
-    )
-    .await;
-    page.close().await.unwrap();
-    layout
+    const CENTRE: &str = "const c = (s) => { const r = document.querySelector(s).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; };";
+    let mut layout = eval(&page, &format!("(() => {{ {CENTRE} return {{ email: c('#email'), password: c('#password') }}; }})()")).await;
+    let login = format!("fetch('/api/login', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({{email: {:?}, password: {:?}}})}}).then((r) => r.ok)", EMAIL, demoreel::sample_app::PASSWORD);
+    assert_eq!(eval(&page, &login).await, json!(true));
+    let code = newest_code(app, 0).await;
+    let verify = format!("fetch('/api/login/verify', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({{code: {code:?}}})}}).then((r) => r.ok)");
+    assert_eq!(eval(&page, &verify).await, json!(true));
+    page.goto(app.url("/projects")).await.unwrap();
+    until(&page, "[...document.querySelectorAll('button')].some((b) => b.textContent === 'New project')", "the projects page").await;
+    let new_project = eval(&page, "(() => { const b = [...document.querySelectorAll('button')].find((b) => b.textContent === 'New project'); const r = b.getBoundingClientRect(); b.click(); return [r.x + r.width / 2, r.y + r.height / 2]; })()").await;
+    until(&page, "document.getElementById('project-owner') !== null", "the new project dialog").await;
+    let dialog = eval(&page, &format!("(() => {{ {CENTRE} return {{ name: c('#project-name'), owner: c('#project-owner'), create: c('.dialog button[type=submit]') }}; }})()")).await;
+    layout["new_project"] = new_project;
+    for field in ["name", "owner", "create"] {
+        layout[field] = dialog[field].clone();
+    }
+    page.goto(app.url("/projects")).await.unwrap();
+    (layout, page)
+}
+
+/// The newest sign-in code the sample app mailed, once it has sent more than `sent` mails.
+async fn newest_code(app: &demoreel::sample_app::SampleApp, sent: usize) -> String {
+    let started = Instant::now();
+    loop {
+        let mails: Value = reqwest::get(app.url("/api/outbox")).await.unwrap().json().await.unwrap();
+        if mails.as_array().unwrap().len() > sent {
+            return mails[0]["code"].as_str().unwrap().to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no new mail in the outbox: {mails}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn mails_sent(app: &demoreel::sample_app::SampleApp) -> usize {
+    let mails: Value = reqwest::get(app.url("/api/outbox")).await.unwrap().json().await.unwrap();
+    mails.as_array().unwrap().len()
 }
 
 /// Where a point of the remote page is on the share page's screen.
@@ -67,6 +97,21 @@ async fn on_screen(share: &Page, page_point: &Value, viewport: &Value) -> Point 
 
 async fn panel_text(share: &Page) -> String {
     eval(share, "document.getElementById('event-list').innerText").await.as_str().unwrap_or("").to_string()
+}
+
+/// Waits until the events panel lists `text` (a page's path, a typed value, a button).
+async fn panel_until(share: &Page, text: &str) {
+    let started = Instant::now();
+    while !panel_text(share).await.contains(text) {
+        assert!(started.elapsed() < Duration::from_secs(20), "the panel lists {text:?}: {}", panel_text(share).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The sample app's projects as `[name, owner]` pairs, read by a signed-in tab.
+async fn projects(app_tab: &Page) -> Vec<Value> {
+    let listed = eval(app_tab, "fetch('/api/projects').then((r) => r.json()).then((ps) => ps.map((p) => [p.name, p.owner]))").await;
+    listed.as_array().cloned().unwrap_or_default()
 }
 
 #[test]
@@ -114,7 +159,8 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         until(&share, "window.demonstration && demonstration.state === 'recording' && demonstration.framesShown > 0", "the live browser").await;
         assert_eq!(eval(&share, "demonstration.mode").await, json!("drive"));
         let viewport = eval(&share, "demonstration.viewport").await;
-        let layout = sign_in_layout(&browser, &world.app.url("/"), &viewport).await;
+        let (layout, app_tab) = app_layout(&browser, &world.app, &viewport).await;
+        let sent = mails_sent(&world.app).await;
 
         // Click the e-mail field, type; click the password field, type; press Enter.
         share.click(on_screen(&share, &layout["email"], &viewport).await).await.unwrap();
@@ -138,8 +184,25 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         assert!(panel.contains("Work email"), "a click or typing names the field: {panel}");
         assert!(panel.to_lowercase().contains("click\nwork email"), "the click on the field is listed with its name: {panel}");
         assert!(!panel.contains(demoreel::sample_app::PASSWORD), "the password is masked in the panel: {panel}");
-        // Let the sign-in answer in the live browser before finishing.
+        // The code the app mailed goes into its (focused) field; then a new project.
+        let sign_in_code = newest_code(&world.app, sent).await;
+        panel_until(&share, "/verify").await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        share.find_element("#keys").await.unwrap().type_str(&sign_in_code).await.unwrap();
+        share.find_element("#keys").await.unwrap().press_key("Enter").await.unwrap();
+        panel_until(&share, "/projects").await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
+        share.click(on_screen(&share, &layout["new_project"], &viewport).await).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        for (field, value) in [("name", "Apollo launch"), ("owner", "grace@orbit.test")] {
+            share.click(on_screen(&share, &layout[field], &viewport).await).await.unwrap();
+            share.find_element("#keys").await.unwrap().type_str(value).await.unwrap();
+            panel_until(&share, value).await;
+        }
+        share.click(on_screen(&share, &layout["create"], &viewport).await).await.unwrap();
+        panel_until(&share, "Create project").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(projects(&app_tab).await.contains(&json!(["Apollo launch", "grace@orbit.test"])), "the demonstration created its project");
         share.save_screenshot(chromiumoxide::page::ScreenshotParams::builder().build(), crate::common::output_dir().join("demonstration-recording.png")).await.unwrap();
 
         share.find_element("#finish").await.unwrap().click().await.unwrap();
@@ -164,10 +227,16 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         assert_eq!(version["id"], status["task_version_id"]);
         let steps = version["steps"].as_array().unwrap();
         assert_eq!(steps[0], json!({"action": "goto", "url": world.app.url("/")}));
-        assert!(steps.contains(&json!({"action": "type", "text": EMAIL, "role": "textbox", "name": "Work email", "secret": false})), "{steps:?}");
-        assert!(steps.contains(&json!({"action": "input", "prompt": "Password", "role": "textbox", "name": "Password"})), "{steps:?}");
-        assert_eq!(steps.last(), Some(&json!({"action": "press", "key": "Enter", "modifiers": []})), "Enter submitted the form (its click is not a step): {steps:?}");
-        assert_eq!(version["parameters"], json!([{"name": "work_email", "type": "email", "example": EMAIL}]));
+        let actions: Vec<&str> = steps.iter().map(|s| s["action"].as_str().unwrap()).filter(|a| *a != "wait").collect();
+        assert_eq!(actions, ["goto", "sign_in", "click", "type", "type", "click"], "the sign-in is one step; focus clicks make none: {steps:#?}");
+        assert!(steps.contains(&json!({"action": "type", "text": "{{project_name}}", "role": "textbox", "name": "Project name", "secret": false, "fallbacks": [{"selector": "#project-name"}]})), "{steps:#?}");
+        let create = steps.last().unwrap();
+        assert_eq!((&create["role"], &create["name"], &create["fallbacks"][0]), (&json!("button"), &json!("Create project"), &json!({"text": "Create project"})), "{create}");
+        assert_eq!(
+            version["parameters"],
+            json!([{"name": "project_name", "type": "text", "example": "Apollo launch"}, {"name": "owner_email", "type": "email", "example": "grace@orbit.test"}])
+        );
+        assert!(!task.to_string().contains(EMAIL) && !task.to_string().contains(&sign_in_code), "the login and the code are not in the task");
         let kept = std::fs::read_to_string(world.data.join("demonstrations").join(id).join("recording").join("timeline.jsonl")).unwrap();
         assert!(!kept.contains(demoreel::sample_app::PASSWORD) && !task.to_string().contains(demoreel::sample_app::PASSWORD), "no password kept");
 
@@ -193,17 +262,73 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         let middle = &pictures[pictures.len() / 2];
         image::save_buffer(crate::common::output_dir().join("demonstration-demo-middle.png"), &middle.rgba, middle.width, middle.height, image::ExtendedColorType::Rgba8).unwrap();
         let seen = crate::privacy::read_every_frame(pictures, dir.path(), "demonstration");
-        assert!(seen.contains("orbit.test") && seen.contains("Check your email"), "demo.mp4 shows the typing and the page it led to: {seen}");
+        assert!(seen.contains("Apollo") && seen.contains("Check your email"), "demo.mp4 shows the typing and the pages it led to: {seen}");
         assert!(!seen.contains(demoreel::sample_app::PASSWORD));
 
         // The session's browser is gone, and a second finish is a conflict.
         assert_eq!(browsers_of(world.server.pid()), 0, "the demonstration's browser was closed");
         let (code, _) = client.call(reqwest::Method::POST, &format!("/v1/demonstrations/{id}/recording/complete"), None).await;
         assert_eq!(code, 409);
+
+        replay(&world, &client, &status, &app_tab, dir.path()).await;
         browser.close().await.unwrap();
         let _ = browser.wait().await;
         events.abort();
     });
+}
+
+/// Runs the demonstrated task again with other values: the run signs in with the key's
+/// credential (the code from the app's outbox), creates that other project in the app,
+/// and its demo.mp4 shows it. Parameters missing or of the wrong type are refused first.
+async fn replay(world: &World, client: &Client, demonstrated: &Value, app_tab: &Page, dir: &std::path::Path) {
+    let task_id = demonstrated["task_id"].as_str().unwrap();
+    let (code, tool) = client.call(reqwest::Method::GET, &format!("/v1/tools/{}", demonstrated["tool_id"].as_str().unwrap()), None).await;
+    assert_eq!(code, 200, "{tool}");
+    assert_eq!(tool["parameters"]["required"], json!(["project_name", "owner_email"]), "{tool}");
+    assert_eq!(tool["parameters"]["properties"]["owner_email"]["format"], json!("email"));
+    let replaying = |params: Value| json!({"options": {"workflow": {"task_id": task_id, "params": params}, "video": {"size": {"width": 1280, "height": 720}}}});
+    let (code, refused) = client.call(reqwest::Method::POST, "/v1/agent/runs", Some(replaying(json!({"owner_email": "nobody"})))).await;
+    assert_eq!(code, 400, "{refused}");
+    let fields: Vec<&str> = refused["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["options.workflow.params.project_name", "options.workflow.params.owner_email"], "{refused}");
+    let (code, refused) = client.call(reqwest::Method::POST, "/v1/agent/runs", Some(replaying(json!({"project_name": "Zephyr rollout", "owner_email": "max@orbit.test"})))).await;
+    assert_eq!((code, refused["details"][0]["field"].as_str()), (400, Some("options.auth")), "a replay that signs in needs a credential: {refused}");
+
+    let credential = json!({"label": "Orbit", "domain": "127.0.0.1", "email": EMAIL, "password": demoreel::sample_app::PASSWORD, "is_default": true});
+    assert_eq!(client.call(reqwest::Method::POST, "/v1/agent/credentials", Some(credential)).await.0, 201);
+    let sent = mails_sent(&world.app).await;
+    let id = client.create(replaying(json!({"project_name": "Zephyr rollout", "owner_email": "max@orbit.test"}))).await;
+    let started = Instant::now();
+    let mut answered = false;
+    let run = loop {
+        let (_, run) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}"), None).await;
+        if ["succeeded", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or("")) {
+            break run;
+        }
+        if run["status"] == json!("awaiting_input") && !answered {
+            let code = newest_code(&world.app, sent).await;
+            assert_eq!(client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": code}))).await.0, 204);
+            answered = true;
+        }
+        assert!(started.elapsed() < Duration::from_secs(240), "the replay still runs after 240 s: {run}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(run["status"], json!("succeeded"), "{run}");
+    assert_eq!(run["target_url"], json!(world.app.url("/")), "the replay starts where the demonstration did");
+    assert!(projects(app_tab).await.contains(&json!(["Zephyr rollout", "max@orbit.test"])), "the replay created the other project: {:?}", projects(app_tab).await);
+
+    let (_, listed) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}/artifacts"), None).await;
+    let demo = listed["data"].as_array().unwrap().iter().find(|a| a["name"] == json!("demo.mp4")).unwrap_or_else(|| panic!("no demo.mp4: {listed}"));
+    let (code, bytes) = client.download(demo["id"].as_str().unwrap()).await;
+    assert_eq!(code, 200);
+    let video = dir.join("replay.mp4");
+    std::fs::write(&video, bytes).unwrap();
+    let pictures = crate::privacy::mp4_pictures(&video);
+    let last = pictures.last().unwrap();
+    image::save_buffer(crate::common::output_dir().join("demonstration-replay-last.png"), &last.rgba, last.width, last.height, image::ExtendedColorType::Rgba8).unwrap();
+    let tail = pictures.len().saturating_sub(12);
+    let seen = crate::privacy::read_every_frame(pictures.into_iter().skip(tail), dir, "replay");
+    assert!(seen.contains("Zephyr"), "the replay's demo.mp4 shows the new project: {seen}");
 }
 
 #[test]
