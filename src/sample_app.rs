@@ -84,9 +84,44 @@ impl Drop for SampleApp {
 
 /// Serves the sample app on `addr` (port 0 picks a free one) from the current tokio runtime.
 pub async fn start(addr: SocketAddr) -> std::io::Result<SampleApp> {
+    start_variant(addr, Variant::Original).await
+}
+
+/// The same app changed the way releases change a product without changing what it does,
+/// for replays to be tried against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Original,
+    /// Every class name gets a suffix that changes on each load (CSS-in-JS hashes).
+    GeneratedClasses,
+    /// A maintenance banner above the app shifts everything down.
+    Banner,
+    /// The projects table lists its rows in the other order.
+    RowOrder,
+    /// Buttons become links, and a form's submit button an `<input type=submit>`, their
+    /// text unchanged.
+    ElementType,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 5] = [Variant::Original, Variant::GeneratedClasses, Variant::Banner, Variant::RowOrder, Variant::ElementType];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Original => "original",
+            Variant::GeneratedClasses => "generated-classes",
+            Variant::Banner => "banner",
+            Variant::RowOrder => "row-order",
+            Variant::ElementType => "element-type",
+        }
+    }
+}
+
+/// Serves `variant` of the sample app on `addr`.
+pub async fn start_variant(addr: SocketAddr, variant: Variant) -> std::io::Result<SampleApp> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = router();
+    let app = router_for(variant);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -94,7 +129,17 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<SampleApp> {
 }
 
 pub fn router() -> Router {
+    router_for(Variant::Original)
+}
+
+fn router_for(variant: Variant) -> Router {
     let state: Shared = Arc::new(Mutex::new(AppState { projects: seed_projects(), ..Default::default() }));
+    // The page names its variant; app.js reads it.
+    let page: &'static str = match variant {
+        Variant::Original => INDEX_HTML,
+        other => Box::leak(INDEX_HTML.replace("<head>", &format!("<head>\n<meta name=\"orbit-variant\" content=\"{}\">", other.name())).into_boxed_str()),
+    };
+    let shell = move || async move { Html(page) };
     Router::new()
         .route("/", get(|| async { Redirect::to("/projects") }))
         .route("/login", get(shell))
@@ -115,10 +160,6 @@ pub fn router() -> Router {
         .route("/api/team", get(team))
         .route("/api/outbox", get(outbox))
         .with_state(state)
-}
-
-async fn shell() -> Html<&'static str> {
-    Html(INDEX_HTML)
 }
 
 fn random_u64() -> u64 {

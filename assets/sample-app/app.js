@@ -4,11 +4,21 @@
 'use strict';
 
 const app = document.getElementById('app');
+// A variant of the app, served to try replays against (see `Variant` in sample_app.rs):
+// generated class names, a banner, rows in another order, or buttons of another element.
+const VARIANT = document.querySelector('meta[name=orbit-variant]')?.content || '';
+const SALT = Math.random().toString(36).slice(2, 8);
 const h = (tag, attrs = {}, ...children) => {
+  if (VARIANT === 'element-type' && tag === 'button') {
+    if (attrs.type === 'submit') return h('input', { ...attrs, type: 'submit', value: children.flat().join('') });
+    const { onclick, ...rest } = attrs;
+    return h('a', { ...rest, type: null, href: '#', onclick: (e) => { e.preventDefault(); if (onclick) onclick(e); } }, ...children);
+  }
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === false || v == null) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class' && VARIANT === 'generated-classes') el.setAttribute('class', String(v).split(' ').map((c) => `${c}-${SALT}`).join(' '));
     else if (k === 'html') el.innerHTML = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
@@ -112,7 +122,7 @@ function projectRow(p, fresh) {
 
 async function projects(me) {
   const list = await api('GET', '/api/projects');
-  const body = h('tbody', {}, list.map((p) => projectRow(p)));
+  const body = h('tbody', {}, (VARIANT === 'row-order' ? [...list].reverse() : list).map((p) => projectRow(p)));
   const count = h('p', {}, `${list.length} projects across your workspace`);
   const head = header('Projects', '', h('button', { class: 'btn primary', type: 'button', onclick: () => newProject(body, count) }, 'New project'));
   head.querySelector('p').replaceWith(count);
@@ -244,6 +254,10 @@ function palette() {
 const PAGES = { '/projects': projects, '/analytics': analytics, '/settings': settings };
 
 async function start() {
+  if (VARIANT === 'banner') {
+    document.body.prepend(h('div', { role: 'status', style: 'height:96px;display:flex;align-items:center;padding:0 32px;background:#fde68a;color:#713f12;font:600 16px system-ui' },
+      'Scheduled maintenance on Saturday, 02:00–04:00 UTC. Projects stay read-only meanwhile.'));
+  }
   const path = location.pathname.replace(/\/$/, '') || '/projects';
   if (path === '/login') return signIn();
   if (path === '/verify') return verify();

@@ -334,6 +334,25 @@ mod tests {
         assert_eq!(serde_json::to_value(&from_timeline("http://app.test/", &events).steps).unwrap()[1], json!({"action": "scroll", "dx": 0.0, "dy": 600.0}));
     }
 
+    /// A timeline a person recorded through the share page: signing in to the sample app
+    /// (e-mail, password, Enter, the mailed code, Enter), then creating "Apollo launch"
+    /// owned by grace@orbit.test.
+    const RECORDED: &str = include_str!("../../tests/fixtures/demonstration-timeline.jsonl");
+
+    #[test]
+    fn a_recorded_timeline_makes_a_sign_in_two_parameters_and_no_secret() {
+        let events: Vec<TimedEvent> = RECORDED.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        let workflow = from_timeline("http://app.test/", &events);
+        let steps = serde_json::to_value(&workflow.steps).unwrap();
+        let actions: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).filter(|a| *a != "wait").collect();
+        assert_eq!(actions, ["goto", "sign_in", "click", "type", "type", "click"], "{steps:#}");
+        let names: Vec<(&str, &str, &str)> = workflow.parameters.iter().map(|p| (p.name.as_str(), p.kind.as_str(), p.example.as_str())).collect();
+        assert_eq!(names, [("project_name", "text", "Apollo launch"), ("owner_email", "email", "grace@orbit.test")]);
+        let text = steps.to_string();
+        assert!(!text.contains(crate::sample_app::PASSWORD) && !text.contains(crate::sample_app::EMAIL) && !RECORDED.contains(crate::sample_app::PASSWORD), "{text}");
+        assert_eq!(steps.as_array().unwrap().last().unwrap()["fallbacks"][0], json!({"text": "Create project"}));
+    }
+
     #[test]
     fn a_secret_outside_a_sign_in_is_asked_for_and_every_step_parses() {
         let pin = element("textbox", "Card PIN", "pin", "password");

@@ -21,6 +21,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// The last frame recorded before a step failed, stored with the failed run's artifacts.
+pub const FAILURE_SCREENSHOT: &str = "failure.jpg";
+
 pub(super) struct Job {
     pub(super) runner: Arc<Runner>,
     pub(super) run: Mutex<Run>,
@@ -184,6 +187,16 @@ impl Job {
             match self.runner.producer.keep_recording(&self.id(), bundle).await {
                 Ok(bytes) => self.event("recording_kept", json!({"size_bytes": bytes})),
                 Err(error) => self.event("recording_not_kept", json!({"reason": error.to_string()})),
+            }
+        }
+        // A step that could not be done: the page as it was then, to see why.
+        if matches!(&acted, Err(Stop::Failed { code: ErrorCode::StepFailed, .. }))
+            && let Some(last) = crate::recording::Recording::open(bundle).ok().and_then(|r| r.frames.last().map(|f| f.path.clone()))
+        {
+            // A copy: the bundle keeps every frame (it is kept for re-renders).
+            let screenshot = self.dir.join(FAILURE_SCREENSHOT);
+            if std::fs::copy(&last, &screenshot).is_ok() {
+                self.store_artifact(&screenshot, FAILURE_SCREENSHOT, "image/jpeg").await?;
             }
         }
         if let Ok(recorded) = &finished {

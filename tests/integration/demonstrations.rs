@@ -238,6 +238,8 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         );
         assert!(!task.to_string().contains(EMAIL) && !task.to_string().contains(&sign_in_code), "the login and the code are not in the task");
         let kept = std::fs::read_to_string(world.data.join("demonstrations").join(id).join("recording").join("timeline.jsonl")).unwrap();
+        // Kept to look at (and the source of `tests/fixtures/demonstration-timeline.jsonl`).
+        std::fs::write(crate::common::output_dir().join("demonstration-timeline.jsonl"), &kept).unwrap();
         assert!(!kept.contains(demoreel::sample_app::PASSWORD) && !task.to_string().contains(demoreel::sample_app::PASSWORD), "no password kept");
 
         // The session's own videos: demo.mp4 shows what the person did, and no password.

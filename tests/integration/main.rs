@@ -21,6 +21,7 @@ mod postgres;
 mod privacy;
 mod render_jobs;
 mod render_outputs;
+mod replays;
 mod sample_app;
 mod scale_out;
 mod service;
