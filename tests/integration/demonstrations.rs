@@ -53,6 +53,9 @@ async fn app_layout(browser: &chromiumoxide::Browser, app: &demoreel::sample_app
     let mut layout = eval(&page, &format!("(() => {{ {CENTRE} return {{ email: c('#email'), password: c('#password') }}; }})()")).await;
     let login = format!("fetch('/api/login', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({{email: {:?}, password: {:?}}})}}).then((r) => r.ok)", EMAIL, demoreel::sample_app::PASSWORD);
     assert_eq!(eval(&page, &login).await, json!(true));
+    page.goto(app.url("/verify")).await.unwrap();
+    until(&page, "document.getElementById('code') !== null", "the sample app's code page").await;
+    layout["code"] = eval(&page, &format!("(() => {{ {CENTRE} return c('#code'); }})()")).await;
     let code = newest_code(app, 0).await;
     let verify = format!("fetch('/api/login/verify', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({{code: {code:?}}})}}).then((r) => r.ok)");
     assert_eq!(eval(&page, &verify).await, json!(true));
@@ -125,7 +128,7 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         let created: Value = http
             .post(format!("{}/v1/demonstrations/", world.server.url))
             .header("anchor-api-key", &world.key)
-            .json(&json!({"task_name": "Sign in to Orbit", "task_description": "Sign in with the work account", "user_name": "Sarah",
+            .json(&json!({"task_name": "Create a project in Orbit", "task_description": "Sign in, then create a project with its name and owner", "user_name": "Sarah",
                           "session_config": {"browser": {"start_url": world.app.url("/")}}}))
             .send()
             .await
@@ -187,13 +190,16 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         // The code the app mailed goes into its (focused) field; then a new project.
         let sign_in_code = newest_code(&world.app, sent).await;
         panel_until(&share, "/verify").await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        // The page draws its field once it asked the app about the sign-in: a click on
+        // it (not the page's own focus) makes sure the code goes there.
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        share.click(on_screen(&share, &layout["code"], &viewport).await).await.unwrap();
         share.find_element("#keys").await.unwrap().type_str(&sign_in_code).await.unwrap();
         share.find_element("#keys").await.unwrap().press_key("Enter").await.unwrap();
         panel_until(&share, "/projects").await;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        tokio::time::sleep(Duration::from_millis(2000)).await;
         share.click(on_screen(&share, &layout["new_project"], &viewport).await).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         for (field, value) in [("name", "Apollo launch"), ("owner", "grace@orbit.test")] {
             share.click(on_screen(&share, &layout[field], &viewport).await).await.unwrap();
             share.find_element("#keys").await.unwrap().type_str(value).await.unwrap();
@@ -237,6 +243,17 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
             json!([{"name": "project_name", "type": "text", "example": "Apollo launch"}, {"name": "owner_email", "type": "email", "example": "grace@orbit.test"}])
         );
         assert!(!task.to_string().contains(EMAIL) && !task.to_string().contains(&sign_in_code), "the login and the code are not in the task");
+        // The CLI shows the same workflow, a step per line.
+        let task_id = status["task_id"].as_str().unwrap();
+        let shown = crate::service::demoreel()
+            .args(["tasks", "versions", task_id, "--version", status["task_version_id"].as_str().unwrap(), "--output", "text", "--server", &world.server.url])
+            .env("DEMOREEL_API_KEY", &world.key)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(shown.status.success() && text.contains("project_name (text), owner_email (email)") && text.contains(r#""action":"sign_in""#), "{text}{}", String::from_utf8_lossy(&shown.stderr));
+        let listed = crate::service::demoreel().args(["tasks", "list", "--output", "text", "--server", &world.server.url]).env("DEMOREEL_API_KEY", &world.key).output().unwrap();
+        assert!(String::from_utf8_lossy(&listed.stdout).contains(&format!("{task_id}  Create a project in Orbit")), "{}", String::from_utf8_lossy(&listed.stdout));
         let kept = std::fs::read_to_string(world.data.join("demonstrations").join(id).join("recording").join("timeline.jsonl")).unwrap();
         // Kept to look at (and the source of `tests/fixtures/demonstration-timeline.jsonl`).
         std::fs::write(crate::common::output_dir().join("demonstration-timeline.jsonl"), &kept).unwrap();
@@ -288,7 +305,7 @@ async fn replay(world: &World, client: &Client, demonstrated: &Value, app_tab: &
     assert_eq!(code, 200, "{tool}");
     assert_eq!(tool["parameters"]["required"], json!(["project_name", "owner_email"]), "{tool}");
     assert_eq!(tool["parameters"]["properties"]["owner_email"]["format"], json!("email"));
-    let replaying = |params: Value| json!({"options": {"workflow": {"task_id": task_id, "params": params}, "video": {"size": {"width": 1280, "height": 720}}}});
+    let replaying = |params: Value| json!({"options": {"workflow": {"task_id": task_id, "params": params}}});
     let (code, refused) = client.call(reqwest::Method::POST, "/v1/agent/runs", Some(replaying(json!({"owner_email": "nobody"})))).await;
     assert_eq!(code, 400, "{refused}");
     let fields: Vec<&str> = refused["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
@@ -328,7 +345,9 @@ async fn replay(world: &World, client: &Client, demonstrated: &Value, app_tab: &
     let pictures = crate::privacy::mp4_pictures(&video);
     let last = pictures.last().unwrap();
     image::save_buffer(crate::common::output_dir().join("demonstration-replay-last.png"), &last.rgba, last.width, last.height, image::ExtendedColorType::Rgba8).unwrap();
-    let tail = pictures.len().saturating_sub(12);
+    // The last third: the name typed into the dialog, then the list and its toast (a
+    // highlighted new row alone reads poorly).
+    let tail = pictures.len() * 2 / 3;
     let seen = crate::privacy::read_every_frame(pictures.into_iter().skip(tail), dir, "replay");
     assert!(seen.contains("Zephyr"), "the replay's demo.mp4 shows the new project: {seen}");
 }
@@ -346,6 +365,7 @@ fn a_share_token_opens_only_its_page_and_links_that_expired_or_were_touched_say_
         assert_eq!(code, 201, "{created}");
         let id = created["session_id"].as_str().unwrap().to_string();
         let token = created["share_token"].as_str().unwrap().to_string();
+        let first_task = created["task_id"].clone();
 
         // One recording slot, held by the live session: the next create waits.
         let refused = reqwest::Client::new()
@@ -404,6 +424,7 @@ fn a_share_token_opens_only_its_page_and_links_that_expired_or_were_touched_say_
         let (code, created) = client.call(reqwest::Method::POST, "/v1/demonstrations/", Some(create(30.0))).await;
         assert_eq!(code, 201, "{created}");
         let second = created["session_id"].as_str().unwrap();
+        assert_eq!(created["task_id"], first_task, "another demonstration of the task's name adds to that task");
         let (code, answer) = client.call(reqwest::Method::POST, &format!("/v1/demonstrations/{second}/stop"), None).await;
         assert_eq!((code, answer), (200, json!({"success": true})));
         assert_eq!(status_until(&client, second, &["stopped"]).await["status"], json!("stopped"));
@@ -411,6 +432,10 @@ fn a_share_token_opens_only_its_page_and_links_that_expired_or_were_touched_say_
         assert_eq!(code, 200);
         assert_eq!(list["items"][0]["session_id"], json!(second));
         assert!(list["next_cursor"].is_string());
+        let (code, tasks) = client.call(reqwest::Method::GET, "/v1/tasks", None).await;
+        assert_eq!((code, tasks["items"].as_array().map(Vec::len)), (200, Some(1)), "one task for the two demonstrations: {tasks}");
+        let (code, missing) = client.call(reqwest::Method::GET, &format!("/v1/tasks/{}/versions/{}", first_task.as_str().unwrap(), second), None).await;
+        assert_eq!(code, 404, "{missing}");
 
         let (code, invalid) = client.call(reqwest::Method::POST, "/v1/demonstrations", Some(json!({"task_name": "", "session_config": {"browser": {"start_url": "file:///etc/passwd"}, "session": {"timeout": {"max_duration": -1}}}}))).await;
         assert_eq!(code, 400);
