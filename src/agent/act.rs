@@ -169,7 +169,12 @@ impl<'a> Act<'a> {
                 return Err(Stop::Cancelled);
             }
         };
-        self.journal.event("action", json!({"action": label, "ok": result.is_ok()}));
+        match self.capture.take_fallback() {
+            // The page changed since the workflow was made: the step found its element
+            // by a looser way.
+            Some(way) => self.journal.event("action", json!({"action": label, "ok": result.is_ok(), "found_by_fallback": way})),
+            None => self.journal.event("action", json!({"action": label, "ok": result.is_ok()})),
+        }
         self.journal.action(&label, result.is_ok(), self.capture.t_ms());
         result.map_err(Stop::of_capture)
     }

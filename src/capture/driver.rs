@@ -24,6 +24,9 @@ pub(super) struct Driver {
     pub(super) crashed: Arc<AtomicBool>,
     /// Off when a person drives: the page's own listeners report the input then.
     pub(super) record_own_input: bool,
+    /// The fallback that found the last element, when the target's first way did not:
+    /// a replay that leans on fallbacks says so.
+    pub(super) found_by_fallback: std::sync::Mutex<Option<String>>,
 }
 
 /// Finds an element (scrolled into view) and answers its centre in CSS px, or null.
@@ -138,10 +141,13 @@ impl Driver {
         let started = std::time::Instant::now();
         loop {
             let tried = if started.elapsed() < first_alone { 1 } else { scripts.len() };
-            for script in &scripts[..tried] {
+            for (way, script) in scripts[..tried].iter().enumerate() {
                 if let Ok(result) = self.page.evaluate(script.as_str()).await
                     && let Ok(Some(point)) = result.into_value::<Option<[f64; 2]>>()
                 {
+                    if way > 0 {
+                        *self.found_by_fallback.lock().unwrap() = target.ways().nth(way).map(steps::Target::describe);
+                    }
                     // Give a smooth scroll into view time to settle.
                     tokio::time::sleep(Duration::from_millis(120)).await;
                     return Ok((point[0], point[1]));

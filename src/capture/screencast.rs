@@ -106,6 +106,7 @@ pub(super) async fn begin(
         shape: CursorShape::Default,
         crashed: watchers.crashed,
         record_own_input: !options.person_drives,
+        found_by_fallback: Default::default(),
     };
     Ok(Started { driver, recorder, frames, screencast_task, background })
 }

@@ -78,6 +78,12 @@ impl Capture {
         super::person::dispatch(&self.driver.page, input, self.viewport).await.map_err(CaptureError::Browser)
     }
 
+    /// The fallback locator that found the last step's element, if its first way found
+    /// nothing (taken: the next call answers `None` until a fallback is used again).
+    pub fn take_fallback(&self) -> Option<String> {
+        self.driver.found_by_fallback.lock().unwrap().take()
+    }
+
     /// Recording time now (ms since the first frame).
     pub fn t_ms(&self) -> f64 {
         self.recorder.t_ms()

@@ -52,6 +52,20 @@ async fn run_to_end(client: &Client, app: &SampleApp, body: Value) -> Value {
     }
 }
 
+/// The fallbacks the run's steps were found by (`found_by_fallback` of the action
+/// events in its `events.jsonl`).
+async fn fallbacks_used(client: &Client, run: &Value) -> Vec<String> {
+    let (_, listed) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{}/artifacts", run["id"].as_str().unwrap()), None).await;
+    let events = listed["data"].as_array().unwrap().iter().find(|a| a["name"] == json!("events.jsonl")).unwrap_or_else(|| panic!("no events.jsonl: {listed}"));
+    let (_, bytes) = client.download(events["id"].as_str().unwrap()).await;
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|event| event["found_by_fallback"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// The last frame of the run's demo.mp4, kept to look at (`tests/output/NAME`).
 async fn save_last_frame(client: &Client, run: &Value, video: &std::path::Path, name: &str) {
     let (_, listed) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{}/artifacts", run["id"].as_str().unwrap()), None).await;
@@ -84,6 +98,14 @@ fn a_demonstrated_workflow_replays_on_variants_of_the_app() {
             let body = json!({"target_url": app.url("/"), "goal": "Create a project", "options": {"workflow": {"steps": steps}}});
             let run = run_to_end(&client, &app, body).await;
             let created = projects(&app).await.contains(&json!([project, "max@orbit.test"]));
+            let fallbacks = fallbacks_used(&client, &run).await;
+            eprintln!("replay on the {} app found by fallbacks: {fallbacks:?}", variant.name());
+            match variant {
+                // The button became a link: found by its text, the next way after its role.
+                Variant::ElementType => assert!(fallbacks.contains(&"text \"New project\"".to_string()), "{fallbacks:?}"),
+                // The first ways hold where nothing but classes, places and order changed.
+                _ => assert!(fallbacks.is_empty(), "the {} app needs no fallback: {fallbacks:?}", variant.name()),
+            }
             save_last_frame(&client, &run, &world.dir.path().join(format!("{}.mp4", variant.name())), &format!("replay-{}.png", variant.name())).await;
             eprintln!("replay on the {} app: {} (project created: {created}) {}", variant.name(), run["status"], run["error"]);
             outcomes.push((variant, run["status"] == json!("succeeded") && created, run));
