@@ -135,17 +135,20 @@ pub fn router() -> Router {
 fn router_for(variant: Variant) -> Router {
     let state: Shared = Arc::new(Mutex::new(AppState { projects: seed_projects(), ..Default::default() }));
     // The page names its variant; app.js reads it.
-    let page: &'static str = match variant {
-        Variant::Original => INDEX_HTML,
-        other => Box::leak(INDEX_HTML.replace("<head>", &format!("<head>\n<meta name=\"orbit-variant\" content=\"{}\">", other.name())).into_boxed_str()),
+    let page: Arc<str> = match variant {
+        Variant::Original => INDEX_HTML.into(),
+        other => INDEX_HTML.replace("<head>", &format!("<head>\n<meta name=\"orbit-variant\" content=\"{}\">", other.name())).into(),
     };
-    let shell = move || async move { Html(page) };
+    let shell = move || {
+        let page = page.clone();
+        async move { Html(page.to_string()) }
+    };
     Router::new()
         .route("/", get(|| async { Redirect::to("/projects") }))
-        .route("/login", get(shell))
-        .route("/verify", get(shell))
-        .route("/projects", get(shell))
-        .route("/analytics", get(shell))
+        .route("/login", get(shell.clone()))
+        .route("/verify", get(shell.clone()))
+        .route("/projects", get(shell.clone()))
+        .route("/analytics", get(shell.clone()))
         .route("/settings", get(shell))
         .route("/outbox", get(outbox_page))
         .route("/assets/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS) }))
