@@ -24,7 +24,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/agent/credentials/{id}/set-default", post(set_default_credential))
 }
 
-fn check_domain(text: &str) -> Result<String, String> {
+/// A site's own host name, lower-cased: never a public suffix.
+pub(super) fn check_domain(text: &str) -> Result<String, String> {
     let domain = text.trim().trim_end_matches('.').to_ascii_lowercase();
     let ok = !domain.is_empty()
         && domain.len() <= 253
@@ -65,14 +66,7 @@ async fn create_credential(State(state): State<AppState>, Caller(key): Caller, J
         errors.push(FieldError { field: "email".into(), message });
     }
     let password = validate::string(map, "password", "password", 0, 1024, &mut errors).filter(|p| !p.is_empty());
-    let is_default = match map.get("is_default") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            errors.push(FieldError { field: "is_default".into(), message: "must be true or false".into() });
-            false
-        }
-    };
+    let is_default = validate::boolean(map, "is_default", false, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::fields(errors));
     }

@@ -43,6 +43,7 @@ struct NewSession {
     task_description: String,
     user_name: Option<String>,
     identity_id: Option<String>,
+    identity_skip_validation: bool,
     start_url: String,
     max_duration_s: u64,
     idle_timeout_s: u64,
@@ -55,6 +56,15 @@ fn service(state: &AppState) -> Result<&Arc<Demonstrations>, ApiError> {
 async fn create(State(state): State<AppState>, Caller(key): Caller, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     let demonstrations = service(&state)?;
     let new = check_new(&body, &state)?;
+    // The identity signs in before the person arrives. One the key does not have is
+    // refused only when its sign-in must work: by default the session starts without it
+    // (the hosted flow's own example sends a placeholder id).
+    if let Some(id) = &new.identity_id
+        && !new.identity_skip_validation
+        && (!validate::is_uuid(id) || state.services.db.identity(&key.id, id).await?.is_none())
+    {
+        return Err(ApiError::field("identity_id", "no such identity (POST /v1/identities makes one), and identity_skip_validation is false"));
+    }
     let slot = demonstrations.reserve_slot().ok_or(ApiError::SlotsFull(30))?;
     let new = NewDemonstration {
         id: db::new_id(),
@@ -66,6 +76,7 @@ async fn create(State(state): State<AppState>, Caller(key): Caller, headers: Hea
         user_name: new.user_name,
         start_url: new.start_url,
         identity_id: new.identity_id,
+        identity_skip_validation: new.identity_skip_validation,
         max_duration_s: new.max_duration_s,
         idle_timeout_s: new.idle_timeout_s,
         holder: demonstrations.holder().to_string(),
@@ -101,9 +112,7 @@ fn check_new(body: &Value, state: &AppState) -> Result<NewSession, ApiError> {
     let task_description = validate::string(map, "task_description", "task_description", 1, 4000, &mut errors);
     let user_name = validate::string(map, "user_name", "user_name", 0, 100, &mut errors);
     let identity_id = validate::string(map, "identity_id", "identity_id", 0, 200, &mut errors);
-    if !matches!(map.get("identity_skip_validation"), None | Some(Value::Null) | Some(Value::Bool(_))) {
-        errors.push(FieldError { field: "identity_skip_validation".into(), message: "must be true or false".into() });
-    }
+    let identity_skip_validation = validate::boolean(map, "identity_skip_validation", true, &mut errors);
     let config = match map.get("session_config") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(config)) => config.clone(),
@@ -121,7 +130,8 @@ fn check_new(body: &Value, state: &AppState) -> Result<NewSession, ApiError> {
             task_name,
             task_description,
             user_name: user_name.filter(|n| !n.trim().is_empty()),
-            identity_id,
+            identity_id: identity_id.filter(|id| !id.trim().is_empty()),
+            identity_skip_validation,
             start_url,
             max_duration_s,
             idle_timeout_s,

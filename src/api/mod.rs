@@ -12,6 +12,7 @@ mod demonstrations;
 pub mod error;
 mod extract;
 mod feedback;
+mod identities;
 mod render_jobs;
 mod runs;
 mod share;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(artifacts::routes())
         .merge(credentials::routes())
+        .merge(identities::routes())
         .merge(demonstrations::routes())
         .merge(tasks::routes())
         .merge(share::routes())

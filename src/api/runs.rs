@@ -10,6 +10,7 @@ use super::extract::{JsonBody, check_id, paging};
 use super::validate::{self, AuthSource};
 use super::views::{ListView, RunView};
 use crate::db::{self, ApiKey, Run, RunStatus};
+use crate::options::FieldError;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -43,9 +44,18 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
             Some(_) => {}
         }
     }
-    // A workflow that signs in needs a credential for the site before it is queued.
+    // A workflow that signs in needs a login before it is queued: the run's own, the
+    // identity its sign-in names, or the key's default for the site.
+    let identity = super::tasks::sign_in_identity(&new.options).filter(|_| matches!(new.auth, AuthSource::None));
+    if let Some((field, id)) = &identity
+        && state.services.db.identity(&key.id, id).await?.is_none()
+    {
+        let message = format!("the workflow signs in with identity {id}, which this key does not have (deleted?): name a credential in options.auth");
+        return Err(ApiError::fields(vec![FieldError { field: field.clone(), message }]));
+    }
     if super::tasks::signs_in(&new.options)
         && matches!(new.auth, AuthSource::None)
+        && identity.is_none()
         && state.services.db.default_credential_for_host(&key.id, &new.target_host).await?.is_none()
     {
         return Err(ApiError::field(

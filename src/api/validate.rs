@@ -50,6 +50,18 @@ pub fn string(map: &Map<String, Value>, key: &str, field: &str, min: usize, max:
     }
 }
 
+/// An optional `true` or `false`; `default` when absent or null.
+pub fn boolean(map: &Map<String, Value>, key: &str, default: bool, errors: &mut Vec<FieldError>) -> bool {
+    match map.get(key) {
+        None | Some(Value::Null) => default,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(FieldError { field: key.to_string(), message: "must be true or false".into() });
+            default
+        }
+    }
+}
+
 pub fn is_uuid(text: &str) -> bool {
     uuid::Uuid::parse_str(text).is_ok()
 }

@@ -42,6 +42,8 @@ const FIRST_WAY_ALONE_MS: u64 = 2_000;
 const MASK_SECRET_JS: &str = include_str!("mask_secret.js");
 /// Answers when the page showed its reaction to a click (see the script's header).
 const REACTION_JS: &str = include_str!("reaction.js");
+/// Chooses an option of the drop-down at a point (see the script's header).
+const CHOOSE_JS: &str = include_str!("choose.js");
 
 impl Driver {
     fn note(&self, event: Event) {
@@ -84,6 +86,10 @@ impl Driver {
                     self.key(&s, &[], Some(&s), *secret).await?;
                     tokio::time::sleep(Duration::from_millis(45)).await;
                 }
+            }
+            Step::Select { option, target, timeout_ms, .. } => {
+                let (x, y) = self.locate(target, *timeout_ms).await?;
+                self.choose(x, y, option).await?;
             }
             Step::Press { key, modifiers, .. } => {
                 self.key(key, modifiers, None, false).await?;
@@ -175,11 +181,36 @@ impl Driver {
         Ok(())
     }
 
-    async fn click(&mut self, x: f64, y: f64) -> Result<(), String> {
+    /// Moves the pointer to `(x, y)`, noting the move and the cursor shape there.
+    async fn point_at(&mut self, x: f64, y: f64) -> Result<(), String> {
         self.mouse(DispatchMouseEventType::MouseMoved, x, y).await?;
         self.note(Event::PointerMove { x, y });
         self.pointer = Some((x, y));
         self.report_cursor_shape(x, y).await;
+        Ok(())
+    }
+
+    /// Chooses `option` in the drop-down at `(x, y)`. The choice is made through the
+    /// element rather than its pop-up list: the list is a separate widget that the
+    /// screencast does not show and that headless Chromium draws nowhere, so a click
+    /// would only open something invisible. The page gets the events a person's choice
+    /// fires (`input`, `change`), and the video a click where the drop-down is.
+    async fn choose(&mut self, x: f64, y: f64, option: &str) -> Result<(), String> {
+        self.point_at(x, y).await?;
+        let script = format!("({CHOOSE_JS})({})", serde_json::json!([x, y, option]));
+        let answer = self.page.evaluate(script.as_str()).await.map_err(|e| format!("choosing {option:?}: {e}"))?;
+        let fault = answer.into_value::<String>().unwrap_or_else(|_| "the page answered nothing".into());
+        if !fault.is_empty() {
+            return Err(fault);
+        }
+        let t_ms = self.recorder.t_ms();
+        self.note_at(t_ms, Event::Click { x, y, button: Button::Left });
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        Ok(())
+    }
+
+    async fn click(&mut self, x: f64, y: f64) -> Result<(), String> {
+        self.point_at(x, y).await?;
         self.mouse(DispatchMouseEventType::MousePressed, x, y).await?;
         self.note(Event::PointerDown { x, y, button: Button::Left });
         tokio::time::sleep(Duration::from_millis(60)).await;

@@ -24,6 +24,7 @@
     link: 'a[href], [role=link]',
     textbox: 'input:not([type]), input[type=text], input[type=email], input[type=password], input[type=search], input[type=tel], input[type=url], input[type=number], textarea, [role=textbox], [contenteditable=true]',
     checkbox: 'input[type=checkbox], [role=checkbox]',
+    combobox: 'select:not([multiple]), [role=combobox]',
     tab: '[role=tab]',
     menuitem: '[role=menuitem]',
     option: 'option, [role=option]',

@@ -54,6 +54,8 @@ pub struct Demonstration {
     pub user_name: Option<String>,
     pub start_url: String,
     pub identity_id: Option<String>,
+    /// With an identity: whether the session starts anyway when its sign-in fails.
+    pub identity_skip_validation: bool,
     pub max_duration_s: u64,
     pub idle_timeout_s: u64,
     pub status: DemoStatus,
@@ -77,6 +79,8 @@ pub struct NewDemonstration {
     pub user_name: Option<String>,
     pub start_url: String,
     pub identity_id: Option<String>,
+    /// With an identity: whether the session starts anyway when its sign-in fails.
+    pub identity_skip_validation: bool,
     pub max_duration_s: u64,
     pub idle_timeout_s: u64,
     pub holder: String,
@@ -147,6 +151,7 @@ fn demonstration_from(row: &AnyRow) -> DbResult<Demonstration> {
         user_name: row.get("user_name"),
         start_url: row.get("start_url"),
         identity_id: row.get("identity_id"),
+        identity_skip_validation: row.get::<i64, _>("identity_skip_validation") != 0,
         max_duration_s: row.get::<i64, _>("max_duration_s") as u64,
         idle_timeout_s: row.get::<i64, _>("idle_timeout_s") as u64,
         status: DemoStatus::parse(&status).ok_or_else(|| DbError::Corrupt(format!("demonstration status {status:?}")))?,
@@ -208,8 +213,8 @@ impl DemonstrationRepo for SqlDatabase {
             }
         };
         let demonstration = format!(
-            "INSERT INTO demonstrations (id, seq, owner, task_id, user_name, start_url, identity_id, max_duration_s, idle_timeout_s, status, holder, created_at, updated_at)
-             VALUES ($1, {}, $2, $3, $4, $5, $6, $7, $8, 'recording', $9, $10, $11)",
+            "INSERT INTO demonstrations (id, seq, owner, task_id, user_name, start_url, identity_id, identity_skip_validation, max_duration_s, idle_timeout_s, status, holder, created_at, updated_at)
+             VALUES ($1, {}, $2, $3, $4, $5, $6, $7, $8, $9, 'recording', $10, $11, $12)",
             self.dialect.next_seq("demonstrations")
         );
         sqlx::query(&demonstration)
@@ -219,6 +224,7 @@ impl DemonstrationRepo for SqlDatabase {
             .bind(new.user_name.clone())
             .bind(&new.start_url)
             .bind(new.identity_id.clone())
+            .bind(new.identity_skip_validation as i64)
             .bind(new.max_duration_s as i64)
             .bind(new.idle_timeout_s as i64)
             .bind(&new.holder)

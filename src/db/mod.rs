@@ -1,17 +1,18 @@
 //! Persistence: API keys, runs, artifacts, credentials, feedback, uploaded templates,
-//! re-render jobs, demonstrations and their tasks. Input: rows from the
+//! re-render jobs, demonstrations and their tasks, identities. Input: rows from the
 //! api and the runner. Output: the same rows, read back by owner. Invariant: every read
 //! the api makes is scoped to the key that asks (another key's row reads as missing), and
 //! a status changes only along the run lifecycle (`queued → running ⇄ awaiting_input →
 //! succeeded | failed | cancelled`) through conditional updates.
 //!
 //! [`Database`] is the interface, one trait per aggregate (keys, runs, artifacts,
-//! credentials, feedback, templates, re-render jobs); [`sql::SqlDatabase`] implements it on
+//! credentials, feedback, templates, re-render jobs, demonstrations, identities); [`sql::SqlDatabase`] implements it on
 //! SQLite (the embedded default) and on PostgreSQL (shared by many processes), chosen by
 //! [`connect::DatabaseLocation`].
 
 pub mod connect;
 pub mod demonstrations;
+pub mod identities;
 pub mod render_jobs;
 pub mod run_signals;
 pub mod sql;
@@ -19,6 +20,7 @@ pub mod templates;
 
 pub use connect::DatabaseLocation;
 pub use demonstrations::{DemoStatus, Demonstration, DemonstrationRepo, NewDemonstration, Task, TaskVersion};
+pub use identities::{Identity, IdentityRepo, IdentityStatus};
 pub use sql::SqlDatabase;
 
 pub use render_jobs::{RenderJob, RenderJobRepo, RenderTask, TaskStatus};
@@ -338,9 +340,9 @@ pub trait FeedbackRepo: Send + Sync {
 }
 
 /// The whole database.
-pub trait Database: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo + DemonstrationRepo {}
+pub trait Database: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo + DemonstrationRepo + IdentityRepo {}
 
-impl<T: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo + DemonstrationRepo> Database for T {}
+impl<T: KeyRepo + RunRepo + RunSignalRepo + ArtifactRepo + CredentialRepo + FeedbackRepo + TemplateRepo + RenderJobRepo + DemonstrationRepo + IdentityRepo> Database for T {}
 
 /// A list cursor names the last item shown by its place in creation order.
 pub fn encode_cursor(seq: i64) -> String {

@@ -412,7 +412,9 @@ impl CredentialRepo for SqlDatabase {
     }
 
     async fn any_stored_password(&self) -> DbResult<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE password_sealed IS NOT NULL").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM credentials WHERE password_sealed IS NOT NULL) + (SELECT COUNT(*) FROM identities)",
+        ).fetch_one(&self.pool).await?;
         Ok(n > 0)
     }
 

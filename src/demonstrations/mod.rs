@@ -7,6 +7,7 @@
 //! (finish, stop, timeout, failure); the status moves only by the database's conditional
 //! updates, so the api and the session never disagree about who ended it.
 
+pub mod identity;
 pub mod live;
 pub mod locators;
 pub mod token;
@@ -35,6 +36,8 @@ pub struct DemonstrationConfig {
     pub holder: String,
     /// The page a person drives, in CSS px.
     pub viewport: Size,
+    /// Opens identities' passwords; `None` when the operator gave no secret key.
+    pub sealer: Option<Arc<crate::secrets::Sealer>>,
 }
 
 pub struct Demonstrations {
@@ -130,9 +133,20 @@ impl Demonstrations {
     async fn supervise(&self, demonstration: &Demonstration, session: &Arc<LiveSession>, mut commands: tokio::sync::mpsc::UnboundedReceiver<Command>) -> LiveState {
         let dir = self.config.work_dir.join(&demonstration.id);
         let recording = dir.join("recording");
-        let started = match self.open_browser(demonstration, &recording).await {
+        let mut started = match self.open_browser(demonstration, &recording).await {
             Ok(capture) => capture,
             Err(error) => return self.fail(&demonstration.id, &format!("the browser did not start: {error}")).await,
+        };
+        // The identity signs in before the person sees the browser.
+        let prelude = match &demonstration.identity_id {
+            None => None,
+            Some(identity_id) => match self.sign_in_identity(demonstration, identity_id, &mut started).await {
+                Ok(before) => Some((before.steps, started.t_ms())),
+                Err(error) => {
+                    let _ = started.finish().await;
+                    return self.fail(&demonstration.id, &error).await;
+                }
+            },
         };
         let relays = session.relay(&started);
         *session.started_epoch_ms.lock().unwrap() = Some(crate::secrets::now_unix() * 1000);
@@ -154,7 +168,10 @@ impl Demonstrations {
                 LiveState::Stopped { reason }
             }
             (Command::Finish, Err(error)) => self.fail(&demonstration.id, &format!("the recording could not be kept: {error}")).await,
-            (Command::Finish, Ok(summary)) => self.make_workflow(demonstration, &summary.bundle).await,
+            (Command::Finish, Ok(summary)) => {
+                let prelude = prelude.as_ref().map(|(steps, from_ms)| workflow::Prelude { steps, person_from_ms: *from_ms });
+                self.make_workflow(demonstration, &summary.bundle, prelude).await
+            }
         }
     }
 
@@ -191,12 +208,46 @@ impl Demonstrations {
         }
     }
 
-    async fn make_workflow(&self, demonstration: &Demonstration, bundle: &std::path::Path) -> LiveState {
+    /// Signs the browser in with the demonstration's identity, noting on the identity how
+    /// it went. A sign-in that did not work is an error only when the demonstration asked
+    /// for validation (`identity_skip_validation: false`); otherwise the person signs in.
+    async fn sign_in_identity(&self, demonstration: &Demonstration, identity_id: &str, capture: &mut Capture) -> Result<identity::BeforeThePerson, String> {
+        let strict = !demonstration.identity_skip_validation;
+        let not_signed_in = |reason: String| {
+            tracing::info!(demonstration = %demonstration.id, %reason, strict, "the identity did not sign in");
+            if strict { Err(format!("login_failed: {reason}")) } else { Ok(identity::BeforeThePerson { signed_in: identity::SignedIn::Failed(reason), steps: Vec::new() }) }
+        };
+        let found = match uuid::Uuid::parse_str(identity_id) {
+            Ok(_) => self.db.identity(&demonstration.owner, identity_id).await,
+            Err(_) => Ok(None),
+        };
+        let identity = match found {
+            Ok(Some(identity)) => identity,
+            Ok(None) => return not_signed_in(format!("this key has no identity {identity_id:?}")),
+            Err(error) => return not_signed_in(format!("reading the identity: {error}")),
+        };
+        let password = match self.config.sealer.as_ref().map(|sealer| sealer.open(&identity.password_sealed)) {
+            Some(Ok(password)) => password,
+            Some(Err(error)) => return not_signed_in(format!("the identity's password could not be opened: {error}")),
+            None => return not_signed_in("the server has no secret key to open the identity's password".into()),
+        };
+        let before = identity::sign_in_before(capture, &demonstration.id, &demonstration.start_url, &identity, &password).await;
+        let status = if before.signed_in.worked() { crate::db::IdentityStatus::Verified } else { crate::db::IdentityStatus::LoginFailed };
+        if let Err(error) = self.db.set_identity_status(&identity.id, status, &crate::db::now()).await {
+            tracing::warn!(identity = %identity.id, %error, "noting how the identity's sign-in went");
+        }
+        match before.signed_in {
+            identity::SignedIn::Failed(reason) => not_signed_in(reason),
+            _ => Ok(before),
+        }
+    }
+
+    async fn make_workflow(&self, demonstration: &Demonstration, bundle: &std::path::Path, prelude: Option<workflow::Prelude<'_>>) -> LiveState {
         let recording = match Recording::open(bundle) {
             Ok(recording) => recording,
             Err(error) => return self.fail(&demonstration.id, &format!("reading the recording: {error}")).await,
         };
-        let made = workflow::from_timeline(&demonstration.start_url, &recording.events);
+        let made = workflow::from_timeline(&demonstration.start_url, &recording.events, prelude);
         // What a replay will run must be a step list the runner accepts.
         if let Err(error) = serde_json::to_value(&made.steps).map_err(|e| e.to_string()).and_then(|steps| {
             crate::steps::parse_with(&steps, crate::steps::Schemes::Web).map(|_| ()).map_err(|e| e.to_string())

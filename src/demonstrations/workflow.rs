@@ -140,14 +140,43 @@ fn wait_for(target: &Target, navigated: bool, waited_ms: f64) -> Option<Step> {
     Some(Step::Wait { target: target.clone(), label: None, timeout_ms: Some(timeout_ms) })
 }
 
-/// The workflow a person demonstrated from `start_url`.
-pub fn from_timeline(start_url: &str, events: &[TimedEvent]) -> Workflow {
-    let acts = fold_sign_ins(acts(events));
+/// What the demonstration did before the person arrived (its identity signing in): the
+/// steps a replay repeats first, and when the person's part of the timeline begins.
+#[derive(Debug, Clone, Copy)]
+pub struct Prelude<'a> {
+    pub steps: &'a [Step],
+    pub person_from_ms: f64,
+}
+
+/// A one-time code the person typed (and submitted) first, finishing the prelude's
+/// sign-in: it is part of that `sign_in` step, which a replay does with its own code.
+fn drop_finishing_code(acts: &mut Vec<Timed<'_>>) {
+    let mut code = 0;
+    while code < acts.len() && is_focus_click(acts, code) {
+        code += 1;
+    }
+    if !matches!(acts.get(code).map(|a| &a.act), Some(Act::Fill { value: None, element }) if element.kind != "password") {
+        return;
+    }
+    let end = if acts.get(code + 1).is_some_and(|a| is_submit(&a.act)) { code + 1 } else { code };
+    acts.drain(..=end);
+}
+
+/// The workflow a person demonstrated from `start_url`, after the `prelude` if there was one.
+pub fn from_timeline(start_url: &str, events: &[TimedEvent], prelude: Option<Prelude>) -> Workflow {
+    let person_from = prelude.map_or(0, |p| events.iter().position(|e| e.t_ms >= p.person_from_ms).unwrap_or(events.len()));
+    let mut acts = fold_sign_ins(acts(&events[person_from..]));
     let mut steps = vec![Step::Goto { url: start_url.to_string(), label: None }];
+    if let Some(prelude) = prelude {
+        steps.extend_from_slice(prelude.steps);
+        if matches!(prelude.steps.last(), Some(Step::SignIn { .. })) {
+            drop_finishing_code(&mut acts);
+        }
+    }
     let mut parameters: Vec<Parameter> = Vec::new();
     // Since the last step: did the page navigate, and when did the person first reach
-    // for the next element (a focus click counts)?
-    let mut navigated = false;
+    // for the next element (a focus click counts)? A prelude's sign-in navigated.
+    let mut navigated = prelude.is_some_and(|p| !p.steps.is_empty());
     let mut reached_ms: Option<f64> = None;
     let mut last_step_ms: Option<f64> = None;
     for (index, timed) in acts.iter().enumerate() {
@@ -171,13 +200,18 @@ pub fn from_timeline(start_url: &str, events: &[TimedEvent]) -> Workflow {
                 let parameter = parameter(element, value, &parameters);
                 let text = placeholder(&parameter.name);
                 parameters.push(parameter);
-                Step::Type { text, target: found_by.clone().unwrap_or_default(), secret: false, label: None, timeout_ms: None, only_within: None }
+                let target = found_by.clone().unwrap_or_default();
+                // A drop-down's value is chosen, not typed.
+                match element.kind.as_str() {
+                    "select" => Step::Select { option: text, target, label: None, timeout_ms: None },
+                    _ => Step::Type { text, target, secret: false, label: None, timeout_ms: None, only_within: None },
+                }
             }
             Act::Press { key, modifiers } => Step::Press { key: key.to_string(), modifiers: modifiers.to_vec(), label: None },
             // A nudge of the wheel is not a step.
             Act::Scroll { dx, dy } if dx.abs() + dy.abs() < 100.0 => continue,
             Act::Scroll { dx, dy } => Step::Scroll { dx: *dx, dy: *dy, label: None },
-            Act::SignIn => Step::SignIn { label: None },
+            Act::SignIn => Step::SignIn { identity_id: None, label: None },
         };
         let reached = reached_ms.take().unwrap_or(timed.t_ms);
         let waited_ms = last_step_ms.map_or(0.0, |last| reached - last);
@@ -285,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_sign_in_becomes_one_step_and_no_secret_or_login_reaches_the_workflow() {
-        let workflow = from_timeline("http://app.test/", &creating_a_project());
+        let workflow = from_timeline("http://app.test/", &creating_a_project(), None);
         let steps = serde_json::to_value(&workflow.steps).unwrap();
         let actions: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["goto", "sign_in", "wait", "click", "type", "type", "click"], "{steps:#}");
@@ -297,8 +331,29 @@ mod tests {
     }
 
     #[test]
+    fn an_identity_sign_in_comes_first_and_the_code_the_person_typed_is_part_of_it() {
+        // The identity typed the login and password (the timeline's first 3.2 s, reported
+        // by the page like a person's input); the person arrived at the code prompt.
+        let identity = "7f0db4ad-74ca-42e5-896e-3f0daea36c13";
+        let prelude_steps = [Step::SignIn { identity_id: Some(identity.into()), label: None }];
+        let prelude = Prelude { steps: &prelude_steps, person_from_ms: 3_300.0 };
+        let workflow = from_timeline("http://app.test/", &creating_a_project(), Some(prelude));
+        let steps = serde_json::to_value(&workflow.steps).unwrap();
+        let actions: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["goto", "sign_in", "wait", "click", "type", "type", "click"], "no input step for the code: {steps:#}");
+        assert_eq!(steps[1], json!({"action": "sign_in", "identity_id": identity}));
+        assert!(!steps.to_string().contains("ada@orbit.test"), "the identity's login is not in the workflow");
+        // Without the prelude's sign-in (it failed), the person's code is asked for.
+        let failed = Prelude { steps: &[], person_from_ms: 3_300.0 };
+        let workflow = from_timeline("http://app.test/", &creating_a_project(), Some(failed));
+        let asks = workflow.steps.iter().any(|s| matches!(s, Step::Input { .. }));
+        let signs_in = workflow.steps.iter().any(|s| matches!(s, Step::SignIn { .. }));
+        assert!(asks && !signs_in, "{:#?}", workflow.steps);
+    }
+
+    #[test]
     fn typed_values_become_parameters_named_and_typed_after_their_fields() {
-        let workflow = from_timeline("http://app.test/", &creating_a_project());
+        let workflow = from_timeline("http://app.test/", &creating_a_project(), None);
         assert_eq!(
             workflow.parameters,
             vec![
@@ -313,7 +368,7 @@ mod tests {
 
     #[test]
     fn noise_makes_no_step_and_a_wait_marks_where_the_person_waited() {
-        let workflow = from_timeline("http://app.test/", &creating_a_project());
+        let workflow = from_timeline("http://app.test/", &creating_a_project(), None);
         let steps = serde_json::to_value(&workflow.steps).unwrap();
         // The background click and the wheel nudges are gone; the focus clicks are part
         // of their fills.
@@ -331,7 +386,7 @@ mod tests {
             at(0.0, Event::Scroll { x: 0.0, y: 0.0, dx: 0.0, dy: 300.0 }),
             at(100.0, Event::Scroll { x: 0.0, y: 0.0, dx: 0.0, dy: 300.0 }),
         ];
-        assert_eq!(serde_json::to_value(&from_timeline("http://app.test/", &events).steps).unwrap()[1], json!({"action": "scroll", "dx": 0.0, "dy": 600.0}));
+        assert_eq!(serde_json::to_value(&from_timeline("http://app.test/", &events, None).steps).unwrap()[1], json!({"action": "scroll", "dx": 0.0, "dy": 600.0}));
     }
 
     /// A timeline a person recorded through the share page: signing in to the sample app
@@ -342,7 +397,7 @@ mod tests {
     #[test]
     fn a_recorded_timeline_makes_a_sign_in_two_parameters_and_no_secret() {
         let events: Vec<TimedEvent> = RECORDED.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
-        let workflow = from_timeline("http://app.test/", &events);
+        let workflow = from_timeline("http://app.test/", &events, None);
         let steps = serde_json::to_value(&workflow.steps).unwrap();
         let actions: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).filter(|a| *a != "wait").collect();
         assert_eq!(actions, ["goto", "sign_in", "click", "type", "type", "click"], "{steps:#}");
@@ -357,18 +412,30 @@ mod tests {
     fn a_secret_outside_a_sign_in_is_asked_for_and_every_step_parses() {
         let pin = element("textbox", "Card PIN", "pin", "password");
         let events = vec![click(0.0, &element("button", "Pay", "pay", "button")), fill(500.0, &pin, None)];
-        let workflow = from_timeline("http://app.test/", &events);
+        let workflow = from_timeline("http://app.test/", &events, None);
         let steps = serde_json::to_value(&workflow.steps).unwrap();
         // A password field with no login name typed before it is no sign-in: the replay
         // asks for its value.
         assert_eq!(steps[2], json!({"action": "input", "prompt": "Card PIN", "role": "textbox", "name": "Card PIN", "fallbacks": [{"selector": "#pin"}]}));
         let code = element("textbox", "One-time code", "otp", "text");
-        let workflow = from_timeline("http://app.test/", &[fill(0.0, &code, None)]);
+        let workflow = from_timeline("http://app.test/", &[fill(0.0, &code, None)], None);
         let steps = serde_json::to_value(&workflow.steps).unwrap();
         assert_eq!(steps[1], json!({"action": "input", "prompt": "One-time code", "role": "textbox", "name": "One-time code", "fallbacks": [{"selector": "#otp"}]}));
-        for workflow in [from_timeline("http://app.test/", &creating_a_project()), workflow] {
+        for workflow in [from_timeline("http://app.test/", &creating_a_project(), None), workflow] {
             let value = serde_json::to_value(&workflow.steps).unwrap();
             crate::steps::parse_with(&value, crate::steps::Schemes::Web).expect("a generated workflow is a valid step list");
         }
+    }
+
+    #[test]
+    fn a_drop_down_choice_is_a_choice_parameter_chosen_by_a_select_step() {
+        let plan = ElementRef { role: "combobox".into(), name: "Plan".into(), label: "Plan".into(), id: "plan".into(), css: "#plan".into(), kind: "select".into(), ..ElementRef::default() };
+        let workflow = from_timeline("http://app.test/", &[click(0.0, &plan), fill(800.0, &plan, Some("team"))], None);
+        assert_eq!(workflow.parameters, vec![Parameter { name: "plan".into(), kind: "choice".into(), example: "team".into() }]);
+        let steps = serde_json::to_value(&workflow.steps).unwrap();
+        assert_eq!(steps[1], json!({"action": "select", "option": "{{plan}}", "role": "combobox", "name": "Plan", "fallbacks": [{"selector": "#plan"}]}), "{steps:#}");
+        let parsed = crate::steps::parse_with(&steps, crate::steps::Schemes::Web).unwrap();
+        let filled = crate::steps::params::fill(&parsed, &workflow.parameters, Some(&json!({"plan": "Enterprise"})), "params").unwrap();
+        assert!(matches!(&filled[1], Step::Select { option, .. } if option == "Enterprise"), "{filled:#?}");
     }
 }

@@ -107,7 +107,12 @@ impl Job {
         // A workflow that signs in (one a demonstration made) uses the site's default
         // credential unless the run names one.
         let signs_in = workflow.as_deref().is_some_and(|steps| steps.iter().any(|s| matches!(s, Step::SignIn { .. })));
-        let credential = self.credential(&options_json, &target_url, signs_in).await?;
+        // A demonstration whose identity signed in named it in its sign_in step.
+        let identity = workflow.iter().flatten().find_map(|s| match s {
+            Step::SignIn { identity_id: Some(id), .. } => Some(id.clone()),
+            _ => None,
+        });
+        let credential = self.credential(&options_json, &target_url, signs_in, identity.as_deref()).await?;
         // The intro's logo is fetched before recording, so a slow or refused logo costs
         // the run nothing later.
         let intro = self.prepare_intro(&options_json).await;
@@ -247,23 +252,26 @@ impl Job {
     }
 
     /// The login to use: `options.auth` (or, for a workflow that signs in and names
-    /// none, the site's default) resolved against the key's credentials, with its
-    /// password opened.
-    async fn credential(&self, options: &Value, target_url: &str, signs_in: bool) -> Result<Option<(Credential, Option<String>)>, Stop> {
+    /// none, the identity its sign_in step names, else the site's default) resolved
+    /// against the key's credentials and identities, with its password opened.
+    async fn credential(&self, options: &Value, target_url: &str, signs_in: bool, identity: Option<&str>) -> Result<Option<(Credential, Option<String>)>, Stop> {
         let owner = self.run.lock().unwrap().owner.clone();
         let host = crate::steps::url::check(target_url, Schemes::Web)
             .ok()
             .and_then(|checked| checked.host)
             .ok_or_else(|| Stop::failed(ErrorCode::Internal, "the stored target_url is not an http or https URL"))?;
         let db = &self.runner.db;
-        let found = match options.pointer("/auth/source").and_then(Value::as_str) {
-            Some("default") => db.default_credential_for_host(&owner, &host).await,
-            None if signs_in => db.default_credential_for_host(&owner, &host).await,
-            Some("saved") => db.credential(&owner, options.pointer("/auth/id").and_then(Value::as_str).unwrap_or_default()).await,
+        let (found, missing) = match (options.pointer("/auth/source").and_then(Value::as_str), identity) {
+            (Some("default"), _) => (db.default_credential_for_host(&owner, &host).await, format!("no default credential for {host}")),
+            (Some("saved"), _) => {
+                (db.credential(&owner, options.pointer("/auth/id").and_then(Value::as_str).unwrap_or_default()).await, "the credential no longer exists".into())
+            }
+            (None, Some(id)) => (db.identity(&owner, id).await.map(|i| i.map(|i| i.as_credential())), format!("the identity {id} no longer exists")),
+            (None, None) if signs_in => (db.default_credential_for_host(&owner, &host).await, format!("no default credential for {host}")),
             _ => return Ok(None),
         };
         let Some(credential) = found.map_err(|e| Stop::failed(ErrorCode::Internal, e.to_string()))? else {
-            self.event("login_skipped", json!({"reason": format!("no default credential for {host}")}));
+            self.event("login_skipped", json!({"reason": missing}));
             return Ok(None);
         };
         self.event("login_planned", json!({"credential": credential.label, "domain": credential.domain}));

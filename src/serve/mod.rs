@@ -168,13 +168,20 @@ pub async fn ready_to_record(db: &dyn Database, secret_key: Option<&[u8; 32]>, b
 
 /// The live demonstrations this process holds (sessions it left live when it stopped
 /// are failed first: their browsers are gone).
-async fn start_demonstrations(config: &ServeConfig, producer: crate::produce::Producer, runner: &Runner, signer: &UrlSigner) -> anyhow::Result<Arc<Demonstrations>> {
+async fn start_demonstrations(
+    config: &ServeConfig,
+    producer: crate::produce::Producer,
+    runner: &Runner,
+    signer: &UrlSigner,
+    sealer: Option<Arc<Sealer>>,
+) -> anyhow::Result<Arc<Demonstrations>> {
     let demonstration_config = DemonstrationConfig {
         work_dir: config.data_dir.join("demonstrations"),
         targets: config.api.targets.clone(),
         confinement: config.browser.clone(),
         holder: holder_name(&config.data_dir)?,
         viewport: crate::geometry::Size { width: 1280, height: 720 },
+        sealer,
     };
     let demonstrations = Demonstrations::new(producer, demonstration_config, runner.record_slots(), ShareTokens::new(signer));
     let ended = demonstrations.recover().await?;
@@ -223,7 +230,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
         (worker.clone(), worker.spawn())
     });
     let demonstrations = match config.workers {
-        true => Some(start_demonstrations(&config, crate::produce::Producer { db: db.clone(), artifacts: artifacts.clone() }, &runner, &signer).await?),
+        true => Some(start_demonstrations(&config, crate::produce::Producer { db: db.clone(), artifacts: artifacts.clone() }, &runner, &signer, sealer.clone()).await?),
         false => None,
     };
     let state = AppState::new(Services { db, artifacts, signer, sealer, signals, demonstrations, config: config.api.clone() });

@@ -50,6 +50,17 @@ pub enum Step {
         #[serde(skip)]
         only_within: Option<String>,
     },
+    /// Choose an option of a `<select>`: the one whose value is `option`, else the one
+    /// whose visible text is.
+    Select {
+        option: String,
+        #[serde(flatten)]
+        target: Target,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
     /// Press a key with modifiers: `{"key": "k", "modifiers": ["meta"]}`.
     Press {
         key: String,
@@ -94,8 +105,13 @@ pub enum Step {
     /// Sign in with the run's credential where the page asks for it: the login name,
     /// the password (typed only on the credential's domain), submit, and a one-time code
     /// if the product asks for one. Written by the workflow a demonstration makes, where
-    /// the person signed in; a step list run without a credential fails on it.
+    /// the person (or the demonstration's identity) signed in; a step list run without a
+    /// credential fails on it.
     SignIn {
+        /// The identity (`POST /v1/identities`) to sign in with when the run names no
+        /// credential of its own (`options.auth`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
     },
@@ -151,6 +167,7 @@ impl Step {
         let own = match self {
             Step::Click { timeout_ms, .. }
             | Step::Type { timeout_ms, .. }
+            | Step::Select { timeout_ms, .. }
             | Step::Wait { timeout_ms, .. }
             | Step::Input { timeout_ms, .. } => {
                 timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
@@ -177,16 +194,18 @@ impl Step {
             Step::Goto { label: Some(l), .. }
             | Step::Click { label: Some(l), .. }
             | Step::Type { label: Some(l), .. }
+            | Step::Select { label: Some(l), .. }
             | Step::Press { label: Some(l), .. }
             | Step::Scroll { label: Some(l), .. }
             | Step::Wait { label: Some(l), .. }
             | Step::Pause { label: Some(l), .. }
             | Step::Input { label: Some(l), .. }
-            | Step::SignIn { label: Some(l) } => l.clone(),
+            | Step::SignIn { label: Some(l), .. } => l.clone(),
             Step::Goto { url, .. } => format!("go to {url}"),
             Step::Click { target, .. } => format!("click {}", target.describe()),
             Step::Type { secret: true, target, .. } => format!("type a secret into {}", target.describe()),
             Step::Type { text, target, .. } => format!("type {text:?} into {}", target.describe()),
+            Step::Select { option, target, .. } => format!("choose {option:?} in {}", target.describe()),
             Step::Press { key, modifiers, .. } => {
                 crate::recording::chip_label(key, modifiers).unwrap_or_else(|| format!("press {key}"))
             }
@@ -194,7 +213,7 @@ impl Step {
             Step::Wait { target, .. } => format!("wait for {}", target.describe()),
             Step::Pause { ms, .. } => format!("pause {ms} ms"),
             Step::Input { prompt, target, .. } => format!("ask for {prompt:?} and type it into {}", target.describe()),
-            Step::SignIn { label: None } => "sign in".into(),
+            Step::SignIn { label: None, .. } => "sign in".into(),
         }
     }
 }
@@ -230,7 +249,7 @@ pub fn parse_with(value: &serde_json::Value, schemes: Schemes) -> Result<Vec<Ste
             .map_err(|e| StepsError { field: format!("steps[{i}]"), message: e.to_string() })?;
         check_bounds(&step).map_err(|(field, message)| StepsError { field: format!("steps[{i}].{field}"), message })?;
         let target = match &step {
-            Step::Click { target, .. } | Step::Wait { target, .. } | Step::Input { target, .. } => Some((target, true)),
+            Step::Click { target, .. } | Step::Wait { target, .. } | Step::Input { target, .. } | Step::Select { target, .. } => Some((target, true)),
             Step::Type { target, .. } => Some((target, false)),
             _ => None,
         };
@@ -313,7 +332,13 @@ fn check_bounds(step: &Step) -> Result<(), (&'static str, String)> {
         Ok(())
     };
     match step {
-        Step::Goto { label, .. } | Step::Scroll { label, .. } | Step::SignIn { label } => chars("label", label.as_ref(), MAX_FIELD_CHARS),
+        Step::Goto { label, .. } | Step::Scroll { label, .. } => chars("label", label.as_ref(), MAX_FIELD_CHARS),
+        Step::SignIn { label, identity_id } => {
+            if identity_id.as_deref().is_some_and(|id| uuid::Uuid::parse_str(id).is_err()) {
+                return Err(("identity_id", "must be the id of an identity".into()));
+            }
+            chars("label", label.as_ref(), MAX_FIELD_CHARS)
+        }
         Step::Click { target: t, label, timeout_ms } | Step::Wait { target: t, label, timeout_ms } => {
             target(t)?;
             chars("label", label.as_ref(), MAX_FIELD_CHARS)?;
@@ -321,6 +346,12 @@ fn check_bounds(step: &Step) -> Result<(), (&'static str, String)> {
         }
         Step::Type { text, target: t, label, timeout_ms, .. } => {
             chars("text", Some(text), MAX_TYPED_CHARS)?;
+            target(t)?;
+            chars("label", label.as_ref(), MAX_FIELD_CHARS)?;
+            wait("timeout_ms", *timeout_ms)
+        }
+        Step::Select { option, target: t, label, timeout_ms } => {
+            chars("option", Some(option), MAX_FIELD_CHARS)?;
             target(t)?;
             chars("label", label.as_ref(), MAX_FIELD_CHARS)?;
             wait("timeout_ms", *timeout_ms)

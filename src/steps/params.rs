@@ -20,7 +20,8 @@ pub struct Parameter {
     pub example: String,
 }
 
-/// The text of a `type` step that a parameter fills: the whole text, nothing around it.
+/// The text of a `type` step (or the option of a `select` step) that a parameter fills:
+/// the whole text, nothing around it.
 pub fn placeholder(name: &str) -> String {
     format!("{{{{{name}}}}}")
 }
@@ -110,9 +111,9 @@ pub fn fill(steps: &[Step], parameters: &[Parameter], params: Option<&Value>, pr
     let filled = steps
         .iter()
         .map(|step| match step {
-            Step::Type { text, .. } if named_by(text).is_some_and(|name| values.contains_key(name)) => {
+            Step::Type { text, .. } | Step::Select { option: text, .. } if named_by(text).is_some_and(|name| values.contains_key(name)) => {
                 let mut step = step.clone();
-                if let Step::Type { text, .. } = &mut step {
+                if let Step::Type { text, .. } | Step::Select { option: text, .. } = &mut step {
                     *text = values[named_by(text).unwrap_or_default()].clone();
                 }
                 step

@@ -397,3 +397,26 @@ fn a_page_recorded_at_device_scale_keeps_single_pixel_detail_in_the_bundle_and_r
     // measured and left to its issue, so the test asks the board of nine frames in ten.
     assert!(kept >= 0.9, "raw.mp4 keeps the board one to one: only {:.0}% of regions score >= 0.8 (worst {worst:.3})", kept * 100.0);
 }
+
+/// A `select` step chooses by value or by visible text, firing the change a person's
+/// choice fires (the page shows the choice only from it); an option the drop-down does
+/// not offer fails the step naming what it does offer.
+#[test]
+fn a_select_step_chooses_an_option_as_a_person_would_and_names_the_options_when_it_cannot() {
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("capture-select");
+    let page = format!("file://{}/tests/pages/choices.html", env!("CARGO_MANIFEST_DIR"));
+    let chose = json!([
+        {"action": "select", "role": "combobox", "name": "Plan", "option": "Enterprise"},
+        {"action": "wait", "text": "You chose Enterprise (enterprise)", "timeout_ms": 3000},
+        {"action": "select", "selector": "#plan", "option": "team"},
+        {"action": "wait", "text": "You chose Team (team)", "timeout_ms": 3000}
+    ]);
+    record(&page, chose, &dir.path().join("chose")).expect("both choices were made and shown");
+    assert_no_browser_left();
+    let error = record(&page, json!([{"action": "select", "selector": "#plan", "option": "Platinum"}]), &dir.path().join("missing")).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("Platinum") && message.contains(r#""Free", "Team", "Enterprise""#), "{message}");
+    let error = record(&page, json!([{"action": "select", "selector": "#chosen", "option": "team"}]), &dir.path().join("not-a-select")).unwrap_err();
+    assert!(error.to_string().contains("not a drop-down"), "{error}");
+}

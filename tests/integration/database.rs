@@ -62,7 +62,7 @@ macro_rules! on_both {
     )*};
 }
 
-on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, templates, render_tasks_leased_and_retried, concurrent_claims);
+on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, templates, render_tasks_leased_and_retried, concurrent_claims);
 
 /// A lease that holds for the whole test.
 const FAR: &str = "2099-01-01T00:00:00.000Z";
@@ -295,6 +295,38 @@ async fn credentials(db: Arc<SqlDatabase>) {
     assert!(!db.delete_credential(&bob, "c1").await.unwrap());
     assert!(db.delete_credential(&alice, "c1").await.unwrap());
     assert_eq!(db.credentials(&alice).await.unwrap().len(), 2);
+}
+
+async fn identities(db: Arc<SqlDatabase>) {
+    use demoreel::db::{Identity, IdentityRepo, IdentityStatus};
+    let (alice, bob) = two_keys(&db).await;
+    assert!(!db.any_stored_password().await.unwrap());
+    let identity = |id: &str, created_at: &str| Identity {
+        id: id.into(),
+        owner: alice.clone(),
+        name: format!("Ada {id}"),
+        source: "https://app.example.com/login".into(),
+        domain: "app.example.com".into(),
+        username: "ada".into(),
+        password_sealed: vec![0, 159, 255, 7],
+        status: IdentityStatus::Unverified,
+        created_at: created_at.into(),
+        updated_at: created_at.into(),
+    };
+    db.insert_identity(&identity("i1", "2026-01-01T00:00:00.000Z")).await.unwrap();
+    db.insert_identity(&identity("i2", "2026-01-02T00:00:00.000Z")).await.unwrap();
+    assert!(db.any_stored_password().await.unwrap(), "an identity's password needs the key too");
+    let listed: Vec<String> = db.identities(&alice).await.unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(listed, ["i2", "i1"], "newest first");
+    assert!(db.identities(&bob).await.unwrap().is_empty() && db.identity(&bob, "i1").await.unwrap().is_none(), "another key sees none");
+    db.set_identity_status("i1", IdentityStatus::LoginFailed, "2026-01-03T00:00:00.000Z").await.unwrap();
+    let read = db.identity(&alice, "i1").await.unwrap().unwrap();
+    assert_eq!((read.status, read.updated_at.as_str(), read.password_sealed.as_slice()), (IdentityStatus::LoginFailed, "2026-01-03T00:00:00.000Z", &[0u8, 159, 255, 7][..]));
+    let login = read.as_credential();
+    assert_eq!((login.email.as_str(), login.domain.as_str()), ("ada", "app.example.com"), "signs in as its username on its domain");
+    assert!(!db.delete_identity(&bob, "i1").await.unwrap());
+    assert!(db.delete_identity(&alice, "i1").await.unwrap());
+    assert_eq!(db.identities(&alice).await.unwrap().len(), 1);
 }
 
 async fn templates(db: Arc<SqlDatabase>) {

@@ -26,7 +26,7 @@ async fn until(page: &Page, condition: &str, what: &str) {
 }
 
 /// Polls the demonstration until its status is one of `statuses`.
-async fn status_until(client: &Client, id: &str, statuses: &[&str]) -> Value {
+pub(crate) async fn status_until(client: &Client, id: &str, statuses: &[&str]) -> Value {
     let started = Instant::now();
     loop {
         let (code, status) = client.call(reqwest::Method::GET, &format!("/v1/demonstrations/{id}"), None).await;
@@ -73,7 +73,7 @@ async fn app_layout(browser: &chromiumoxide::Browser, app: &demoreel::sample_app
 }
 
 /// The newest sign-in code the sample app mailed, once it has sent more than `sent` mails.
-async fn newest_code(app: &demoreel::sample_app::SampleApp, sent: usize) -> String {
+pub(crate) async fn newest_code(app: &demoreel::sample_app::SampleApp, sent: usize) -> String {
     let started = Instant::now();
     loop {
         let mails: Value = reqwest::get(app.url("/api/outbox")).await.unwrap().json().await.unwrap();
@@ -85,7 +85,27 @@ async fn newest_code(app: &demoreel::sample_app::SampleApp, sent: usize) -> Stri
     }
 }
 
-async fn mails_sent(app: &demoreel::sample_app::SampleApp) -> usize {
+/// Waits until run `id` ends, answering the sample app's sign-in code (the newest of
+/// more than `sent` mails) when the run asks; answers the run and whether it asked.
+pub(crate) async fn run_answering_code(app: &demoreel::sample_app::SampleApp, client: &Client, id: &str, sent: usize) -> (Value, bool) {
+    let started = Instant::now();
+    let mut answered = false;
+    loop {
+        let run = client.run(id).await;
+        if ["succeeded", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or("")) {
+            return (run, answered);
+        }
+        if run["status"] == json!("awaiting_input") && !answered {
+            let code = newest_code(app, sent).await;
+            assert_eq!(client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": code}))).await.0, 204);
+            answered = true;
+        }
+        assert!(started.elapsed() < Duration::from_secs(240), "run {id} still runs after 240 s: {run}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+pub(crate) async fn mails_sent(app: &demoreel::sample_app::SampleApp) -> usize {
     let mails: Value = reqwest::get(app.url("/api/outbox")).await.unwrap().json().await.unwrap();
     mails.as_array().unwrap().len()
 }
@@ -317,21 +337,7 @@ async fn replay(world: &World, client: &Client, demonstrated: &Value, app_tab: &
     assert_eq!(client.call(reqwest::Method::POST, "/v1/agent/credentials", Some(credential)).await.0, 201);
     let sent = mails_sent(&world.app).await;
     let id = client.create(replaying(json!({"project_name": "Zephyr rollout", "owner_email": "max@orbit.test"}))).await;
-    let started = Instant::now();
-    let mut answered = false;
-    let run = loop {
-        let (_, run) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{id}"), None).await;
-        if ["succeeded", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or("")) {
-            break run;
-        }
-        if run["status"] == json!("awaiting_input") && !answered {
-            let code = newest_code(&world.app, sent).await;
-            assert_eq!(client.call(reqwest::Method::POST, &format!("/v1/agent/runs/{id}/input"), Some(json!({"value": code}))).await.0, 204);
-            answered = true;
-        }
-        assert!(started.elapsed() < Duration::from_secs(240), "the replay still runs after 240 s: {run}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let (run, _) = run_answering_code(&world.app, client, &id, sent).await;
     assert_eq!(run["status"], json!("succeeded"), "{run}");
     assert_eq!(run["target_url"], json!(world.app.url("/")), "the replay starts where the demonstration did");
     assert!(projects(app_tab).await.contains(&json!(["Zephyr rollout", "max@orbit.test"])), "the replay created the other project: {:?}", projects(app_tab).await);

@@ -13,6 +13,7 @@ mod demonstrations;
 mod edge;
 mod egress;
 mod golden;
+mod identities;
 mod hostile;
 mod live_raw;
 mod object_store;

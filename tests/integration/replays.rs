@@ -91,7 +91,7 @@ fn a_demonstrated_workflow_replays_on_variants_of_the_app() {
             let app = sample_app::start_variant("127.0.0.1:0".parse().unwrap(), variant).await.unwrap();
             let page = reqwest::get(app.url("/login")).await.unwrap().text().await.unwrap();
             assert_eq!(page.contains(&format!("content=\"{}\"", variant.name())), variant != Variant::Original, "the page names its variant");
-            let made = workflow::from_timeline(&app.url("/"), &events);
+            let made = workflow::from_timeline(&app.url("/"), &events, None);
             let project = format!("Replay {n} {}", variant.name());
             let params = json!({"project_name": project, "owner_email": "max@orbit.test"});
             let steps = demoreel::steps::params::fill(&made.steps, &made.parameters, Some(&params), "params").unwrap();

@@ -102,7 +102,7 @@ pub(crate) struct Client {
     http: reqwest::Client,
     url: String,
     key: String,
-    answers: std::sync::Mutex<Vec<String>>,
+    pub(crate) answers: std::sync::Mutex<Vec<String>>,
 }
 
 impl Client {

@@ -1,0 +1,22 @@
+-- Identities: a named login (a username and a password for one site) that a demonstration
+-- signs in with before the person arrives, and that the task it makes replays with. The
+-- password is sealed with the operator's key (AES-256-GCM), like a credential's.
+CREATE TABLE IF NOT EXISTS identities (
+    id               TEXT PRIMARY KEY,
+    owner            TEXT NOT NULL REFERENCES api_keys(id),
+    name             TEXT NOT NULL,
+    -- The login page, and the host its password may be typed on.
+    source           TEXT NOT NULL,
+    domain           TEXT NOT NULL,
+    username         TEXT NOT NULL,
+    password_sealed  BLOB NOT NULL,
+    -- unverified, then verified or login_failed after each sign-in that used it.
+    status           TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identities_by_owner ON identities(owner, created_at);
+
+-- false: a demonstration whose identity cannot sign in fails (login_failed) rather than
+-- leaving the person to sign in.
+ALTER TABLE demonstrations ADD COLUMN identity_skip_validation INTEGER NOT NULL DEFAULT 1;
