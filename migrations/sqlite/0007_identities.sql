@@ -20,3 +20,10 @@ CREATE INDEX IF NOT EXISTS identities_by_owner ON identities(owner, created_at);
 -- false: a demonstration whose identity cannot sign in fails (login_failed) rather than
 -- leaving the person to sign in.
 ALTER TABLE demonstrations ADD COLUMN identity_skip_validation INTEGER NOT NULL DEFAULT 1;
+
+-- One task per name and key: a demonstration of a name the key has adds a version to its
+-- task, and two at once must not make two tasks. Names that a race already doubled keep
+-- the oldest task's; the others get their creation number appended.
+UPDATE tasks SET name = name || ' (' || seq || ')'
+    WHERE EXISTS (SELECT 1 FROM tasks AS older WHERE older.owner = tasks.owner AND older.name = tasks.name AND older.seq < tasks.seq);
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_by_owner_and_name ON tasks(owner, name);

@@ -110,14 +110,14 @@ const SQLITE_MIGRATIONS: [(i64, &str, &str); 7] = [
     (4, "render jobs", include_str!("../../migrations/sqlite/0004_render_jobs.sql")),
     (5, "run leases", include_str!("../../migrations/sqlite/0005_run_leases.sql")),
     (6, "demonstrations", include_str!("../../migrations/sqlite/0006_demonstrations.sql")),
-    (7, "identities", include_str!("../../migrations/sqlite/0007_identities.sql")),
+    (7, "identities, one task per name", include_str!("../../migrations/sqlite/0007_identities.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: [(i64, &str, &str); 4] = [
     (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
     (2, "run leases", include_str!("../../migrations/postgres/0002_run_leases.sql")),
     (3, "demonstrations", include_str!("../../migrations/postgres/0003_demonstrations.sql")),
-    (4, "identities", include_str!("../../migrations/postgres/0004_identities.sql")),
+    (4, "identities, one task per name", include_str!("../../migrations/postgres/0004_identities.sql")),
 ];
 
 /// The migrations as sqlx's migrator reads them, from the binary rather than the disk.

@@ -186,32 +186,25 @@ fn version_from(row: &AnyRow) -> DbResult<TaskVersion> {
 impl DemonstrationRepo for SqlDatabase {
     async fn insert_demonstration(&self, new: &NewDemonstration, now: &str) -> DbResult<Demonstration> {
         let mut tx = self.pool.begin().await?;
-        // Another demonstration of a task the key already has adds a version to it.
-        let same_name = sqlx::query("SELECT id FROM tasks WHERE owner = $1 AND name = $2 ORDER BY seq DESC LIMIT 1")
+        // Another demonstration of a task the key already has adds a version to it. One
+        // statement, on the unique (owner, name): two first demonstrations of a name at
+        // once make one task (the second updates the description the first wrote).
+        let task = format!(
+            "INSERT INTO tasks (id, seq, owner, name, description, tool_id, created_at) VALUES ($1, {}, $2, $3, $4, $5, $6)
+             ON CONFLICT (owner, name) DO UPDATE SET description = excluded.description
+             RETURNING id",
+            self.dialect.next_seq("tasks")
+        );
+        let task_id: String = sqlx::query(&task)
+            .bind(&new.task_id)
             .bind(&new.owner)
             .bind(&new.task_name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let task_id = match same_name {
-            Some(row) => {
-                let id: String = row.get("id");
-                sqlx::query("UPDATE tasks SET description = $1 WHERE id = $2").bind(&new.task_description).bind(&id).execute(&mut *tx).await?;
-                id
-            }
-            None => {
-                let task = format!("INSERT INTO tasks (id, seq, owner, name, description, tool_id, created_at) VALUES ($1, {}, $2, $3, $4, $5, $6)", self.dialect.next_seq("tasks"));
-                sqlx::query(&task)
-                    .bind(&new.task_id)
-                    .bind(&new.owner)
-                    .bind(&new.task_name)
-                    .bind(&new.task_description)
-                    .bind(&new.tool_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                new.task_id.clone()
-            }
-        };
+            .bind(&new.task_description)
+            .bind(&new.tool_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .get("id");
         let demonstration = format!(
             "INSERT INTO demonstrations (id, seq, owner, task_id, user_name, start_url, identity_id, identity_skip_validation, max_duration_s, idle_timeout_s, status, holder, created_at, updated_at)
              VALUES ($1, {}, $2, $3, $4, $5, $6, $7, $8, $9, 'recording', $10, $11, $12)",

@@ -62,7 +62,7 @@ macro_rules! on_both {
     )*};
 }
 
-on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, templates, render_tasks_leased_and_retried, concurrent_claims);
+on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, one_task_per_name, templates, render_tasks_leased_and_retried, concurrent_claims);
 
 /// A lease that holds for the whole test.
 const FAR: &str = "2099-01-01T00:00:00.000Z";
@@ -327,6 +327,38 @@ async fn identities(db: Arc<SqlDatabase>) {
     assert!(!db.delete_identity(&bob, "i1").await.unwrap());
     assert!(db.delete_identity(&alice, "i1").await.unwrap());
     assert_eq!(db.identities(&alice).await.unwrap().len(), 1);
+}
+
+/// Four first demonstrations of one name at once make one task, each its own session.
+async fn one_task_per_name(db: Arc<SqlDatabase>) {
+    use demoreel::db::{DemonstrationRepo, NewDemonstration};
+    let (alice, bob) = two_keys(&db).await;
+    let demonstration = |owner: &str| NewDemonstration {
+        id: demoreel::db::new_id(),
+        owner: owner.into(),
+        task_id: demoreel::db::new_id(),
+        tool_id: demoreel::db::new_id(),
+        task_name: "Create a project".into(),
+        task_description: "Name it and give its owner".into(),
+        user_name: None,
+        start_url: "https://app.example.com/".into(),
+        identity_id: None,
+        identity_skip_validation: true,
+        max_duration_s: 60,
+        idle_timeout_s: 60,
+        holder: "test".into(),
+    };
+    let at_once = (0..4).map(|_| {
+        let (db, new) = (db.clone(), demonstration(&alice));
+        tokio::spawn(async move { db.insert_demonstration(&new, "2026-01-01T00:00:00.000Z").await.unwrap() })
+    });
+    let made: Vec<_> = futures::future::join_all(at_once).await.into_iter().map(Result::unwrap).collect();
+    let tasks: std::collections::HashSet<&str> = made.iter().map(|d| d.task_id.as_str()).collect();
+    let sessions: std::collections::HashSet<&str> = made.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!((tasks.len(), sessions.len()), (1, 4), "one task, four sessions: {made:#?}");
+    assert_eq!(db.list_tasks(&alice, 10, None).await.unwrap().items.len(), 1);
+    let other = db.insert_demonstration(&demonstration(&bob), "2026-01-01T00:00:00.000Z").await.unwrap();
+    assert!(!tasks.contains(other.task_id.as_str()), "another key's task of the same name is its own");
 }
 
 async fn templates(db: Arc<SqlDatabase>) {
