@@ -19,6 +19,11 @@ pub(super) fn parse_size(text: &str) -> Result<Size, String> {
 
 /// Reads `--options`: inline JSON (starts with `{`), `@file`, or a file path.
 pub fn read_options(arg: Option<&str>) -> Result<options::Parsed> {
+    parse_options(&read_options_json(arg)?)
+}
+
+/// `--options` as JSON, not yet checked.
+fn read_options_json(arg: Option<&str>) -> Result<serde_json::Value> {
     let text = match arg {
         None => "{}".to_string(),
         Some(text) if text.trim_start().starts_with('{') => text.to_string(),
@@ -27,9 +32,11 @@ pub fn read_options(arg: Option<&str>) -> Result<options::Parsed> {
             std::fs::read_to_string(path).with_context(|| format!("--options: cannot read {path}"))?
         }
     };
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--options: invalid JSON: {e}"))?;
-    options::parse(&value).map_err(|e| {
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--options: invalid JSON: {e}"))
+}
+
+fn parse_options(value: &serde_json::Value) -> Result<options::Parsed> {
+    options::parse(value).map_err(|e| {
         let lines: Vec<String> = e.details.iter().map(|d| format!("  {}: {}", d.field, d.message)).collect();
         anyhow::anyhow!("invalid options:\n{}", lines.join("\n"))
     })
@@ -37,10 +44,16 @@ pub fn read_options(arg: Option<&str>) -> Result<options::Parsed> {
 
 pub(super) fn render(recording: &Path, out: &Path, options: Option<&str>, only: Option<OnlyVideo>) -> Result<()> {
     // Everything is checked before anything is written.
-    let parsed = read_options(options)?;
+    let json = read_options_json(options)?;
+    let parsed = parse_options(&json)?;
     for warning in &parsed.warnings {
         eprintln!("warning: {warning}");
     }
+    // `options.intro`: demo.mp4 starts on the card, as a run's does.
+    let intro = match json.get("intro").filter(|intro| !intro.is_null()) {
+        Some(intro) if only != Some(OnlyVideo::Raw) => Some(super::templates::intro_request(intro)?),
+        _ => None,
+    };
     let recording = Recording::open(recording)?;
     let outputs = match only {
         None => Outputs::BOTH,
@@ -50,7 +63,10 @@ pub(super) fn render(recording: &Path, out: &Path, options: Option<&str>, only: 
     if out.exists() && !out.is_dir() {
         bail!("--out {} exists and is not a directory", out.display());
     }
-    let summary = terminal::render_with_bar(&recording, &parsed.options, out, outputs)?;
+    let summary = terminal::render_with_bar(&recording, &parsed.options, intro.as_ref(), out, outputs)?;
+    if let Some(crate::render::intro::IntroOutcome::Failed { template, reason }) = &summary.intro {
+        eprintln!("warning: the intro card ({template}) could not be made, so demo.mp4 has none: {reason}");
+    }
     let parts: Vec<String> = summary
         .videos
         .iter()
@@ -58,8 +74,12 @@ pub(super) fn render(recording: &Path, out: &Path, options: Option<&str>, only: 
         .collect();
     let video_seconds: f64 = summary.videos.iter().map(|v| v.duration.as_secs_f64()).sum();
     let wall = summary.wall.as_secs_f64();
+    let card = match &summary.intro {
+        Some(crate::render::intro::IntroOutcome::Added { template, duration_ms, .. }) => format!(", demo.mp4 starting on the {template} intro card ({:.1} s)", duration_ms / 1000.0),
+        _ => String::new(),
+    };
     println!(
-        "rendered {} into {} in {wall:.2} s ({:.1}× realtime)",
+        "rendered {} into {} in {wall:.2} s ({:.1}× realtime){card}",
         parts.join(" and "),
         out.display(),
         video_seconds / wall.max(1e-9)

@@ -41,7 +41,8 @@ pub enum Command {
         /// Where the videos go (created if missing).
         #[arg(long)]
         out: PathBuf,
-        /// Render options: inline JSON, a file, or @file (`{"video": {...}}`, spec/video.md).
+        /// Render options: inline JSON, a file, or @file (`{"video": {...}, "intro": {...}}`,
+        /// spec/video.md); `intro.template` may also be a template folder.
         #[arg(long)]
         options: Option<String>,
         /// Render only one of the videos.

@@ -160,6 +160,19 @@ fn load(template: &str) -> Result<Arc<Template>> {
     })
 }
 
+/// The intro card `options.intro` asks `demoreel render` for: a built-in template by
+/// name or a template folder, its `content` and `style` checked (errors name
+/// `options.intro.…`), its images fetched as for a preview.
+pub(super) fn intro_request(intro: &Value) -> Result<IntroRequest> {
+    let name = intro.get("template").and_then(Value::as_str).ok_or_else(|| anyhow!("options.intro.template: is required (a built-in template's name or a template folder)"))?;
+    let template = load(name).map_err(|e| anyhow!("options.intro.template: {e}"))?;
+    let values = template.check_values(intro.get("content"), intro.get("style"), "options.intro").map_err(|errors| {
+        anyhow!("invalid intro:\n{}", errors.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n"))
+    })?;
+    let images = images_for(&template, &values, None)?;
+    Ok(IntroRequest { template, values, images })
+}
+
 fn preview_once(template: &Arc<Template>, args: &PreviewArgs) -> Result<()> {
     let PreviewArgs { content, style, at, size, logo, out } = args;
     let (at, size, out) = (*at, *size, out.as_path());

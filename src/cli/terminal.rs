@@ -4,11 +4,18 @@
 
 use crate::options::RenderOptions;
 use crate::recording::Recording;
+use crate::render::intro::IntroRequest;
 use crate::render::{self, Outputs, Progress};
 use anyhow::Result;
 use std::path::Path;
 
-pub(super) fn render_with_bar(recording: &Recording, options: &RenderOptions, out: &Path, outputs: Outputs) -> Result<render::RenderSummary> {
+pub(super) fn render_with_bar(
+    recording: &Recording,
+    options: &RenderOptions,
+    intro: Option<&IntroRequest>,
+    out: &Path,
+    outputs: Outputs,
+) -> Result<render::RenderSummary> {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     use std::io::IsTerminal;
     let bar = ProgressBar::with_draw_target(
@@ -20,7 +27,7 @@ pub(super) fn render_with_bar(recording: &Recording, options: &RenderOptions, ou
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let summary = render::render(recording, options, out, outputs, &mut |p| {
+    let summary = render::render_with_intro(recording, options, intro, out, outputs, &mut |p| {
         match p {
             Progress::Started { video, frames } => {
                 bar.reset();

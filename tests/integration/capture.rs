@@ -361,6 +361,9 @@ fn checkerboard_score(rgba: &[u8], width: u32, region: (usize, usize, usize, usi
 /// bundle and raw.mp4 one to one (delivered at 1280×720 and scaled up, it became moiré).
 #[test]
 fn a_page_recorded_at_device_scale_keeps_single_pixel_detail_in_the_bundle_and_raw_mp4() {
+    // Alone: it checks that no browser of this process is left, so another test's must
+    // not be running.
+    let _machine = crate::common::whole_machine();
     let dir = TempDir::new("capture-checker");
     let out = dir.path().join("rec");
     let page = demoreel::geometry::PageSize { viewport: Size { width: 1280, height: 720 }, device_scale_factor: 1.5 };

@@ -170,3 +170,42 @@ fn a_download_redirected_to_the_store_does_not_carry_the_api_key_there() {
     assert_eq!(*api_seen.lock().unwrap(), vec![Some("dr_secret_key_for_the_api_only".to_string())], "the API gets the key");
     assert_eq!(*store_seen.lock().unwrap(), vec![None], "the store never sees the API key");
 }
+
+/// `options.intro` makes demo.mp4 start on the card, as a run's does: the video is longer
+/// by the card and opens on it; a template that does not exist or content that does not
+/// fit its schema is named, and nothing is written.
+#[test]
+fn render_starts_demo_mp4_on_the_intro_card_options_ask_for() {
+    let _machine = crate::common::shared_machine();
+    let recording = synthetic(8, Size { width: 640, height: 360 });
+    let dir = TempDir::new("cli-intro");
+    let render = |name: &str, options: &str| {
+        let out = dir.path().join(name);
+        let result = demoreel().arg("render").arg(&recording).arg("--out").arg(&out).arg("--only").arg("demo").arg("--options").arg(options).output().unwrap();
+        (out, result)
+    };
+    let size = r#""video": {"size": {"width": 640, "height": 360}}"#;
+    let (plain, result) = render("plain", &format!("{{{size}}}"));
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let (carded, result) = render("carded", &format!(r##"{{{size}, "intro": {{"template": "simple", "content": {{"text": "Meet Orbit"}}, "style": {{"background": {{"type": "solid", "color": "#111827"}}}}}}}}"##));
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("starting on the simple"), "the summary names the card: {stdout}");
+    let frames = |out: &std::path::Path| crate::privacy::mp4_pictures(&out.join("demo.mp4"));
+    let (plain, carded) = (frames(&plain), frames(&carded));
+    assert!(carded.len() >= plain.len() + 30, "the card adds at least a second at 30 fps: {} vs {} frames", carded.len(), plain.len());
+    // Early in the card: the dark background, not the recording's first frame.
+    let early = &carded[5];
+    let dark = early.rgba.chunks(4).filter(|p| (p[0] as u32 + p[1] as u32 + p[2] as u32) < 120).count();
+    assert!(dark * 2 > early.rgba.len() / 4, "demo.mp4 opens on the card ({dark} dark pixels)");
+
+    for (options, named) in [
+        (r#"{"intro": {"template": "no-such-card", "content": {"text": "x"}}}"#, "options.intro.template"),
+        (r#"{"intro": {"template": "simple", "content": {"text": 7}}}"#, "options.intro.content.text"),
+    ] {
+        let (out, result) = render("refused", options);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success() && stderr.contains(named), "{options}: {stderr}");
+        assert!(!out.exists(), "{options}: nothing is written");
+    }
+}

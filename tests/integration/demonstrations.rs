@@ -2,8 +2,9 @@
 //! real Chromium in which a person opens the share link from a page (`window.open`),
 //! clicks and types into the live browser through the share page, watches the events
 //! panel, and finishes; the opener gets the ids, the task holds the workflow. Also: what
-//! a share token opens (its page, nothing of the API), expired and tampered links, the
-//! idle timeout, the slots, and the hosted flow's own Python example run unchanged.
+//! a share token opens (its page, nothing of the API), what a watch link does (frames, no
+//! driving), expired and tampered links, the idle timeout, the slots, and the hosted
+//! flow's own Python example run unchanged.
 
 use crate::common::TempDir;
 use crate::service::{Client, Server, World, browsers_of};
@@ -358,6 +359,52 @@ async fn replay(world: &World, client: &Client, demonstrated: &Value, app_tab: &
     assert!(seen.contains("Zephyr"), "the replay's demo.mp4 shows the new project: {seen}");
 }
 
+/// Opens the live channel of `live_view_url` (the operator's watch link): it says
+/// `watch` and sends the live browser's JPEG frames. Then, in the background, presses a
+/// key every 250 ms for 6 s through it. Answers when the first frame came, and the
+/// presses that went out.
+async fn watch_and_press_keys(server_url: &str, live_view_url: &str) -> (std::time::SystemTime, tokio::task::JoinHandle<u32>) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    assert!(live_view_url.contains("/demonstrate/watch?token="), "{live_view_url}");
+    let token = live_view_url.split("token=").nth(1).unwrap();
+    let channel = format!("{}/demonstrate/live?token={token}", server_url.replacen("http://", "ws://", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(channel.as_str()).await.unwrap();
+    let (mut mode, mut frame) = (None, None);
+    while mode.is_none() || frame.is_none() {
+        match tokio::time::timeout(Duration::from_secs(30), socket.next()).await.expect("the watch channel speaks within 30 s") {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["type"] == json!("hello") {
+                    mode = value["mode"].as_str().map(str::to_string);
+                }
+            }
+            Some(Ok(Message::Binary(bytes))) => frame = Some(bytes),
+            Some(Ok(_)) => {}
+            other => panic!("the watch channel ended: {other:?}"),
+        }
+    }
+    assert_eq!(mode.as_deref(), Some("watch"));
+    assert!(frame.unwrap().starts_with(&[0xFF, 0xD8]), "frames are JPEG");
+    let first_frame = std::time::SystemTime::now();
+    let pressing = tokio::spawn(async move {
+        let mut pressed = 0;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(6) {
+            for action in ["down", "up"] {
+                let key = json!({"type": "key", "action": action, "key": "a", "code": "KeyA", "key_code": 65, "text": "a"});
+                if socket.send(Message::Text(key.to_string().into())).await.is_err() {
+                    return pressed;
+                }
+            }
+            pressed += 1;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        pressed
+    });
+    (first_frame, pressing)
+}
+
 #[test]
 fn a_share_token_opens_only_its_page_and_links_that_expired_or_were_touched_say_so() {
     let _machine = crate::common::whole_machine();
@@ -372,6 +419,7 @@ fn a_share_token_opens_only_its_page_and_links_that_expired_or_were_touched_say_
         let id = created["session_id"].as_str().unwrap().to_string();
         let token = created["share_token"].as_str().unwrap().to_string();
         let first_task = created["task_id"].clone();
+        let (first_frame, watching) = watch_and_press_keys(&world.server.url, created["live_view_url"].as_str().unwrap()).await;
 
         // One recording slot, held by the live session: the next create waits.
         let refused = reqwest::Client::new()
@@ -414,10 +462,17 @@ fn a_share_token_opens_only_its_page_and_links_that_expired_or_were_touched_say_
             assert!(text.contains("This link has expired") && !text.contains("panicked"), "{path}: {text}");
         }
 
-        // Nobody drives: the idle timeout (3 s) stops the session and its browser.
+        // Nobody drives: the idle timeout (3 s) stops the session and its browser, though
+        // the watcher pressed keys all along (a watch link's input is no activity).
         let status = status_until(&client, &id, &["stopped", "failed"]).await;
         assert_eq!(status["status"], json!("stopped"), "{status}");
         assert!(status["error"].as_str().unwrap().contains("idle_timeout"), "{status}");
+        // Had the presses counted, the session would have idled only 3 s after the last.
+        let ended = humantime::parse_rfc3339_weak(status["ended_at"].as_str().unwrap()).unwrap();
+        let idled = ended.duration_since(first_frame).unwrap_or_default();
+        assert!(idled < Duration::from_millis(5_500), "stopped {idled:?} after the first frame, while the watcher still pressed keys");
+        let pressed = watching.await.unwrap();
+        assert!(pressed >= 4, "the watcher pressed keys while the session recorded ({pressed})");
         let started = Instant::now();
         while browsers_of(world.server.pid()) > 0 {
             assert!(started.elapsed() < Duration::from_secs(10), "the stopped session's browser is left");
