@@ -86,6 +86,19 @@ fn is_submit(act: &Act) -> bool {
     matches!(act, Act::Press { key: "Enter", modifiers } if modifiers.is_empty()) || matches!(act, Act::Click(element) if element.role == "button")
 }
 
+/// Where a one-time code typed from `start` ends (its submit, if one follows): focus
+/// clicks, then a secret field that is no password; `None` when no code comes there.
+fn code_typed_from(acts: &[Timed<'_>], start: usize) -> Option<usize> {
+    let mut code = start;
+    while code < acts.len() && is_focus_click(acts, code) {
+        code += 1;
+    }
+    if !matches!(acts.get(code).map(|a| &a.act), Some(Act::Fill { value: None, element }) if element.kind != "password") {
+        return None;
+    }
+    Some(if acts.get(code + 1).is_some_and(|a| is_submit(&a.act)) { code + 1 } else { code })
+}
+
 /// The sign-ins folded into one act each: from the login name typed before a password
 /// (focus clicks between them included), through the submit after it, and a one-time
 /// code typed and submitted next. A password with no login name before it (a PIN, a
@@ -108,16 +121,7 @@ fn fold_sign_ins(mut acts: Vec<Timed<'_>>) -> Vec<Timed<'_>> {
         let mut end = password;
         if acts.get(end + 1).is_some_and(|a| is_submit(&a.act)) {
             end += 1;
-            let mut code = end + 1;
-            while code < acts.len() && is_focus_click(&acts, code) {
-                code += 1;
-            }
-            if matches!(acts.get(code).map(|a| &a.act), Some(Act::Fill { value: None, element }) if element.kind != "password") {
-                end = code;
-                if acts.get(end + 1).is_some_and(|a| is_submit(&a.act)) {
-                    end += 1;
-                }
-            }
+            end = code_typed_from(&acts, end + 1).unwrap_or(end);
         }
         let folded = Timed { act: Act::SignIn, t_ms: acts[start].t_ms, after_navigation: acts[start].after_navigation };
         acts.splice(start..=end, [folded]);
@@ -151,15 +155,9 @@ pub struct Prelude<'a> {
 /// A one-time code the person typed (and submitted) first, finishing the prelude's
 /// sign-in: it is part of that `sign_in` step, which a replay does with its own code.
 fn drop_finishing_code(acts: &mut Vec<Timed<'_>>) {
-    let mut code = 0;
-    while code < acts.len() && is_focus_click(acts, code) {
-        code += 1;
+    if let Some(end) = code_typed_from(acts, 0) {
+        acts.drain(..=end);
     }
-    if !matches!(acts.get(code).map(|a| &a.act), Some(Act::Fill { value: None, element }) if element.kind != "password") {
-        return;
-    }
-    let end = if acts.get(code + 1).is_some_and(|a| is_submit(&a.act)) { code + 1 } else { code };
-    acts.drain(..=end);
 }
 
 /// The workflow a person demonstrated from `start_url`, after the `prelude` if there was one.
