@@ -122,14 +122,24 @@ where
 
 /// A token bucket: `tokens` left, counted at `at`, refilled at `per_second` up to `burst`.
 #[derive(Clone, Copy)]
-struct Bucket {
+pub(super) struct Bucket {
     tokens: f64,
     at: Instant,
 }
 
 impl Bucket {
-    fn full(burst: f64, now: Instant) -> Bucket {
+    pub(super) fn full(burst: f64, now: Instant) -> Bucket {
         Bucket { tokens: burst, at: now }
+    }
+
+    /// Spends a token if one is left now.
+    pub(super) fn take(&mut self, now: Instant, per_second: f64, burst: f64) -> bool {
+        self.refill(now, per_second, burst);
+        let ready = self.tokens >= 1.0;
+        if ready {
+            self.tokens -= 1.0;
+        }
+        ready
     }
 
     fn refill(&mut self, now: Instant, per_second: f64, burst: f64) {

@@ -3,11 +3,14 @@
 //! `/demonstrate/live?token=` (a WebSocket). Input: a share token and, on the channel, a
 //! person's input. Output: the page (HTML, script, style built into the binary, nothing
 //! from elsewhere), then JPEG frames as binary messages and JSON messages (`hello`,
-//! `state`, `panel`, `event`, `cursor`). Invariant: a token opens only the session it
-//! names, with only its grant (a watch token never drives); a refused token gets a plain
-//! page saying why; a slow viewer is sent the newest frame, never a backlog.
+//! `state`, `panel`, `event`, `cursor`, `viewport`). Invariant: a token opens only the
+//! session it names, with only its grant (a watch token never drives nor resizes); a
+//! refused token gets a plain page saying why; a slow viewer is sent the newest frame,
+//! never a backlog; a driving page's input beyond its allowance is dropped, not queued.
 
 use super::AppState;
+use super::auth::Bucket;
+use crate::geometry::Size;
 use crate::capture::PersonInput;
 use crate::demonstrations::live::{LiveSession, LiveState};
 use crate::demonstrations::token::{Grant, Refusal};
@@ -21,6 +24,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 const PAGE: &str = include_str!("../../assets/web/share/index.html");
 const SCRIPT: &str = include_str!("../../assets/web/share/share.js");
@@ -33,6 +37,12 @@ const CONTENT_SECURITY_POLICY: &str =
 
 /// The largest message a page may send (a paste of 10 000 characters fits).
 const MAX_MESSAGE_BYTES: usize = 64 << 10;
+/// Messages a driving page may send per second, and in one burst (a paste, a fast
+/// typist's key downs and ups with the moves between them).
+const INPUT_PER_SECOND: f64 = 100.0;
+const INPUT_BURST: f64 = 200.0;
+/// Input waiting for the browser (a third of a second at the allowed rate).
+const INPUT_QUEUE: usize = 32;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -129,23 +139,54 @@ async fn serve_viewer(socket: WebSocket, session: Arc<LiveSession>, grant: Grant
         send_to_viewer(session_out, grant, &mut sink).await;
         let _ = sink.close().await;
     });
+    // Input is read off the socket as it arrives and handed to the browser through a
+    // short queue: what exceeds the allowance or finds the queue full is dropped at once,
+    // so a flood never becomes a backlog the browser works through later.
+    let (queue, mut queued) = tokio::sync::mpsc::channel::<Value>(INPUT_QUEUE);
+    let driven = session.clone();
+    let driver = tokio::spawn(async move {
+        while let Some(value) = queued.recv().await {
+            apply_input(&driven, value).await;
+        }
+    });
+    let mut allowance = Bucket::full(INPUT_BURST, Instant::now());
+    let mut dropped = 0u64;
     while let Some(Ok(message)) = stream.next().await {
         let Message::Text(text) = message else { continue };
         if grant != Grant::Drive {
             continue;
         }
         let Ok(value) = serde_json::from_str::<Value>(&text) else { continue };
-        if value.get("type").and_then(Value::as_str) == Some("finish") {
+        let allowed = allowance.take(Instant::now(), INPUT_PER_SECOND, INPUT_BURST);
+        if allowed && value.get("type").and_then(Value::as_str) == Some("finish") {
             // Already finishing or ended: the state says so on the channel.
             let _ = demonstrations.finish(&session.id).await;
-            continue;
-        }
-        if let Ok(input) = serde_json::from_value::<PersonInput>(value) {
-            // Input the page cannot take (out of bounds, a session ending) is dropped.
-            let _ = session.drive(&input).await;
+        } else if !allowed || queue.try_send(value).is_err() {
+            dropped += 1;
+            if dropped == 1 {
+                tracing::warn!(demonstration = %session.id, "a share page sends input faster than the browser takes it; the excess is dropped");
+            }
         }
     }
+    if dropped > 0 {
+        tracing::info!(demonstration = %session.id, dropped, "input messages dropped over the allowance");
+    }
+    drop(queue);
+    driver.abort();
     outgoing.abort();
+}
+
+/// A person's input or a new window size, given to the live page.
+async fn apply_input(session: &LiveSession, value: Value) {
+    if value.get("type").and_then(Value::as_str) == Some("viewport") {
+        if let Ok(room) = serde_json::from_value::<Size>(value) {
+            // A session not recording keeps its size; the page asks again.
+            let _ = session.fit_to(room).await;
+        }
+    } else if let Ok(input) = serde_json::from_value::<PersonInput>(value) {
+        // Input the page cannot take (out of bounds, a session ending) is dropped.
+        let _ = session.drive(&input).await;
+    }
 }
 
 /// Sends the hello, the panel so far, then whatever changes, until the session ends or
@@ -157,13 +198,14 @@ async fn send_to_viewer(session: Arc<LiveSession>, grant: Grant, sink: &mut futu
     let mut frames = session.frames();
     let mut states = session.states();
     let mut cursor = session.cursor();
+    let mut viewports = session.viewports();
     let hello = json!({
         "type": "hello",
         "mode": mode(grant),
         "session_id": session.id,
         "user_name": session.user_name,
         "task_name": session.task_name,
-        "viewport": {"width": session.viewport.width, "height": session.viewport.height},
+        "viewport": session.viewport(),
         "started_at_ms": session.started_epoch_ms(),
     });
     let state = states.borrow_and_update().clone();
@@ -177,7 +219,7 @@ async fn send_to_viewer(session: Arc<LiveSession>, grant: Grant, sink: &mut futu
                 if changed.is_err() { return; }
                 let frame = frames.borrow_and_update().clone();
                 match frame {
-                    Some(frame) => Message::Binary(frame.jpeg.clone().into()),
+                    Some(frame) => Message::Binary(frame.jpeg.clone()),
                     None => continue,
                 }
             }
@@ -194,6 +236,11 @@ async fn send_to_viewer(session: Arc<LiveSession>, grant: Grant, sink: &mut futu
                 let ended = !matches!(state, LiveState::Starting | LiveState::Recording | LiveState::Processing);
                 if !send(text(json!({"type": "state", "state": state}))).await || ended { return; }
                 continue;
+            }
+            changed = viewports.changed() => {
+                if changed.is_err() { return; }
+                let viewport = *viewports.borrow_and_update();
+                text(json!({"type": "viewport", "width": viewport.width, "height": viewport.height}))
             }
             changed = cursor.changed() => {
                 if changed.is_err() { return; }

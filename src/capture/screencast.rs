@@ -6,7 +6,7 @@
 
 use super::clock::{Recorder, now_epoch_ms};
 use super::{CaptureError, RecordOptions, WORLD, browser, driver, person, watch};
-use crate::geometry::Size;
+use crate::geometry::{PageSize, Size};
 use crate::recording::{CapturedFrame, CursorShape, Event, FrameSource, RecordingWriter};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
@@ -50,14 +50,7 @@ pub(super) async fn begin(
 ) -> Result<Started, CaptureError> {
     let page = session.browser.new_page("about:blank").await.map_err(browser_error)?;
     let in_front = watch::keep_in_front(&session.browser, &page).await.map_err(browser_error)?;
-    page.execute(SetDeviceMetricsOverrideParams::new(
-        options.viewport.width as i64,
-        options.viewport.height as i64,
-        options.device_scale_factor,
-        false,
-    ))
-    .await
-    .map_err(browser_error)?;
+    set_page_size(&page, options.page()).await?;
     if options.blur_emails {
         add_binding(&page, REDACT_BINDING).await?;
         add_document_script(&page, MASK_EMAILS_JS).await?;
@@ -78,16 +71,7 @@ pub(super) async fn begin(
     let frames = source.sender();
 
     let (screencast_task, first_frame) = spawn_screencast(&page, recorder.clone(), source, frame_size).await?;
-    page.execute(
-        StartScreencastParams::builder()
-            .format(StartScreencastFormat::Jpeg)
-            .quality(options.jpeg_quality as i64)
-            .max_width(frame_size.width as i64)
-            .max_height(frame_size.height as i64)
-            .build(),
-    )
-    .await
-    .map_err(browser_error)?;
+    start_screencast(&page, frame_size, options.jpeg_quality).await?;
     if tokio::time::timeout(Duration::from_secs(FIRST_FRAME_TIMEOUT_S), first_frame).await.is_err() {
         screencast_task.abort();
         in_front.abort();
@@ -111,6 +95,33 @@ pub(super) async fn begin(
     Ok(Started { driver, recorder, frames, screencast_task, background })
 }
 
+async fn set_page_size(page: &Page, size: PageSize) -> Result<(), CaptureError> {
+    let metrics = SetDeviceMetricsOverrideParams::new(size.viewport.width as i64, size.viewport.height as i64, size.device_scale_factor, false);
+    page.execute(metrics).await.map_err(browser_error)?;
+    Ok(())
+}
+
+/// Starts (or restarts) the screencast for frames of `frame_size` device px: Chromium
+/// scales down anything larger, so a resized page needs a new start.
+async fn start_screencast(page: &Page, frame_size: Size, jpeg_quality: u8) -> Result<(), CaptureError> {
+    let params = StartScreencastParams::builder()
+        .format(StartScreencastFormat::Jpeg)
+        .quality(jpeg_quality as i64)
+        .max_width(frame_size.width as i64)
+        .max_height(frame_size.height as i64)
+        .build();
+    page.execute(params).await.map_err(browser_error)?;
+    Ok(())
+}
+
+/// Gives a recording page a new size (a person's window changed): the page lays itself
+/// out again and the frames that follow have the new size (the bundle counts them).
+pub(super) async fn resize(page: &Page, size: PageSize, jpeg_quality: u8) -> Result<(), CaptureError> {
+    set_page_size(page, size).await?;
+    stop(page).await;
+    start_screencast(page, size.frame_size(), jpeg_quality).await
+}
+
 /// Screencast frames: acked at once, stored in the bundle, then published. The receiver
 /// fires on the first frame, whose size becomes the bundle's frame size (`asked` unless
 /// Chromium could only deliver a smaller one).
@@ -125,13 +136,21 @@ async fn spawn_screencast(
     let page = page.clone();
     let task = tokio::spawn(async move {
         let mut first = Some(first_tx);
+        let mut size = None;
         while let Some(frame) = screencast.next().await {
             let _ = page.execute(ScreencastFrameAckParams::new(frame.session_id)).await;
             let Ok(jpeg) = base64_decode(frame.data.as_ref()) else { continue };
             // Chromium stamps a frame when it was drawn; delivery adds tens of ms of jitter.
             let drawn = frame.metadata.timestamp.as_ref().map(|t| *t.inner() * 1000.0).unwrap_or_else(now_epoch_ms);
-            if first.is_some() {
-                note_delivered_size(&recorder, &jpeg, asked);
+            // The size is read from the JPEG's header: a resized page's first frames
+            // may come before or after the resize was asked.
+            let delivered = jpeg_size(&jpeg);
+            if delivered != size {
+                match size {
+                    None => note_delivered_size(&recorder, delivered, asked),
+                    Some(_) => delivered.into_iter().for_each(|delivered| recorder.set_frame_size(delivered)),
+                }
+                size = delivered;
             }
             let t_ms = recorder.frame(drawn, &jpeg);
             source.publish(t_ms, jpeg);
@@ -148,8 +167,8 @@ async fn spawn_screencast(
 /// or a browser that cannot paint that many pixels) is warned about: the render will
 /// have to scale it up, and the video will be softer than its size promises. A pixel
 /// less is only rounding (a fractional scale times the viewport), not worth a warning.
-fn note_delivered_size(recorder: &Recorder, jpeg: &[u8], asked: Size) {
-    let Some(delivered) = jpeg_size(jpeg) else { return };
+fn note_delivered_size(recorder: &Recorder, delivered: Option<Size>, asked: Size) {
+    let Some(delivered) = delivered else { return };
     if delivered != asked {
         recorder.set_frame_size(delivered);
     }

@@ -25,8 +25,9 @@ pub struct Capture {
     background: Vec<tokio::task::JoinHandle<()>>,
     /// The first failed step; the recording ends after it.
     failed: bool,
-    /// The page size in CSS px: a person's input outside it is refused.
-    viewport: crate::geometry::Size,
+    /// The page's size: a person's input outside its viewport is refused.
+    page: crate::geometry::PageSize,
+    jpeg_quality: u8,
 }
 
 impl Capture {
@@ -59,7 +60,7 @@ impl Capture {
 
     fn assemble(started: Started, session: browser::Session, out: &Path, options: &RecordOptions) -> Capture {
         let Started { driver, recorder, frames, screencast_task, background } = started;
-        Capture { session, driver, recorder, out: out.to_path_buf(), frames, screencast_task, background, failed: false, viewport: options.viewport }
+        Capture { session, driver, recorder, out: out.to_path_buf(), frames, screencast_task, background, failed: false, page: options.page(), jpeg_quality: options.jpeg_quality }
     }
 
     /// Frames as they are captured, for another consumer (a live view).
@@ -75,7 +76,16 @@ impl Capture {
     /// Hands a person's input (from a live page) to the browser as real input events;
     /// the page's own listeners put it on the timeline.
     pub async fn drive(&self, input: &super::PersonInput) -> Result<(), CaptureError> {
-        super::person::dispatch(&self.driver.page, input, self.viewport).await.map_err(CaptureError::Browser)
+        super::person::dispatch(&self.driver.page, input, self.page.viewport).await.map_err(CaptureError::Browser)
+    }
+
+    /// Gives the page a new viewport (CSS px, the device scale kept), as a person's
+    /// window changes: the page lays itself out again and later frames have its size.
+    pub async fn resize(&mut self, viewport: crate::geometry::Size) -> Result<(), CaptureError> {
+        let page = crate::geometry::PageSize { viewport, ..self.page };
+        screencast::resize(&self.driver.page, page, self.jpeg_quality).await?;
+        self.page = page;
+        Ok(())
     }
 
     /// The fallback locator that found the last step's element, if its first way found

@@ -5,7 +5,7 @@
 //! base (background + shadow) painted once stays valid for the whole render.
 
 use super::{ComposeError, Layout};
-use crate::geometry::{PixelRect, Size};
+use crate::geometry::{ContentMapping, PixelRect, Rect, Size};
 use fast_image_resize as fir;
 use rayon::prelude::*;
 
@@ -15,7 +15,13 @@ pub struct PreparedContent {
     pub width: u32,
     pub height: u32,
     pub rgb: Vec<u8>,
+    /// Where this frame's page is in the output: what overlays drawn over it map through.
+    pub mapping: ContentMapping,
 }
+
+/// Frames whose width and height scale alike within this share have the recording's
+/// proportions (a fractional device scale rounds one of them by a pixel).
+const SAME_PROPORTIONS: f64 = 0.01;
 
 /// What the content rectangle shows in one output frame.
 #[derive(Debug, Clone, Copy)]
@@ -52,38 +58,68 @@ impl ContentLayer {
             .into_rgb8();
         let (w, h) = decoded.dimensions();
         let dest = self.layout.mapping.dest;
-        // The mapping is in the recording's frame size; a frame captured at another size
-        // (the page resized mid-recording) is cropped proportionally.
-        let source = self.layout.mapping.source;
-        let (sx, sy) = (w as f64 / self.frame_size.width as f64, h as f64 / self.frame_size.height as f64);
-        let crop = (source.x * sx, source.y * sy, source.width * sx, source.height * sy);
+        let mapping = self.mapping_for(Size { width: w, height: h });
+        let source = mapping.source;
         let mut out = vec![0u8; dest.width as usize * dest.height as usize * 3];
-        let exact = crop.2 == dest.width as f64
-            && crop.3 == dest.height as f64
-            && crop.0.fract() == 0.0
-            && crop.1.fract() == 0.0;
+        let exact = mapping.dest == dest
+            && source.width == dest.width as f64
+            && source.height == dest.height as f64
+            && source.x.fract() == 0.0
+            && source.y.fract() == 0.0;
         if exact {
             // Same size: no resampling, only the crop.
-            let (x0, y0) = (crop.0 as usize, crop.1 as usize);
+            let (x0, y0) = (source.x as usize, source.y as usize);
             let src = decoded.as_raw();
             for (row, line) in out.chunks_exact_mut(dest.width as usize * 3).enumerate() {
                 let start = ((y0 + row) * w as usize + x0) * 3;
                 line.copy_from_slice(&src[start..start + line.len()]);
             }
         } else {
+            let fitted = mapping.dest;
+            let mut resized = vec![0u8; fitted.width as usize * fitted.height as usize * 3];
             let src = fir::images::ImageRef::new(w, h, decoded.as_raw(), fir::PixelType::U8x3)
                 .map_err(|e| ComposeError::Resize(e.to_string()))?;
-            let mut dst = fir::images::Image::from_slice_u8(dest.width, dest.height, &mut out, fir::PixelType::U8x3)
+            let mut dst = fir::images::Image::from_slice_u8(fitted.width, fitted.height, &mut resized, fir::PixelType::U8x3)
                 .map_err(|e| ComposeError::Resize(e.to_string()))?;
             // Lanczos3 keeps small UI text legible when the page is scaled down.
             let options = fir::ResizeOptions::new()
                 .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3))
-                .crop(crop.0, crop.1, crop.2, crop.3);
+                .crop(source.x, source.y, source.width, source.height);
             self.resizer
                 .resize(&src, &mut dst, &options)
                 .map_err(|e| ComposeError::Resize(e.to_string()))?;
+            // A frame of other proportions sits centred on black inside the rectangle.
+            let (x0, y0) = ((fitted.x - dest.x) as usize, (fitted.y - dest.y) as usize);
+            let row_bytes = fitted.width as usize * 3;
+            for (row, line) in resized.chunks_exact(row_bytes).enumerate() {
+                let start = ((y0 + row) * dest.width as usize + x0) * 3;
+                out[start..start + row_bytes].copy_from_slice(line);
+            }
         }
-        Ok(PreparedContent { width: dest.width, height: dest.height, rgb: out })
+        Ok(PreparedContent { width: dest.width, height: dest.height, rgb: out, mapping })
+    }
+
+    /// Where a frame of `frame` px shows in the output. A frame of the recording's
+    /// proportions takes the layout's mapping (scaled when its size differs by rounding);
+    /// one of other proportions (the page resized mid-recording, as a person's window
+    /// can) is shown whole, fitted inside the content rectangle and centred, so the page
+    /// keeps its shape and what is drawn over it (cursor, clicks, masks) its place.
+    pub fn mapping_for(&self, frame: Size) -> ContentMapping {
+        let layout = self.layout.mapping;
+        let (sx, sy) = (frame.width as f64 / self.frame_size.width as f64, frame.height as f64 / self.frame_size.height as f64);
+        if (sx / sy - 1.0).abs() < SAME_PROPORTIONS {
+            let s = layout.source;
+            return ContentMapping { source: Rect::new(s.x * sx, s.y * sy, s.width * sx, s.height * sy), ..layout };
+        }
+        let dest = layout.dest;
+        let scale = (dest.width as f64 / frame.width as f64).min(dest.height as f64 / frame.height as f64);
+        let width = ((frame.width as f64 * scale).round() as u32).clamp(1, dest.width);
+        let height = ((frame.height as f64 * scale).round() as u32).clamp(1, dest.height);
+        ContentMapping {
+            device_scale_factor: layout.device_scale_factor,
+            source: Rect::new(0.0, 0.0, frame.width as f64, frame.height as f64),
+            dest: PixelRect { x: dest.x + (dest.width - width) / 2, y: dest.y + (dest.height - height) / 2, width, height },
+        }
     }
 
     /// Draws the picture into the content rectangle of `canvas`, blending the rounded
@@ -245,6 +281,42 @@ fn transpose_blur(data: &mut [f32], w: usize, h: usize, radius: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn white_jpeg(size: Size) -> Vec<u8> {
+        let image = image::RgbImage::from_pixel(size.width, size.height, image::Rgb([255, 255, 255]));
+        let mut jpeg = Vec::new();
+        image::DynamicImage::ImageRgb8(image).write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+        jpeg
+    }
+
+    #[test]
+    fn a_frame_of_the_recordings_proportions_takes_the_layouts_mapping() {
+        let frame = Size { width: 1280, height: 720 };
+        let layer = ContentLayer::new(&Layout::for_raw(frame, 1.0), frame);
+        assert_eq!(layer.mapping_for(frame), Layout::for_raw(frame, 1.0).mapping);
+        // A pixel of rounding is the same proportions: the crop scales with the frame.
+        let rounded = layer.mapping_for(Size { width: 1281, height: 720 });
+        assert_eq!(rounded.dest, Layout::for_raw(frame, 1.0).mapping.dest);
+        assert_eq!(rounded.source.width, 1281.0);
+    }
+
+    #[test]
+    fn a_frame_of_other_proportions_is_shown_whole_centred_on_black() {
+        let frame = Size { width: 1280, height: 720 };
+        let mut layer = ContentLayer::new(&Layout::for_raw(frame, 1.0), frame);
+        // A page resized to 1000×800 CSS px: 720 px high in the output, 900 wide, centred.
+        let resized = Size { width: 1000, height: 800 };
+        let mapping = layer.mapping_for(resized);
+        assert_eq!(mapping.dest, PixelRect { x: 190, y: 0, width: 900, height: 720 });
+        // A click at the page's centre lands at the output's centre.
+        let centre = mapping.css_to_output(crate::geometry::Point::new(500.0, 400.0));
+        assert_eq!((centre.x, centre.y), (640.0, 360.0));
+        let prepared = layer.prepare(&white_jpeg(resized)).unwrap();
+        assert_eq!(prepared.mapping, mapping);
+        let at = |x: usize, y: usize| prepared.rgb[(y * 1280 + x) * 3];
+        assert_eq!((at(100, 360), at(1180, 360)), (0, 0), "the margins are black");
+        assert!(at(640, 360) > 240 && at(195, 10) > 240 && at(1084, 710) > 240, "the page fills its fitted rectangle");
+    }
 
     #[test]
     fn corner_is_clear_outside_and_solid_inside() {

@@ -3,9 +3,11 @@
 //! Output: the newest frame, the events panel's items and the session's state, for any
 //! number of viewers. Invariant: a viewer only ever gets the newest frame (a slow one
 //! skips frames, it never queues them); input reaches the page only while the session
-//! records; every input counts as activity for the idle timeout.
+//! records; every input counts as activity for the idle timeout; the page's viewport
+//! follows the driving person's window within [`SMALLEST_VIEWPORT`]..[`LARGEST_VIEWPORT`].
 
 use crate::capture::{Capture, PersonInput};
+use crate::geometry::Size;
 use crate::recording::{Action, CapturedFrame, CursorShape, Event, TimedEvent};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -48,8 +50,9 @@ pub struct LiveSession {
     pub id: String,
     pub user_name: Option<String>,
     pub task_name: String,
-    /// The page's size in CSS px: where the person's input lands.
-    pub viewport: crate::geometry::Size,
+    /// The page's size in CSS px (where the person's input lands), following the room
+    /// the person's window gives it.
+    viewport: watch::Sender<Size>,
     pub(super) capture: tokio::sync::RwLock<Option<Capture>>,
     frame: watch::Sender<Option<Arc<CapturedFrame>>>,
     cursor: watch::Sender<CursorShape>,
@@ -63,17 +66,30 @@ pub struct LiveSession {
     pub(super) started_epoch_ms: Mutex<Option<u64>>,
 }
 
+/// The smallest page a person's window may ask for, CSS px: narrower, many sites switch
+/// to a phone layout, which a replay at the usual size would not find.
+pub const SMALLEST_VIEWPORT: Size = Size { width: 800, height: 480 };
+/// The largest, CSS px: more pixels than the screencast keeps up with on a small machine.
+pub const LARGEST_VIEWPORT: Size = Size { width: 1920, height: 1200 };
+
+/// The viewport for the room (CSS px) a person's window gives the page: within the
+/// bounds above, even (video frames are).
+pub fn viewport_for_room(room: Size) -> Size {
+    let fit = |room: u32, smallest: u32, largest: u32| room.clamp(smallest, largest) & !1;
+    Size { width: fit(room.width, SMALLEST_VIEWPORT.width, LARGEST_VIEWPORT.width), height: fit(room.height, SMALLEST_VIEWPORT.height, LARGEST_VIEWPORT.height) }
+}
+
 /// How many panel items a session keeps for late viewers.
 const HISTORY: usize = 500;
 
 impl LiveSession {
-    pub(super) fn new(id: &str, user_name: Option<String>, task_name: String, viewport: crate::geometry::Size) -> (Arc<LiveSession>, mpsc::UnboundedReceiver<Command>) {
+    pub(super) fn new(id: &str, user_name: Option<String>, task_name: String, viewport: Size) -> (Arc<LiveSession>, mpsc::UnboundedReceiver<Command>) {
         let (commands, receiver) = mpsc::unbounded_channel();
         let session = LiveSession {
             id: id.to_string(),
             user_name,
             task_name,
-            viewport,
+            viewport: watch::channel(viewport).0,
             capture: tokio::sync::RwLock::new(None),
             frame: watch::channel(None).0,
             cursor: watch::channel(CursorShape::Default).0,
@@ -93,6 +109,32 @@ impl LiveSession {
 
     pub fn cursor(&self) -> watch::Receiver<CursorShape> {
         self.cursor.subscribe()
+    }
+
+    pub fn viewport(&self) -> Size {
+        *self.viewport.borrow()
+    }
+
+    pub fn viewports(&self) -> watch::Receiver<Size> {
+        self.viewport.subscribe()
+    }
+
+    /// Sizes the page for the room the person's window gives it (CSS px), while the
+    /// session records; answers the viewport in force. Not activity: a window that is
+    /// resized by itself does not keep a session alive.
+    pub async fn fit_to(&self, room: Size) -> Result<Size, String> {
+        let wanted = viewport_for_room(room);
+        if wanted == self.viewport() {
+            return Ok(wanted);
+        }
+        if *self.state.borrow() != LiveState::Recording {
+            return Err("the session is not recording".into());
+        }
+        let mut capture = self.capture.write().await;
+        let Some(capture) = capture.as_mut() else { return Err("the session is not recording".into()) };
+        capture.resize(wanted).await.map_err(|e| e.to_string())?;
+        self.viewport.send_replace(wanted);
+        Ok(wanted)
     }
 
     pub fn states(&self) -> watch::Receiver<LiveState> {

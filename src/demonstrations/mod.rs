@@ -149,7 +149,8 @@ impl Demonstrations {
             },
         };
         let relays = session.relay(&started);
-        *session.started_epoch_ms.lock().unwrap() = Some(crate::secrets::now_unix() * 1000);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        *session.started_epoch_ms.lock().unwrap() = Some(now.as_millis() as u64);
         *session.capture.write().await = Some(started);
         *session.last_input.lock().unwrap() = Instant::now();
         session.state.send_replace(LiveState::Recording);

@@ -38,10 +38,21 @@ pub(super) async fn keep(db: &Arc<dyn Database>, producer: &Producer, demonstrat
     let out = bundle.parent().unwrap_or(bundle).join("videos");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let meter = Arc::new(crate::produce::RenderMeter::default());
-    producer.render_outputs(bundle, &RenderOptions::default(), None, Outputs::BOTH, &out, Arc::new(|| false), meter).await.map_err(|e| e.to_string())?;
+    let options = options_for(bundle)?;
+    producer.render_outputs(bundle, &options, None, Outputs::BOTH, &out, Arc::new(|| false), meter).await.map_err(|e| e.to_string())?;
     for name in [render::RAW_MP4, render::DEMO_MP4] {
         producer.store(&run.id, &out.join(name), name, "video/mp4").await.map_err(|e| e.to_string())?;
     }
     producer.keep_recording(&run.id, bundle).await.map_err(|e| e.to_string())?;
     Ok(run.id)
+}
+
+/// The videos have the page's own size and shape: the page followed the person's window,
+/// which is seldom 16:9, and the default 1920×1080 edge to edge would crop its top and
+/// bottom away.
+fn options_for(bundle: &Path) -> Result<RenderOptions, String> {
+    let page = crate::recording::Recording::open(bundle).map_err(|e| e.to_string())?.meta.frame_size;
+    let side = |px: u32, smallest: u32, largest: u32| px.clamp(smallest, largest) & !1;
+    let size = serde_json::json!({"width": side(page.width, 320, 3840), "height": side(page.height, 240, 2160)});
+    crate::options::parse(&serde_json::json!({"video": {"size": size}})).map(|parsed| parsed.options).map_err(|e| e.to_string())
 }

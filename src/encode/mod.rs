@@ -6,7 +6,7 @@
 //!
 //! ```text
 //!  render loop ──I420 buffers──▶ appsrc "src" ─▶ … pipelines/h264-mp4.pipeline … ─▶ filesink "sink"
-//!                                   (block=true: back-pressure when x264 falls behind)
+//!                          (back-pressure when x264 falls behind: `push` waits for room)
 //! ```
 
 pub mod decode;
@@ -97,10 +97,19 @@ fn bus_error(message: &gst::Message) -> Option<EncodeError> {
     }
 }
 
+/// How long the encoder may take to drain and the muxer to finalize the file after the
+/// last frame: seconds at most for any video here; past it something hangs.
+const EOS_TIMEOUT_S: u64 = 120;
+
 /// Waits for end-of-stream (or the first error) on a pipeline's bus.
 fn await_eos(pipeline: &gst::Pipeline) -> Result<(), EncodeError> {
     let bus = pipeline.bus().expect("a pipeline has a bus");
-    for message in bus.iter_timed(gst::ClockTime::NONE) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(EOS_TIMEOUT_S);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Some(message) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else {
+            return Err(EncodeError::Flow(format!("the encoder did not finish the file within {EOS_TIMEOUT_S} s of its last frame")));
+        };
         if let Some(error) = bus_error(&message) {
             return Err(error);
         }
@@ -108,7 +117,6 @@ fn await_eos(pipeline: &gst::Pipeline) -> Result<(), EncodeError> {
             return Ok(());
         }
     }
-    Err(EncodeError::Flow("the bus closed before end-of-stream".into()))
 }
 
 /// The first error waiting on the bus, if any: the root cause behind a failed push.
@@ -178,7 +186,9 @@ impl Encoder {
         appsrc.set_caps(Some(&caps));
         appsrc.set_format(gst::Format::Time);
         appsrc.set_is_live(false);
-        appsrc.set_block(true);
+        // Not blocking: a push waits for room itself (`wait_for_room`), watching the bus,
+        // because a blocked push into a pipeline that stopped on an error never returns.
+        appsrc.set_block(false);
         appsrc.set_max_bytes(APPSRC_MAX_BYTES);
 
         let encoder = Encoder { pipeline, appsrc, partial, target: target.to_path_buf(), done: false };
@@ -196,6 +206,7 @@ impl Encoder {
     /// Pushes one frame. `buffer` may share memory with an earlier push (a repeated
     /// picture): only its timestamps are new.
     fn push(&mut self, buffer: &gst::Buffer, pts_ns: u64, duration_ns: u64) -> Result<(), EncodeError> {
+        self.wait_for_room()?;
         let mut buffer = buffer.copy();
         {
             let b = buffer.get_mut().expect("a fresh copy is writable");
@@ -205,6 +216,18 @@ impl Encoder {
         self.appsrc.push_buffer(buffer).map(|_| ()).map_err(|flow| {
             pending_error(&self.pipeline).unwrap_or_else(|| EncodeError::Flow(format!("{flow:?}")))
         })
+    }
+
+    /// Back-pressure: waits while appsrc holds [`APPSRC_MAX_BYTES`] (x264 is behind),
+    /// answering the pipeline's error as soon as one is posted.
+    fn wait_for_room(&self) -> Result<(), EncodeError> {
+        while self.appsrc.current_level_bytes() >= APPSRC_MAX_BYTES {
+            if let Some(error) = pending_error(&self.pipeline) {
+                return Err(error);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        Ok(())
     }
 
     /// Ends the stream, waits until the file is finalized, and hands it over.

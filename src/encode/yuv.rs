@@ -20,16 +20,27 @@ const V_R: i32 = 28784;
 const V_G: i32 = -26145;
 const V_B: i32 = -2639;
 
+/// I420 planes laid out as GStreamer lays out a frame of this size without a video
+/// meta: each row padded to a multiple of 4 bytes (a width of 1366 has luma rows of
+/// 1368 bytes and chroma rows of 684), the planes one after another.
 pub struct I420Frame {
     pub size: Size,
     pub data: Vec<u8>,
+    /// Bytes per luma row and per chroma row.
+    luma_stride: usize,
+    chroma_stride: usize,
+}
+
+fn round_up_4(n: usize) -> usize {
+    (n + 3) & !3
 }
 
 impl I420Frame {
     pub fn new(size: Size) -> I420Frame {
         debug_assert!(size.width % 2 == 0 && size.height % 2 == 0);
-        let luma = size.width as usize * size.height as usize;
-        I420Frame { size, data: vec![0; luma + luma / 2] }
+        let (w, h) = (size.width as usize, size.height as usize);
+        let (luma_stride, chroma_stride) = (round_up_4(w), round_up_4(w / 2));
+        I420Frame { size, data: vec![0; luma_stride * h + 2 * chroma_stride * (h / 2)], luma_stride, chroma_stride }
     }
 
     /// Converts `rect` of `rgba` (RGBA at `self.size`) into the planes.
@@ -42,20 +53,20 @@ impl I420Frame {
         if x0 >= x1 || y0 >= y1 {
             return;
         }
-        let (luma, chroma) = self.data.split_at_mut(w * h);
-        let (u_plane, v_plane) = chroma.split_at_mut(w * h / 4);
-        let cw = w / 2;
+        let (luma_stride, chroma_stride) = (self.luma_stride, self.chroma_stride);
+        let (luma, chroma) = self.data.split_at_mut(luma_stride * h);
+        let (u_plane, v_plane) = chroma.split_at_mut(chroma_stride * (h / 2));
         // Two luma rows and one chroma row per task.
-        luma.par_chunks_mut(2 * w)
-            .zip(u_plane.par_chunks_mut(cw))
-            .zip(v_plane.par_chunks_mut(cw))
+        luma.par_chunks_mut(2 * luma_stride)
+            .zip(u_plane.par_chunks_mut(chroma_stride))
+            .zip(v_plane.par_chunks_mut(chroma_stride))
             .enumerate()
             .skip(y0 / 2)
             .take((y1 - y0) / 2)
             .for_each(|(pair, ((y_rows, u_row), v_row))| {
                 let top = &rgba[(2 * pair) * w * 4..(2 * pair + 1) * w * 4];
                 let bottom = &rgba[(2 * pair + 1) * w * 4..(2 * pair + 2) * w * 4];
-                let (y_top, y_bottom) = y_rows.split_at_mut(w);
+                let (y_top, y_bottom) = y_rows.split_at_mut(luma_stride);
                 for cx in x0 / 2..x1 / 2 {
                     let mut sum = [0i32; 3];
                     for (row, y_out) in [(top, &mut *y_top), (bottom, &mut *y_bottom)] {
@@ -91,13 +102,28 @@ mod tests {
         let mut frame = I420Frame::new(size);
         frame.update(&rgba, PixelRect { x: 0, y: 0, width: 4, height: 2 });
         assert_eq!(&frame.data[..4], &[235, 235, 16, 16]);
+        // Chroma rows are padded to 4 bytes: U at 8, V at 12.
         assert_eq!(&frame.data[8..10], &[128, 128]);
-        assert_eq!(&frame.data[10..12], &[128, 128]);
+        assert_eq!(&frame.data[12..14], &[128, 128]);
 
         let red: Vec<u8> = [255u8, 0, 0, 255].iter().cycle().take(32).copied().collect();
         frame.update(&red, PixelRect { x: 0, y: 0, width: 4, height: 2 });
         assert_eq!(frame.data[0], 63);
         assert_eq!(frame.data[8], 102);
-        assert_eq!(frame.data[10], 240);
+        assert_eq!(frame.data[12], 240);
+    }
+
+    #[test]
+    fn rows_are_padded_as_gstreamer_expects_a_frame_of_this_size() {
+        // 6×2: luma rows of 8 bytes, chroma rows of 4 (3 used); 16 + 4 + 4 bytes, as
+        // GStreamer's video info computes for I420 at 6×2.
+        let mut frame = I420Frame::new(Size { width: 6, height: 2 });
+        assert_eq!(frame.data.len(), 24);
+        let white = vec![255u8; 6 * 2 * 4];
+        frame.update(&white, PixelRect { x: 0, y: 0, width: 6, height: 2 });
+        assert_eq!(&frame.data[..8], &[235, 235, 235, 235, 235, 235, 0, 0]);
+        assert_eq!(&frame.data[8..16], &[235, 235, 235, 235, 235, 235, 0, 0]);
+        assert_eq!(&frame.data[16..20], &[128, 128, 128, 0]);
+        assert_eq!(&frame.data[20..24], &[128, 128, 128, 0]);
     }
 }

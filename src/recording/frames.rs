@@ -13,8 +13,9 @@ use tokio::sync::broadcast;
 pub struct CapturedFrame {
     /// When Chromium drew it, ms since the recording started (as in the bundle's index).
     pub t_ms: f64,
-    /// JPEG bytes exactly as Chromium delivered them.
-    pub jpeg: Vec<u8>,
+    /// JPEG bytes exactly as Chromium delivered them, shared (not copied) by every
+    /// consumer: the live raw.mp4, each viewer of a live page.
+    pub jpeg: bytes::Bytes,
 }
 
 pub struct FrameSource {
@@ -42,7 +43,7 @@ impl FrameSource {
 
     /// Hands the frame drawn at `t_ms` to the consumers.
     pub fn publish(&mut self, t_ms: f64, jpeg: Vec<u8>) -> Arc<CapturedFrame> {
-        let frame = Arc::new(CapturedFrame { t_ms, jpeg });
+        let frame = Arc::new(CapturedFrame { t_ms, jpeg: jpeg.into() });
         let _ = self.sender.send(frame.clone());
         frame
     }

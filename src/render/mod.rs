@@ -10,6 +10,7 @@ pub mod live;
 mod sink;
 
 use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, OverlayStyle, PreparedContent};
+use crate::geometry::ContentMapping;
 use crate::encode::{EncodeError, EncodedFile};
 use sink::{OutputSink, SinkError};
 use crate::options::{Background, RenderOptions};
@@ -273,6 +274,14 @@ impl ContentCache {
         }
     }
 
+    /// Where a loaded slot picture's page is in the output (a cross-fade's: where it is
+    /// going), for the overlays drawn over it.
+    fn mapping(&self, picture: SlotPicture) -> ContentMapping {
+        match picture {
+            SlotPicture::Frame(i) | SlotPicture::CrossFade { to: i, .. } => self.get(i).mapping,
+        }
+    }
+
     fn get(&self, canonical: usize) -> &PreparedContent {
         &self.entries.iter().find(|(i, _)| *i == canonical).expect("loaded before use").1
     }
@@ -295,7 +304,6 @@ fn render_video(
         SinkError::Compose(source) => RenderError::Overlay { video: name, source },
         SinkError::Encode(source) => RenderError::Encode { video: name, source },
     };
-    let mapping = compositor.layout().mapping;
     let mut sink = OutputSink::start(target, compositor, schedule.fps()).map_err(encode_error)?;
     let mut cache = ContentCache::new();
     // What the sink's last picture shows (captured frame, overlays): a slot showing the
@@ -313,7 +321,7 @@ fn render_video(
     for slot in schedule.slots() {
         let slot = crate::timeline::Slot { pts_ns: slot.pts_ns + offset_ns, ..slot };
         let picture = cache.load_slot(recording, sink.compositor(), slot.picture)?;
-        let shown_now = (picture, overlays.at(slot.output_ms, &mapping));
+        let shown_now = (picture, overlays.at(slot.output_ms, &cache.mapping(picture)));
         if let (0, Some(request)) = (slot.index, intro) {
             let (outcome, slots) = play_intro(&mut sink, request, cache.picture(picture), &shown_now.1, &slot, name, progress)?;
             offset_ns = crate::timeline::slot_pts_ns(slots, fps);

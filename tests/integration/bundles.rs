@@ -181,3 +181,31 @@ fn a_file_is_not_a_bundle() {
     std::fs::write(&file, "x").unwrap();
     assert!(error_of(&file).contains("not a recording directory"));
 }
+
+#[test]
+fn a_page_resized_mid_recording_states_the_size_most_frames_have() {
+    let dir = TempDir::new("bundle-resized");
+    let jpeg = std::fs::read(synthetic(8, Size { width: 640, height: 360 }).join("frames/000000.jpg")).unwrap();
+    let write = |name: &str, before: usize, after: usize| {
+        let bundle = dir.path().join(name);
+        // A 640×360 CSS px page at 1.5: frames of 960×540, then a window that asked for
+        // 800×600 CSS px: frames of 1200×900.
+        let mut writer = RecordingWriter::create(&bundle, Size { width: 640, height: 360 }, 1.5, Size { width: 960, height: 540 }, std::time::SystemTime::now()).unwrap();
+        for i in 0..before {
+            writer.add_frame(i as f64 * 40.0, &jpeg).unwrap();
+        }
+        writer.set_frame_size(Size { width: 1200, height: 900 });
+        for i in 0..after {
+            writer.add_frame((before + i) as f64 * 40.0, &jpeg).unwrap();
+        }
+        writer.finish(1000.0).unwrap();
+        Recording::open(&bundle).unwrap().meta
+    };
+    let resized = write("mostly-resized", 2, 3);
+    assert_eq!((resized.frame_size, resized.viewport), (Size { width: 1200, height: 900 }, Size { width: 800, height: 600 }));
+    let kept = write("mostly-first", 3, 2);
+    assert_eq!((kept.frame_size, kept.viewport), (Size { width: 960, height: 540 }, Size { width: 640, height: 360 }));
+    // A tie keeps the first.
+    let tie = write("tie", 2, 2);
+    assert_eq!(tie.frame_size, Size { width: 960, height: 540 });
+}

@@ -23,8 +23,12 @@ impl TempDir {
 }
 
 impl Drop for TempDir {
+    /// Removed, unless `DEMOREEL_KEEP_TEST_DIRS` is set (to look at a failed test's
+    /// server logs, recordings and videos).
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if std::env::var_os("DEMOREEL_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 

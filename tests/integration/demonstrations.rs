@@ -119,6 +119,43 @@ async fn on_screen(share: &Page, page_point: &Value, viewport: &Value) -> Point 
     Point { x: rect[0].as_f64().unwrap() + x / width * rect[2].as_f64().unwrap(), y: rect[1].as_f64().unwrap() + y / height * rect[3].as_f64().unwrap() }
 }
 
+/// The centre (CSS px) of the sample app's `selector` on its first page, in a tab of
+/// the size a demonstration's page has when nobody resized it.
+async fn field_centre(browser: &chromiumoxide::Browser, app: &demoreel::sample_app::SampleApp, selector: &str) -> Value {
+    use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
+    let page = browser.new_page("about:blank").await.unwrap();
+    page.execute(SetDeviceMetricsOverrideParams::new(1280, 720, 1.0, false)).await.unwrap();
+    page.goto(app.url("/")).await.unwrap();
+    until(&page, &format!("document.querySelector({selector:?}) !== null"), "the sample app's first page").await;
+    eval(&page, &format!("(() => {{ const r = document.querySelector({selector:?}).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()")).await
+}
+
+/// The warnings and errors in the server's log (under its data directory).
+fn warnings_logged(data: &std::path::Path) -> String {
+    let logs = data.read_dir().unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with("serve-"));
+    let text: String = logs.filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect();
+    // chromiumoxide warns of every CDP message it has no type for: not the server's news.
+    let news = |line: &&str| (line.contains("WARN") || line.contains("ERROR") || line.contains("demonstration") || line.contains("panicked")) && !line.contains("WS Invalid message");
+    text.lines().filter(news).collect::<Vec<_>>().join("\n")
+}
+
+/// Waits until the share page's remote viewport is the one its room asks for (within
+/// the server's bounds) and the frames it shows have that size; answers the viewport.
+async fn viewport_fits_room(share: &Page) -> Value {
+    let started = Instant::now();
+    loop {
+        let shown = eval(share, "({ room: demonstration.room, viewport: demonstration.viewport, frame: demonstration.frameSize })").await;
+        let side = |name: &str| shown["room"][name].as_u64().unwrap() as u32;
+        let wanted = demoreel::demonstrations::live::viewport_for_room(demoreel::geometry::Size { width: side("width"), height: side("height") });
+        let expected = json!({"width": wanted.width, "height": wanted.height});
+        if shown["viewport"] == expected && shown["frame"] == expected {
+            return expected;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the remote page is sized for the window's room: {shown}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn panel_text(share: &Page) -> String {
     eval(share, "document.getElementById('event-list').innerText").await.as_str().unwrap_or("").to_string()
 }
@@ -182,7 +219,15 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         };
         until(&share, "window.demonstration && demonstration.state === 'recording' && demonstration.framesShown > 0", "the live browser").await;
         assert_eq!(eval(&share, "demonstration.mode").await, json!("drive"));
-        let viewport = eval(&share, "demonstration.viewport").await;
+        // The page the person drives is sized for the room their window gives it; when
+        // the window changes, the page lays itself out again and the frames follow. The
+        // person then drives the resized page: their clicks land where they aim.
+        use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
+        share.execute(SetDeviceMetricsOverrideParams::new(1400, 900, 1.0, false)).await.unwrap();
+        let opened = viewport_fits_room(&share).await;
+        share.execute(SetDeviceMetricsOverrideParams::new(1250, 980, 1.0, false)).await.unwrap();
+        let viewport = viewport_fits_room(&share).await;
+        assert_ne!(viewport, opened, "the remote page followed the window");
         let (layout, app_tab) = app_layout(&browser, &world.app, &viewport).await;
         let sent = mails_sent(&world.app).await;
 
@@ -288,7 +333,7 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
             if let Some(demo) = listed["data"].as_array().unwrap().iter().find(|a| a["name"] == json!("demo.mp4")) {
                 break demo["id"].as_str().unwrap().to_string();
             }
-            assert!(started.elapsed() < Duration::from_secs(90), "no demo.mp4 after 90 s: {listed}");
+            assert!(started.elapsed() < Duration::from_secs(90), "no demo.mp4 after 90 s: {listed}; the server's warnings: {}", warnings_logged(&world.data));
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
         let (code, bytes) = client.download(&demo_id).await;
@@ -298,6 +343,8 @@ fn a_person_demonstrates_through_the_share_link_and_finishing_makes_a_task_the_o
         let pictures = crate::privacy::mp4_pictures(&video);
         // The frame after the sign-in's typing, kept to look at.
         let last = pictures.last().unwrap();
+        // The videos have the page's own shape (the person's window), not a crop of it.
+        assert_eq!((json!(last.width), json!(last.height)), (viewport["width"].clone(), viewport["height"].clone()), "demo.mp4 has the resized page's size");
         image::save_buffer(crate::common::output_dir().join("demonstration-demo-last.png"), &last.rgba, last.width, last.height, image::ExtendedColorType::Rgba8).unwrap();
         let middle = &pictures[pictures.len() / 2];
         image::save_buffer(crate::common::output_dir().join("demonstration-demo-middle.png"), &middle.rgba, middle.width, middle.height, image::ExtendedColorType::Rgba8).unwrap();
@@ -502,6 +549,73 @@ fn a_share_token_opens_only_its_page_and_links_that_expired_or_were_touched_say_
         assert_eq!(code, 400);
         let fields: Vec<&str> = invalid["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
         assert_eq!(fields, ["task_name", "task_description", "session_config.browser.start_url", "session_config.session.timeout.max_duration"], "{invalid}");
+    });
+}
+
+#[test]
+fn a_flood_of_input_through_the_share_channel_is_cut_to_its_allowance() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let _machine = crate::common::whole_machine();
+    let world = World::new("demonstration-flood", &[]);
+    let dir = TempDir::new("demonstration-flood-browser");
+    world.runtime.block_on(async {
+        let client = Client::new(&world.server, &world.key);
+        let create = json!({"task_name": "flood", "task_description": "d", "session_config": {"browser": {"start_url": world.app.url("/")}}});
+        let (code, created) = client.call(reqwest::Method::POST, "/v1/demonstrations", Some(create)).await;
+        assert_eq!(code, 201, "{created}");
+        let id = created["session_id"].as_str().unwrap();
+        let channel = format!("{}/demonstrate/live?token={}", world.server.url.replacen("http://", "ws://", 1), created["share_token"].as_str().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(channel.as_str()).await.unwrap();
+        let (mut recording, mut framed) = (false, false);
+        while !(recording && framed) {
+            match tokio::time::timeout(Duration::from_secs(30), socket.next()).await.expect("the channel speaks within 30 s") {
+                Some(Ok(Message::Text(text))) => recording |= serde_json::from_str::<Value>(&text).unwrap()["state"]["state"] == json!("recording"),
+                Some(Ok(Message::Binary(_))) => framed = true,
+                Some(Ok(_)) => {}
+                other => panic!("the channel ended: {other:?}"),
+            }
+        }
+        // A click on the e-mail field (where a tab of the same size shows it): every
+        // character sent lands there.
+        let (mut browser, events) = browser(&dir.path().join("profile")).await;
+        let email = field_centre(&browser, &world.app, "#email").await;
+        browser.close().await.unwrap();
+        let _ = browser.wait().await;
+        events.abort();
+        for action in ["down", "up"] {
+            let click = json!({"type": "pointer", "action": action, "x": email[0], "y": email[1], "button": "left", "clicks": 1});
+            socket.send(Message::Text(click.to_string().into())).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let flood = Instant::now();
+        for _ in 0..1000 {
+            socket.send(Message::Text(json!({"type": "text", "text": "a"}).to_string().into())).await.unwrap();
+        }
+        let sent_in = flood.elapsed().as_secs_f64();
+        // The allowance comes back with time: input after the flood (once the server
+        // went through what was queued) is taken again.
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        for _ in 0..5 {
+            socket.send(Message::Text(json!({"type": "text", "text": "b"}).to_string().into())).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (code, _) = client.call(reqwest::Method::POST, &format!("/v1/demonstrations/{id}/recording/complete"), None).await;
+        assert_eq!(code, 200);
+        let status = status_until(&client, id, &["completed", "failed"]).await;
+        assert_eq!(status["status"], json!("completed"), "{status}");
+        let (code, task) = client.call(reqwest::Method::GET, &format!("/v1/tasks/{}", status["task_id"].as_str().unwrap()), None).await;
+        assert_eq!(code, 200, "{task}");
+        let typed = task["versions"][0]["parameters"][0]["example"].as_str().unwrap_or_else(|| panic!("the field's text is the workflow's parameter: {task}")).to_string();
+        let taken = typed.matches('a').count();
+        // 200 at once, then 100 a second, counted as messages arrive (half a second
+        // more than the sending took, for the server to read them): the rest is dropped
+        // on arrival, not worked through later. Some of the flood still got through.
+        let allowed = 200.0 + 100.0 * (sent_in + 0.5);
+        eprintln!("{taken} of 1000 flooded characters reached the page ({allowed:.0} allowed, sent in {sent_in:.2} s)");
+        assert!((taken as f64) <= allowed && taken >= 20, "{taken} of 1000 flooded characters reached the page ({allowed:.0} allowed, sent in {sent_in:.2} s)");
+        assert!(typed.ends_with("bbbbb"), "input after the flood is taken: {typed:?}");
+        let _ = socket.close(None).await;
     });
 }
 

@@ -127,6 +127,25 @@ fn every_output_frame_shows_the_newest_capture_at_its_time() {
 }
 
 #[test]
+fn a_video_whose_width_is_not_a_multiple_of_eight_encodes_whole() {
+    // GStreamer pads each I420 row to 4 bytes: at 898 px the chroma rows hold 449 samples
+    // in 452 bytes. A frame laid out without the padding is refused by the encoder.
+    let _machine = crate::common::shared_machine();
+    let size = Size { width: 898, height: 506 };
+    let recording = Recording::open(&synthetic(SECONDS, size)).unwrap();
+    let out = TempDir::new("odd-width");
+    let opts = options(json!({"size": {"width": 1366, "height": 768}}));
+    render::render(&recording, &opts, out.path(), Outputs::BOTH, &mut |_| render::Flow::Continue).unwrap();
+    let raw_path = out.path().join(RAW_MP4);
+    assert_playable_h264(&decode::probe(&raw_path).unwrap(), &raw_path, size, 30);
+    // Every frame shows its capture's code where it was drawn: no row slid sideways.
+    let checked = assert_frames_follow_schedule(&raw_path, &recording, &Schedule::raw(&recording, 30));
+    assert_eq!(checked as u64, Schedule::raw(&recording, 30).len());
+    let demo_path = out.path().join(DEMO_MP4);
+    assert_playable_h264(&decode::probe(&demo_path).unwrap(), &demo_path, Size { width: 1366, height: 768 }, 30);
+}
+
+#[test]
 fn other_frame_rates_keep_the_duration() {
     let _machine = crate::common::shared_machine();
     let recording = Recording::open(&synthetic(SECONDS, SIZE)).unwrap();

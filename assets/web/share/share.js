@@ -17,7 +17,8 @@
   // What the page shows, readable from outside (tests, the browser's console).
   const shownState = { state: 'starting', framesShown: 0 };
   window.demonstration = {
-    get mode() { return mode; }, get viewport() { return { ...viewport }; },
+    get mode() { return mode; }, get viewport() { return { ...viewport }; }, get room() { return room(); },
+    get frameSize() { return { width: screen.width, height: screen.height }; },
     get state() { return shownState.state; }, get framesShown() { return shownState.framesShown; },
   };
 
@@ -31,15 +32,27 @@
   };
   const setStatus = (state, text) => { $('status').dataset.state = state; $('status-text').textContent = text; };
 
-  // The canvas keeps the page's proportions inside whatever room the window gives it.
-  const fit = () => {
+  // The room the window gives the browser, in CSS px. The person's page asks the
+  // server for a viewport of that size (within the server's bounds), so the page they
+  // drive lays itself out for their window; the canvas keeps the page's proportions
+  // inside the room whatever size comes back.
+  const room = () => {
     const box = $('browser').getBoundingClientRect();
-    const room = { width: box.width - 32, height: box.height - 32 };
-    const scale = Math.min(room.width / screen.width, room.height / screen.height);
+    return { width: Math.max(1, Math.floor(box.width - 32)), height: Math.max(1, Math.floor(box.height - 32)) };
+  };
+  const fit = () => {
+    const space = room();
+    const scale = Math.min(space.width / screen.width, space.height / screen.height);
     screen.style.width = `${Math.max(1, Math.floor(screen.width * scale))}px`;
     screen.style.height = `${Math.max(1, Math.floor(screen.height * scale))}px`;
   };
-  addEventListener('resize', fit);
+  const askForRoom = () => { if (mode === 'drive' && recording) send({ type: 'viewport', ...room() }); };
+  let resizing = null;
+  addEventListener('resize', () => {
+    fit();
+    clearTimeout(resizing);
+    resizing = setTimeout(askForRoom, 250);
+  });
 
   // Frames: the newest wins; a frame decoded after a newer one is dropped.
   let shown = 0, arrived = 0;
@@ -77,7 +90,7 @@
     $('finish').disabled = !(recording && mode === 'drive');
     switch (state.state) {
       case 'starting': setStatus('starting', 'Starting'); overlay('Starting the browser…', 'This takes a few seconds.', true); break;
-      case 'recording': setStatus('recording', mode === 'drive' ? 'Recording' : 'Live'); overlay(null); if (mode === 'drive') screen.focus(); break;
+      case 'recording': setStatus('recording', mode === 'drive' ? 'Recording' : 'Live'); overlay(null); if (mode === 'drive') screen.focus(); askForRoom(); break;
       case 'processing': setStatus('processing', 'Processing'); overlay('Making your workflow…', 'The browser has closed. This takes a moment.', true); break;
       case 'completed': {
         finished = true;
@@ -110,6 +123,7 @@
       case 'state': showState(message.state); break;
       case 'panel': message.items.forEach(addItem); break;
       case 'event': addItem(message.item); break;
+      case 'viewport': viewport = { width: message.width, height: message.height }; break;
       case 'cursor': screen.style.cursor = ['pointer', 'text'].includes(message.shape) ? message.shape : 'default'; break;
     }
   });
