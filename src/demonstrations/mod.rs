@@ -27,6 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// How often (in 250 ms ticks) a live session reads its stored status: 2 s.
+const STATUS_CHECK_TICKS: u64 = 8;
+
 pub struct DemonstrationConfig {
     /// Where each session's recording is kept (`ID/recording`).
     pub work_dir: PathBuf,
@@ -194,10 +197,16 @@ impl Demonstrations {
         let began = Instant::now();
         let (max, idle) = (Duration::from_secs(demonstration.max_duration_s), Duration::from_secs(demonstration.idle_timeout_s));
         let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut ticks = 0u64;
         loop {
             tokio::select! {
                 command = commands.recv() => return command.unwrap_or(Command::Stop { reason: "the server is stopping".into() }),
                 _ = tick.tick() => {
+                    ticks += 1;
+                    // Another server may have ended it (a stop through it): its status says so.
+                    if ticks % STATUS_CHECK_TICKS == 0 && let Some(reason) = self.ended_elsewhere(&demonstration.id).await {
+                        return Command::Stop { reason };
+                    }
                     if began.elapsed() >= max {
                         return Command::Stop { reason: format!("the session reached its max_duration of {} s", max.as_secs()) };
                     }
@@ -207,6 +216,15 @@ impl Demonstrations {
                 }
             }
         }
+    }
+
+    /// Why the stored demonstration ended, if it did (through another server sharing the
+    /// database). `processing` is not an end: a finish here moves the status before its
+    /// command arrives. A failed read is not an end either.
+    async fn ended_elsewhere(&self, id: &str) -> Option<String> {
+        let stored = self.db.demonstration(None, id).await.ok().flatten()?;
+        let ended = matches!(stored.status, DemoStatus::Stopped | DemoStatus::Failed | DemoStatus::Completed);
+        ended.then(|| stored.error.unwrap_or_else(|| format!("the demonstration was {} through another server", stored.status.as_str())))
     }
 
     /// Signs the browser in with the demonstration's identity, noting on the identity how

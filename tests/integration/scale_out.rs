@@ -2,7 +2,8 @@
 //! renders through a database restart; a `demoreel serve --workers 0` answering the API
 //! and a `demoreel worker --record-slots 1` recording share the database and a store: a
 //! one-time code and a cancel given to the first reach the run in the second, and a
-//! worker told to stop settles the run it held at once.
+//! worker told to stop settles the run it held at once; a demonstration held by one
+//! server and stopped through another closes its browser.
 
 use crate::postgres::PgServer;
 use crate::render_jobs::{service_on, worker_process_on};
@@ -212,4 +213,42 @@ fn a_run_recorded_by_a_worker_takes_its_code_and_a_cancel_through_an_api_only_se
         assert!(took < Duration::from_secs(8), "settling took {took:?}");
     });
     drop(recorder);
+}
+
+#[test]
+fn a_demonstration_stopped_through_another_server_closes_its_browser() {
+    let _machine = crate::common::whole_machine();
+    let postgres = PgServer::start();
+    let dir = crate::common::TempDir::new("scale-out-demonstration");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(postgres.new_database());
+    let app = runtime.block_on(sample_app::start("127.0.0.1:0".parse().unwrap())).unwrap();
+    let store = dir.path().join("shared-artifacts");
+    let holder = server_sharing(&dir.path().join("holder"), &url, &store, &[]);
+    let other = server_sharing(&dir.path().join("other"), &url, &store, &[]);
+    let made = demoreel().args(["keys", "create", "--label", "test", "--database", &url, "--data-dir"]).arg(dir.path().join("other")).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let key = serde_json::from_slice::<Value>(&made.stdout).unwrap()["key"].as_str().unwrap().to_string();
+    runtime.block_on(async {
+        let (at_holder, elsewhere) = (Client::new(&holder, &key), Client::new(&other, &key));
+        let create = json!({"task_name": "t", "task_description": "d", "session_config": {"browser": {"start_url": app.url("/")}}});
+        let (code, created) = at_holder.call(reqwest::Method::POST, "/v1/demonstrations", Some(create)).await;
+        assert_eq!(code, 201, "{created}");
+        let id = created["session_id"].as_str().unwrap();
+        let started = Instant::now();
+        while browsers_of(holder.pid()) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(30), "the holder started the session's browser");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (code, answer) = elsewhere.call(reqwest::Method::POST, &format!("/v1/demonstrations/{id}/stop"), None).await;
+        assert_eq!((code, answer), (200, json!({"success": true})));
+        let stopped = Instant::now();
+        while browsers_of(holder.pid()) > 0 {
+            assert!(stopped.elapsed() < Duration::from_secs(10), "the holder closed the browser of a session stopped elsewhere");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!("the holder closed the browser {} ms after the stop through the other server", stopped.elapsed().as_millis());
+        let (_, status) = elsewhere.call(reqwest::Method::GET, &format!("/v1/demonstrations/{id}"), None).await;
+        assert_eq!(status["status"], json!("stopped"), "{status}");
+    });
 }
