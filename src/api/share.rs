@@ -41,8 +41,10 @@ const MAX_MESSAGE_BYTES: usize = 64 << 10;
 /// typist's key downs and ups with the moves between them).
 const INPUT_PER_SECOND: f64 = 100.0;
 const INPUT_BURST: f64 = 200.0;
-/// Input waiting for the browser (a third of a second at the allowed rate).
-const INPUT_QUEUE: usize = 32;
+/// Input waiting for the browser: a whole burst, so input within the allowance is never
+/// dropped while the browser is slow (a fast typist's keys under load); a backlog is at
+/// most two seconds of allowed input.
+const INPUT_QUEUE: usize = INPUT_BURST as usize;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -140,8 +142,8 @@ async fn serve_viewer(socket: WebSocket, session: Arc<LiveSession>, grant: Grant
         let _ = sink.close().await;
     });
     // Input is read off the socket as it arrives and handed to the browser through a
-    // short queue: what exceeds the allowance or finds the queue full is dropped at once,
-    // so a flood never becomes a backlog the browser works through later.
+    // queue of one burst: what exceeds the allowance is dropped at once, so a flood never
+    // becomes a backlog longer than the allowance itself.
     let (queue, mut queued) = tokio::sync::mpsc::channel::<Value>(INPUT_QUEUE);
     let driven = session.clone();
     let driver = tokio::spawn(async move {
