@@ -322,7 +322,7 @@ fn check_bounds(step: &Step) -> Result<(), (&'static str, String)> {
         Some(text) if text.chars().count() > max => Err((field, format!("must be at most {max} characters"))),
         _ => Ok(()),
     };
-    let target = |target: &Target| {
+    let target = |target: &Target| -> Result<(), (&'static str, String)> {
         for way in target.ways() {
             chars("selector", way.selector.as_ref(), MAX_FIELD_CHARS)?;
             chars("text", way.text.as_ref(), MAX_FIELD_CHARS)?;

@@ -248,3 +248,64 @@ fn the_gif_lasts_as_long_as_demo_mp4_and_stores_only_what_changed() {
     assert!((gif_s - demo_s).abs() <= 0.1, "the GIF plays as long as the video: {gif_s} vs {demo_s}");
     assert!(full_frames < frames / 2, "most frames store only the rectangle that changed ({full_frames} of {frames} are whole)");
 }
+
+/// Each GIF frame as shown (composed over what it keeps) and the time it appears, in s.
+fn gif_pictures(path: &Path) -> Vec<(f64, image::RgbImage)> {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(std::fs::File::open(path).unwrap()).unwrap();
+    let mut screen = image::RgbImage::new(decoder.width() as u32, decoder.height() as u32);
+    let (mut shown, mut t) = (Vec::new(), 0.0);
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        for (i, rgba) in frame.buffer.chunks_exact(4).enumerate() {
+            if rgba[3] != 0 {
+                let (x, y) = (frame.left as u32 + i as u32 % frame.width as u32, frame.top as u32 + i as u32 / frame.width as u32);
+                screen.put_pixel(x, y, image::Rgb([rgba[0], rgba[1], rgba[2]]));
+            }
+        }
+        shown.push((t, screen.clone()));
+        t += frame.delay as f64 / 100.0;
+    }
+    shown.push((t, screen));
+    shown
+}
+
+fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    let squared: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum();
+    let mse = squared / a.as_raw().len() as f64;
+    if mse == 0.0 { 99.0 } else { 10.0 * (255.0f64.powi(2) / mse).log10() }
+}
+
+#[test]
+fn every_gif_frame_matches_demo_mp4_at_the_moment_it_is_shown() {
+    let _machine = crate::common::shared_machine();
+    let recording = Recording::open(&synthetic(8, Size { width: 1280, height: 720 })).unwrap();
+    let dir = TempDir::new("gif-fidelity");
+    let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
+    render::render(&recording, &options, dir.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
+    let gif_path = dir.path().join("demo.gif");
+    let made = demoreel::gif::from_mp4(&dir.path().join(DEMO_MP4), &gif_path, 480, 12, None).unwrap();
+    // The video's frames at the GIF's size, with the time each appears.
+    let mut video: Vec<(f64, image::RgbImage)> = Vec::new();
+    let facts = decode::decode(&dir.path().join(DEMO_MP4), |frame| {
+        let rgba = image::RgbaImage::from_raw(frame.size.width, frame.size.height, frame.rgba).unwrap();
+        let small = image::imageops::resize(&rgba, made.width, made.height, image::imageops::FilterType::Triangle);
+        video.push((frame.pts_ns as f64 / 1e9, image::DynamicImage::ImageRgba8(small).to_rgb8()));
+    })
+    .unwrap();
+    let shown = gif_pictures(&gif_path);
+    let (gif_s, demo_s) = (shown.last().unwrap().0, facts.duration_ns as f64 / 1e9);
+    assert!((gif_s - demo_s).abs() <= 1.0 / 12.0, "the GIF lasts as long as demo.mp4 within one GIF frame: {gif_s:.3} s vs {demo_s:.3} s");
+    let mut scores: Vec<(f64, f64)> = shown[..shown.len() - 1]
+        .iter()
+        .map(|(t, picture)| {
+            // The video frame on screen at t (a hair of slack for centisecond delays).
+            let on_screen = video.iter().rev().find(|(at, _)| *at <= t + 0.005).unwrap_or(&video[0]);
+            (psnr(picture, &on_screen.1), *t)
+        })
+        .collect();
+    scores.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let median = scores[scores.len() / 2].0;
+    eprintln!("{} GIF frames, {} bytes: PSNR median {median:.1} dB, lowest {:.1} dB at {:.2} s", scores.len(), made.bytes, scores[0].0, scores[0].1);
+    assert!(scores[0].0 >= 30.0, "every GIF frame matches the video at its time: {:.1} dB at {:.2} s", scores[0].0, scores[0].1);
+}
