@@ -27,8 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// How often (in 250 ms ticks) a live session reads its stored status: 2 s.
-const STATUS_CHECK_TICKS: u64 = 8;
+/// How often a live session reads its stored status (another server may have ended it).
+const STATUS_CHECK: Duration = Duration::from_secs(2);
 
 pub struct DemonstrationConfig {
     /// Where each session's recording is kept (`ID/recording`).
@@ -197,16 +197,16 @@ impl Demonstrations {
         let began = Instant::now();
         let (max, idle) = (Duration::from_secs(demonstration.max_duration_s), Duration::from_secs(demonstration.idle_timeout_s));
         let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let mut ticks = 0u64;
+        let mut status_check = tokio::time::interval(STATUS_CHECK);
         loop {
             tokio::select! {
                 command = commands.recv() => return command.unwrap_or(Command::Stop { reason: "the server is stopping".into() }),
-                _ = tick.tick() => {
-                    ticks += 1;
-                    // Another server may have ended it (a stop through it): its status says so.
-                    if ticks % STATUS_CHECK_TICKS == 0 && let Some(reason) = self.ended_elsewhere(&demonstration.id).await {
+                _ = status_check.tick() => {
+                    if let Some(reason) = self.ended_elsewhere(&demonstration.id).await {
                         return Command::Stop { reason };
                     }
+                }
+                _ = tick.tick() => {
                     if began.elapsed() >= max {
                         return Command::Stop { reason: format!("the session reached its max_duration of {} s", max.as_secs()) };
                     }
@@ -223,8 +223,7 @@ impl Demonstrations {
     /// command arrives. A failed read is not an end either.
     async fn ended_elsewhere(&self, id: &str) -> Option<String> {
         let stored = self.db.demonstration(None, id).await.ok().flatten()?;
-        let ended = matches!(stored.status, DemoStatus::Stopped | DemoStatus::Failed | DemoStatus::Completed);
-        ended.then(|| stored.error.unwrap_or_else(|| format!("the demonstration was {} through another server", stored.status.as_str())))
+        stored.status.is_terminal().then(|| stored.error.unwrap_or_else(|| format!("the demonstration was {} through another server", stored.status.as_str())))
     }
 
     /// Signs the browser in with the demonstration's identity, noting on the identity how

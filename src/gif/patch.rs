@@ -22,6 +22,11 @@ const STAYS_AT_MOST: u32 = 3 * 6 * 6;
 /// made again from the picture (about 5 levels per channel).
 const NEW_SCENE: u32 = 3 * 5 * 5;
 
+/// The RGB of pixel `i` of an RGBA picture.
+fn rgb_at(picture: &[u8], i: usize) -> [u8; 3] {
+    [picture[i * 4], picture[i * 4 + 1], picture[i * 4 + 2]]
+}
+
 fn mean_error(looked_up: &[(usize, u8, u32)]) -> u32 {
     (looked_up.iter().map(|l| l.2 as u64).sum::<u64>() / looked_up.len().max(1) as u64) as u32
 }
@@ -58,7 +63,7 @@ impl Screen {
     /// The patch that brings the screen to `picture` (RGBA, the screen's size), or
     /// `None` when every pixel may stay. The screen takes the patch.
     pub(super) fn show(&mut self, picture: &[u8]) -> Option<Patch> {
-        let pixel = |i: usize| [picture[i * 4], picture[i * 4 + 1], picture[i * 4 + 2]];
+        let pixel = |i: usize| rgb_at(picture, i);
         let whole = self.palette.is_none();
         let moved: Vec<usize> = (0..self.width * self.height).filter(|&i| whole || distance(self.shown[i], pixel(i)) > STAYS).collect();
         if moved.is_empty() {
@@ -95,7 +100,7 @@ impl Screen {
         moved
             .iter()
             .map(|&i| {
-                let (entry, error) = palette.entry_for([picture[i * 4], picture[i * 4 + 1], picture[i * 4 + 2]], i % self.width, i / self.width);
+                let (entry, error) = palette.entry_for(rgb_at(picture, i), i % self.width, i / self.width);
                 (i, entry, error)
             })
             .collect()
@@ -105,9 +110,8 @@ impl Screen {
     /// screen gets entries even when small); every other pixel of the picture is
     /// sampled, so the scene's colours stay in it.
     fn new_palette(&mut self, picture: &[u8], changed: &[usize]) {
-        let pixel = |i: usize| [picture[i * 4], picture[i * 4 + 1], picture[i * 4 + 2]];
-        let mut pixels: Vec<[u8; 3]> = (0..self.width * self.height).step_by(2).map(pixel).collect();
-        pixels.extend(changed.iter().map(|&i| pixel(i)));
+        let mut pixels: Vec<[u8; 3]> = (0..self.width * self.height).step_by(2).map(|i| rgb_at(picture, i)).collect();
+        pixels.extend(changed.iter().map(|&i| rgb_at(picture, i)));
         self.palette = Some(ScenePalette::for_pixels(&pixels));
     }
 
