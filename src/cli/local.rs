@@ -5,6 +5,7 @@
 
 use super::{FixtureCommand, OnlyVideo, runtime, terminal};
 use crate::geometry::Size;
+use crate::gif::GifSettings;
 use crate::options;
 use crate::recording::Recording;
 use crate::render::Outputs;
@@ -98,9 +99,15 @@ pub(super) fn gif(video: &Path, out: &Path, options: Option<&str>) -> Result<()>
     let artifacts = &parsed.options.artifacts;
     let started = std::time::Instant::now();
     let made = crate::gif::from_mp4(video, out, artifacts.gif_width, artifacts.gif_fps, artifacts.gif_max_bytes)?;
-    let narrowed = if made.narrowed { " (narrowed to fit gif_max_bytes)" } else { "" };
+    for step in &made.budget_steps {
+        eprintln!("gif_max_bytes: {} bytes is over the budget; {:?} lowered from {} to {}", step.bytes_before, step.lowered, step.from, step.to);
+    }
+    if made.over_budget {
+        eprintln!("warning: gif_max_bytes: the smallest settings still make {} bytes; kept that GIF", made.bytes);
+    }
+    let GifSettings { fps, colours, lossiness, .. } = made.settings;
     println!(
-        "wrote {} ({}x{}{narrowed}, {} frames, {} bytes) in {:.2} s",
+        "wrote {} ({}x{}, {fps} fps, {colours} colours, lossiness {lossiness}, {} frames, {} bytes) in {:.2} s",
         out.display(),
         made.width,
         made.height,

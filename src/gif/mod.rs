@@ -4,10 +4,13 @@
 //! screen as the GIF shows it are held); each GIF frame is shown at its video time
 //! (delays carry their rounding on), a frame that changes nothing lengthens the one
 //! before, and a frame stores only what changed (`patch`) in the colours of its scene
-//! (`palette`).
+//! (`palette`); over a byte budget the GIF is made again with lower settings (`budget`).
 
+mod budget;
 mod palette;
 mod patch;
+
+pub use budget::{BudgetStep, GifSettings, Knob};
 
 use crate::encode::decode;
 use std::fs::File;
@@ -34,12 +37,25 @@ pub struct GifSummary {
     pub height: u32,
     pub frames: u32,
     pub bytes: u64,
-    /// The budget forced a narrower GIF than asked.
-    pub narrowed: bool,
+    /// The settings the GIF was made with (lower than asked when a budget forced it).
+    pub settings: GifSettings,
+    /// Each lowering the byte budget forced, in order; empty without one or when the
+    /// first GIF fit.
+    pub budget_steps: Vec<BudgetStep>,
+    /// Every setting is at its floor and the GIF is still over the budget.
+    pub over_budget: bool,
 }
 
-/// Writes `out` from `mp4`; with a byte budget, narrows the GIF (¾ each time, not below
-/// 240 px) until it fits, and answers the smallest it made if none fits.
+impl GifSummary {
+    /// The budget forced a narrower GIF than asked.
+    pub fn narrowed(&self) -> bool {
+        self.budget_steps.iter().any(|step| step.lowered == Knob::Width)
+    }
+}
+
+/// Writes `out` from `mp4`; with a byte budget, makes the GIF again with lower settings
+/// (frame rate, width, colours, then lossiness: [`budget::next`]) until it fits, and
+/// keeps the smallest it made if none fits.
 pub fn from_mp4(mp4: &Path, out: &Path, width: u32, fps: u32, max_bytes: Option<u64>) -> Result<GifSummary, GifError> {
     from_mp4_until(mp4, out, width, fps, max_bytes, &|| false)
 }
@@ -47,24 +63,53 @@ pub fn from_mp4(mp4: &Path, out: &Path, width: u32, fps: u32, max_bytes: Option<
 /// [`from_mp4`] that stops encoding (and writes nothing) once `cancelled` answers true;
 /// it is asked before every frame.
 pub fn from_mp4_until(mp4: &Path, out: &Path, width: u32, fps: u32, max_bytes: Option<u64>, cancelled: &dyn Fn() -> bool) -> Result<GifSummary, GifError> {
-    let requested = width;
-    let mut width = width;
+    let smallest_path = crate::files::partial_path(out).with_extension("smallest");
+    let made = lower_until_within(mp4, out, &smallest_path, GifSettings::asked(width, fps), max_bytes, cancelled);
+    let _ = std::fs::remove_file(&smallest_path);
+    made
+}
+
+/// Makes the GIF with `asked`, then with each lower setting while it is over
+/// `max_bytes`. The smallest try over the budget waits at `smallest_path` while the
+/// next is made in `out`; the first that fits, or else the smallest, ends in `out`.
+fn lower_until_within(mp4: &Path, out: &Path, smallest_path: &Path, asked: GifSettings, max_bytes: Option<u64>, cancelled: &dyn Fn() -> bool) -> Result<GifSummary, GifError> {
+    let write_error = |e: std::io::Error| GifError::Write { path: out.to_path_buf(), reason: e.to_string() };
+    let (mut settings, mut budget_steps) = (asked, Vec::new());
+    let mut smallest: Option<GifSummary> = None;
     loop {
-        let summary = encode_once(mp4, out, width, fps, cancelled)?;
-        let over = max_bytes.is_some_and(|max| summary.bytes > max);
-        let next = width * 3 / 4;
-        if !over || next < 240 {
-            return Ok(GifSummary { narrowed: width < requested, ..summary });
+        let made = encode_once(mp4, out, settings, cancelled).inspect_err(|_| {
+            // An earlier try may be in `out`: a failed or cancelled GIF leaves nothing.
+            if !budget_steps.is_empty() {
+                let _ = std::fs::remove_file(out);
+            }
+        })?;
+        let Some(budget) = max_bytes.filter(|&max| made.bytes > max) else {
+            return Ok(GifSummary { budget_steps, ..made });
+        };
+        let next = budget::next(settings, asked, made.bytes, budget);
+        if smallest.as_ref().is_none_or(|kept| made.bytes < kept.bytes) {
+            std::fs::rename(out, smallest_path).map_err(write_error)?;
+            smallest = Some(made.clone());
         }
-        width = next;
+        match next {
+            Some((lower, step)) => {
+                settings = lower;
+                budget_steps.push(step);
+            }
+            None => {
+                let kept = smallest.expect("a try was kept");
+                std::fs::rename(smallest_path, out).map_err(write_error)?;
+                return Ok(GifSummary { budget_steps, over_budget: true, ..kept });
+            }
+        }
     }
 }
 
-fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32, cancelled: &dyn Fn() -> bool) -> Result<GifSummary, GifError> {
+fn encode_once(mp4: &Path, out: &Path, settings: GifSettings, cancelled: &dyn Fn() -> bool) -> Result<GifSummary, GifError> {
     let partial = crate::files::partial_path(out);
     let write_error = |e: &dyn std::fmt::Display| GifError::Write { path: out.to_path_buf(), reason: e.to_string() };
     let file = File::create(&partial).map_err(|e| write_error(&e))?;
-    let mut slots = Slots { file: Some(file), writer: None, width, fps: fps.max(1) as u64, filled: 0, cancelled };
+    let mut slots = Slots { file: Some(file), writer: None, settings, fps: settings.fps.max(1) as u64, filled: 0, cancelled };
     let mut failure: Option<GifError> = None;
     let mut held: Option<decode::DecodedFrame> = None;
     let decoded = decode::decode(mp4, |frame| {
@@ -101,7 +146,7 @@ fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32, cancelled: &dyn Fn(
     writer.finish().map_err(|e| cleanup(write_error(&e)))?;
     crate::files::commit(&partial, out).map_err(|e| cleanup(write_error(&e)))?;
     let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    Ok(GifSummary { path: out.to_path_buf(), width: w, height: h, frames, bytes, narrowed: false })
+    Ok(GifSummary { path: out.to_path_buf(), width: w, height: h, frames, bytes, settings, budget_steps: Vec::new(), over_budget: false })
 }
 
 /// The GIF's time slots (one per frame interval of its frame rate), filled in order
@@ -109,7 +154,7 @@ fn encode_once(mp4: &Path, out: &Path, width: u32, fps: u32, cancelled: &dyn Fn(
 struct Slots<'a> {
     file: Option<File>,
     writer: Option<Writer>,
-    width: u32,
+    settings: GifSettings,
     fps: u64,
     /// Slots filled so far: slot n begins at n / fps seconds, computed from n (adding a
     /// rounded interval up would drift by a nanosecond a slot and put a slot that falls
@@ -132,10 +177,11 @@ impl Slots<'_> {
             let writer = match &mut self.writer {
                 Some(writer) => writer,
                 None => {
-                    let (width, size) = (self.width, frame.size);
+                    let (width, size) = (self.settings.width, frame.size);
                     let height = ((size.height as u64 * width as u64 / size.width as u64) as u32).max(2) & !1;
                     let file = self.file.take().expect("the file is given to the first writer");
-                    self.writer.insert(Writer::new(file, width.min(size.width), height.min(size.height)).map_err(|e| write_error(&e))?)
+                    let screen = patch::Screen::new(width.min(size.width), height.min(size.height), self.settings.colours, self.settings.lossiness);
+                    self.writer.insert(Writer::new(file, screen).map_err(|e| write_error(&e))?)
                 }
             };
             self.filled += 1;
@@ -166,11 +212,12 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(file: File, width: u32, height: u32) -> Result<Writer, gif::EncodingError> {
+    fn new(file: File, screen: patch::Screen) -> Result<Writer, gif::EncodingError> {
+        let (width, height) = screen.size();
         let mut encoder = gif::Encoder::new(BufWriter::new(file), width as u16, height as u16, &[])?;
         encoder.set_repeat(gif::Repeat::Infinite)?;
         let pixels = (width * height * 4) as usize;
-        Ok(Writer { encoder, resizer: fast_image_resize::Resizer::new(), scaled: vec![0; pixels], width, height, screen: patch::Screen::new(width, height), pending: None, written_cs: 0, frames: 0 })
+        Ok(Writer { encoder, resizer: fast_image_resize::Resizer::new(), scaled: vec![0; pixels], width, height, screen, pending: None, written_cs: 0, frames: 0 })
     }
 
     /// Shows a decoded frame until `ends_at_ns`.

@@ -21,6 +21,10 @@ const BAYER: [[u8; 4]; 4] = [[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 
 
 pub(super) struct ScenePalette {
     colours: Vec<[u8; 3]>,
+    /// Dither colours the palette lacks: only a full palette does. A palette cut down
+    /// to meet a byte budget draws every colour with its nearest entry (bands instead
+    /// of a dither pattern, which costs more bytes than the colours it saves).
+    dithers: bool,
     /// Exact colour → (entry, squared error): a frame of a product's pages has a few
     /// thousand distinct colours, each looked up against 255 entries once.
     nearest: HashMap<u32, (u8, u32)>,
@@ -32,11 +36,12 @@ pub(super) fn distance(a: [u8; 3], b: [u8; 3]) -> u32 {
 }
 
 impl ScenePalette {
-    /// The palette for `pixels` (RGB triples; repeated colours weigh more).
-    pub(super) fn for_pixels(pixels: &[[u8; 3]]) -> ScenePalette {
+    /// The palette of at most `size` entries (up to 255) for `pixels` (RGB triples;
+    /// repeated colours weigh more).
+    pub(super) fn for_pixels(pixels: &[[u8; 3]], size: u16) -> ScenePalette {
         let colours: Vec<Srgb<u8>> = pixels.iter().map(|&[r, g, b]| Srgb::new(r, g, b)).collect();
         let chosen = match Pipeline::new()
-            .palette_size(PaletteSize::from_u8_clamped(255))
+            .palette_size(PaletteSize::from_u8_clamped(size.min(255) as u8))
             .quantize_method(QuantizeMethod::kmeans())
             .parallel(true)
             .input_slice(&colours)
@@ -45,7 +50,7 @@ impl ScenePalette {
             // No pixels (or more than the quantizer counts): one black entry.
             Err(_) => vec![[0, 0, 0]],
         };
-        ScenePalette { colours: chosen, nearest: HashMap::new() }
+        ScenePalette { colours: chosen, dithers: size >= 255, nearest: HashMap::new() }
     }
 
     pub(super) fn colour(&self, entry: u8) -> [u8; 3] {
@@ -53,12 +58,12 @@ impl ScenePalette {
     }
 
     /// The entry `rgb` at (`x`, `y`) is drawn with, and its squared error. A colour the
-    /// palette has (within [`LACKS_COLOUR`]) takes its nearest entry; one it lacks is
-    /// moved by an ordered dither fixed to the position, so a gradient mixes the two
-    /// entries around it in a pattern that stays put from frame to frame.
+    /// palette has (within [`LACKS_COLOUR`]) takes its nearest entry; in a full palette,
+    /// one it lacks is moved by an ordered dither fixed to the position, so a gradient
+    /// mixes the two entries around it in a pattern that stays put from frame to frame.
     pub(super) fn entry_for(&mut self, rgb: [u8; 3], x: usize, y: usize) -> (u8, u32) {
         let (entry, error) = self.nearest_entry(rgb);
-        if error <= LACKS_COLOUR {
+        if error <= LACKS_COLOUR || !self.dithers {
             return (entry, error);
         }
         let threshold = (BAYER[y % 4][x % 4] as f32 + 0.5) / 16.0 - 0.5;
@@ -86,7 +91,7 @@ mod tests {
         let mut pixels = vec![[255, 255, 255]; 5000];
         pixels.extend(vec![[17, 24, 39]; 800]);
         pixels.extend(vec![[37, 99, 235]; 300]);
-        let mut palette = ScenePalette::for_pixels(&pixels);
+        let mut palette = ScenePalette::for_pixels(&pixels, 255);
         for colour in [[255, 255, 255], [17, 24, 39], [37, 99, 235]] {
             let (entry, error) = palette.entry_for(colour, 3, 5);
             assert_eq!((palette.colour(entry), error), (colour, 0));
@@ -95,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_colour_the_palette_lacks_is_dithered_in_a_pattern_fixed_to_the_position() {
-        let mut palette = ScenePalette::for_pixels(&[[0, 0, 0], [40, 40, 40]].repeat(100));
+        let mut palette = ScenePalette::for_pixels(&[[0, 0, 0], [40, 40, 40]].repeat(100), 255);
         let grey = [20, 20, 20];
         let block: Vec<u8> = (0..16).map(|i| palette.entry_for(grey, i % 4, i / 4).0).collect();
         assert!(block.iter().any(|&e| palette.colour(e) == [0, 0, 0]) && block.iter().any(|&e| palette.colour(e) == [40, 40, 40]), "both neighbours are mixed: {block:?}");

@@ -2,25 +2,57 @@
 //! the next picture to show, and the scene's palette. Output: the rectangle of pixels
 //! that must change, as palette entries with every pixel that may stay transparent, and
 //! its own small colour table. Invariant: after the patch is drawn, every pixel on
-//! screen is the entry the palette draws the picture's pixel with, or within
-//! [`STAYS_AT_MOST`] of the picture; screen errors never add up over frames (each frame
-//! compares the screen with the picture, not with the previous picture).
+//! screen is the entry the palette draws the picture's pixel with, or within the
+//! tolerance's `stays_at_most` of the picture; screen errors never add up over frames
+//! (each frame compares the screen with the picture, not with the previous picture).
 
 use super::palette::{ScenePalette, distance};
 
-/// A pixel whose screen colour is within this squared distance of the picture stays
-/// (about 4 levels per channel: the video's compression noise on a still page).
-const STAYS: u32 = 3 * 4 * 4;
+/// A pixel whose screen colour is within this many levels per channel of the picture
+/// stays (the video's compression noise on a still page). Tuned side by side on the
+/// main job's video and a scrolling table (benches/README.md): 3 and 2 below gave
+/// +0.3 to +0.5 dB median PSNR over 4 and 3 at about the same bytes (a pixel left a
+/// little off costs a transparent hole in the patch, which compresses no better than
+/// drawing it).
+const STAYS_LEVELS: u32 = 3;
 /// A pixel also stays when the screen is at most this much worse than what the palette
 /// would draw anew (a dithered or already-quantized pixel redrawn would gain nothing).
-const NO_BETTER: u32 = 3 * 3 * 3;
+const NO_BETTER_LEVELS: u32 = 2;
 /// However close to the best the palette can do, a pixel further than this from the
-/// picture is drawn again (about 6 levels per channel): where the palette serves a
-/// colour badly, "no better" alone would leave ghosts of earlier frames.
-const STAYS_AT_MOST: u32 = 3 * 6 * 6;
+/// picture is drawn again: where the palette serves a colour badly, "no better" alone
+/// would leave ghosts of earlier frames.
+const STAYS_AT_MOST_LEVELS: u32 = 6;
+/// Levels per channel each step of lossiness adds to how far a pixel may be off and stay.
+const LEVELS_PER_LOSSINESS: u32 = 3;
+
+/// The squared RGB distance of an error of `levels` on every channel.
+const fn squared(levels: u32) -> u32 {
+    3 * levels * levels
+}
+
+/// When a pixel on screen may stay, as squared distances: the levels above at
+/// lossiness 0, each looser at each level of lossiness (a byte budget's last resort).
+#[derive(Debug, Clone, Copy)]
+struct Tolerance {
+    stays: u32,
+    no_better: u32,
+    stays_at_most: u32,
+}
+
+impl Tolerance {
+    fn at(lossiness: u8) -> Tolerance {
+        let loss = lossiness as u32;
+        Tolerance {
+            stays: squared(STAYS_LEVELS + LEVELS_PER_LOSSINESS * loss),
+            no_better: squared(NO_BETTER_LEVELS + loss),
+            stays_at_most: squared(STAYS_AT_MOST_LEVELS + LEVELS_PER_LOSSINESS * loss),
+        }
+    }
+}
+
 /// Mean squared error of the pixels drawn above which the scene changed: the palette is
 /// made again from the picture (about 5 levels per channel).
-const NEW_SCENE: u32 = 3 * 5 * 5;
+const NEW_SCENE: u32 = squared(5);
 
 /// The RGB of pixel `i` of an RGBA picture.
 fn rgb_at(picture: &[u8], i: usize) -> [u8; 3] {
@@ -52,12 +84,24 @@ pub(super) struct Screen {
     /// The mean error the current palette drew its first frame with: a scene whose
     /// colours no palette serves well does not remake it on every frame.
     palette_floor: u32,
+    /// Entries a scene's palette holds (at most 255).
+    colours: u16,
+    tolerance: Tolerance,
+    /// Lossiness above 0: drawn rows are made into runs of one entry ([`Screen::lengthen_runs`]).
+    lossy: bool,
 }
 
 impl Screen {
-    pub(super) fn new(width: u32, height: u32) -> Screen {
+    /// A black screen whose scenes get palettes of `colours` entries, and whose pixels
+    /// stay while within the tolerance of `lossiness` (0: compression noise only).
+    pub(super) fn new(width: u32, height: u32, colours: u16, lossiness: u8) -> Screen {
         let (width, height) = (width as usize, height as usize);
-        Screen { width, height, shown: vec![[0; 3]; width * height], palette: None, palette_floor: 0 }
+        Screen { width, height, shown: vec![[0; 3]; width * height], palette: None, palette_floor: 0, colours, tolerance: Tolerance::at(lossiness), lossy: lossiness > 0 }
+    }
+
+    /// Width and height in pixels.
+    pub(super) fn size(&self) -> (u32, u32) {
+        (self.width as u32, self.height as u32)
     }
 
     /// The patch that brings the screen to `picture` (RGBA, the screen's size), or
@@ -65,7 +109,8 @@ impl Screen {
     pub(super) fn show(&mut self, picture: &[u8]) -> Option<Patch> {
         let pixel = |i: usize| rgb_at(picture, i);
         let whole = self.palette.is_none();
-        let moved: Vec<usize> = (0..self.width * self.height).filter(|&i| whole || distance(self.shown[i], pixel(i)) > STAYS).collect();
+        let Tolerance { stays: stays_within, no_better, stays_at_most } = self.tolerance;
+        let moved: Vec<usize> = (0..self.width * self.height).filter(|&i| whole || distance(self.shown[i], pixel(i)) > stays_within).collect();
         if moved.is_empty() {
             return None;
         }
@@ -84,13 +129,32 @@ impl Screen {
         let palette = self.palette.as_ref().expect("a palette before drawing");
         let stays = |i: usize, entry: u8, error: u32| {
             let off = distance(self.shown[i], pixel(i));
-            self.shown[i] == palette.colour(entry) || (off <= error + NO_BETTER && off <= STAYS_AT_MOST)
+            self.shown[i] == palette.colour(entry) || (off <= error + no_better && off <= stays_at_most)
         };
-        let drawn: Vec<(usize, u8, u32)> = looked_up.into_iter().filter(|&(i, entry, error)| whole || !stays(i, entry, error)).collect();
+        let mut drawn: Vec<(usize, u8, u32)> = looked_up.into_iter().filter(|&(i, entry, error)| whole || !stays(i, entry, error)).collect();
         if drawn.is_empty() {
             return None;
         }
+        if self.lossy {
+            self.lengthen_runs(&mut drawn, picture);
+        }
         Some(self.patch(&drawn))
+    }
+
+    /// Lossy drawing: a pixel takes the entry of the pixel drawn left of it whenever
+    /// that entry's colour is within the tolerance's `stays` of its own, so rows become
+    /// runs of one entry, which LZW stores in a few codes.
+    fn lengthen_runs(&self, drawn: &mut [(usize, u8, u32)], picture: &[u8]) {
+        let palette = self.palette.as_ref().expect("a palette before drawing");
+        for k in 1..drawn.len() {
+            let (left, left_entry, _) = drawn[k - 1];
+            let (i, _, _) = drawn[k];
+            let colour = rgb_at(picture, i);
+            let off = distance(palette.colour(left_entry), colour);
+            if left + 1 == i && i % self.width != 0 && off <= self.tolerance.stays {
+                drawn[k] = (i, left_entry, off);
+            }
+        }
     }
 
     /// For each pixel of `moved`: (index, the entry the palette draws it with, its
@@ -112,7 +176,7 @@ impl Screen {
     fn new_palette(&mut self, picture: &[u8], changed: &[usize]) {
         let mut pixels: Vec<[u8; 3]> = (0..self.width * self.height).step_by(2).map(|i| rgb_at(picture, i)).collect();
         pixels.extend(changed.iter().map(|&i| rgb_at(picture, i)));
-        self.palette = Some(ScenePalette::for_pixels(&pixels));
+        self.palette = Some(ScenePalette::for_pixels(&pixels, self.colours));
     }
 
     /// The patch of `drawn` pixels: their bounding rectangle, a colour table of the
@@ -158,7 +222,7 @@ mod tests {
 
     #[test]
     fn only_the_pixels_that_changed_are_stored_and_the_rest_is_transparent() {
-        let mut screen = Screen::new(64, 48);
+        let mut screen = Screen::new(64, 48, 255, 0);
         let page = |x: usize, y: usize| if (8..40).contains(&x) && (8..20).contains(&y) { [37, 99, 235] } else { [250, 250, 250] };
         let first = screen.show(&picture(64, 48, page)).expect("the first frame is whole");
         assert_eq!((first.width, first.height, first.transparent), (64, 48, None));
@@ -176,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_slow_fade_never_leaves_the_screen_more_than_a_step_behind() {
-        let mut screen = Screen::new(32, 32);
+        let mut screen = Screen::new(32, 32, 255, 0);
         let mut shown = [250u8; 3];
         for level in (100..=250).rev().step_by(2) {
             let grey = [level as u8; 3];
@@ -184,8 +248,9 @@ mod tests {
                 let drawn = patch.entries[0] as usize * 3;
                 shown = [patch.table[drawn], patch.table[drawn + 1], patch.table[drawn + 2]];
             }
-            assert!(distance(shown, grey) <= STAYS + NO_BETTER + NEW_SCENE, "screen {shown:?} for picture {grey:?}");
+            let Tolerance { stays, no_better, .. } = Tolerance::at(0);
+            assert!(distance(shown, grey) <= stays + no_better + NEW_SCENE, "screen {shown:?} for picture {grey:?}");
         }
-        assert!(distance(shown, [100; 3]) <= STAYS, "the fade ends where the picture does: {shown:?}");
+        assert!(distance(shown, [100; 3]) <= Tolerance::at(0).stays, "the fade ends where the picture does: {shown:?}");
     }
 }

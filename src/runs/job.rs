@@ -245,7 +245,16 @@ impl Job {
             self.stage(Stage::RenderingGif).await?;
             let cancel = self.cancel.clone();
             let made = self.runner.producer.gif(&demo, &options.artifacts, &self.dir, Arc::new(move || cancel.is_set())).await.map_err(produce_stop)?;
-            self.event("gif", json!({"width": made.width, "height": made.height, "frames": made.frames, "bytes": made.bytes, "narrowed_to_fit": made.narrowed}));
+            // Each lowering the byte budget forced, in the order it was made.
+            for step in &made.budget_steps {
+                self.event("gif_budget_step", json!({"lowered": step.lowered, "from": step.from, "to": step.to, "bytes_before": step.bytes_before, "budget": options.artifacts.gif_max_bytes}));
+            }
+            let settings = made.settings;
+            self.event("gif", json!({
+                "width": made.width, "height": made.height, "frames": made.frames, "bytes": made.bytes,
+                "fps": settings.fps, "colours": settings.colours, "lossiness": settings.lossiness,
+                "narrowed_to_fit": made.narrowed(), "over_budget": made.over_budget,
+            }));
             self.store_artifact(&made.path, "demo.gif", "image/gif").await?;
         }
         self.checkpoint()

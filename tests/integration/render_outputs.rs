@@ -309,3 +309,66 @@ fn every_gif_frame_matches_demo_mp4_at_the_moment_it_is_shown() {
     eprintln!("{} GIF frames, {} bytes: PSNR median {median:.1} dB, lowest {:.1} dB at {:.2} s", scores.len(), made.bytes, scores[0].0, scores[0].1);
     assert!(scores[0].0 >= 30.0, "every GIF frame matches the video at its time: {:.1} dB at {:.2} s", scores[0].0, scores[0].1);
 }
+
+#[test]
+fn a_gif_over_its_byte_budget_lowers_frame_rate_then_width_then_colours_then_lossiness() {
+    use demoreel::gif::Knob;
+    let _machine = crate::common::shared_machine();
+    let recording = Recording::open(&synthetic(6, Size { width: 1280, height: 720 })).unwrap();
+    let dir = TempDir::new("gif-budget");
+    let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
+    render::render(&recording, &options, dir.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
+    let (mp4, gif_path) = (dir.path().join(DEMO_MP4), dir.path().join("demo.gif"));
+    let free = demoreel::gif::from_mp4(&mp4, &gif_path, 640, 12, None).unwrap();
+    assert!(free.budget_steps.is_empty() && !free.over_budget);
+
+    // A budget a little under the free GIF: the frame rate goes first, and the GIF fits.
+    let near = free.bytes * 9 / 10;
+    let fitted = demoreel::gif::from_mp4(&mp4, &gif_path, 640, 12, Some(near)).unwrap();
+    eprintln!("free {} bytes; budget {near}: {:?} → {} bytes", free.bytes, fitted.budget_steps, fitted.bytes);
+    assert_eq!(fitted.budget_steps[0].lowered, Knob::FrameRate, "{:?}", fitted.budget_steps);
+    assert_eq!(fitted.budget_steps[0].bytes_before, free.bytes);
+    assert!(!fitted.over_budget && fitted.bytes <= near, "{} bytes over {near}", fitted.bytes);
+    assert_eq!(std::fs::metadata(&gif_path).unwrap().len(), fitted.bytes, "the file kept is the one that fits");
+
+    // A budget nothing reaches: every knob, in order, down to its floor; the smallest kept.
+    let tiny = 10_000;
+    let smallest = demoreel::gif::from_mp4(&mp4, &gif_path, 640, 12, Some(tiny)).unwrap();
+    let knobs: Vec<Knob> = smallest.budget_steps.iter().map(|s| s.lowered).collect();
+    eprintln!("budget {tiny}: {:?} → {} bytes, {:?}", smallest.budget_steps, smallest.bytes, smallest.settings);
+    let knob_order = [Knob::FrameRate, Knob::Width, Knob::Colours, Knob::Lossiness];
+    let mut order = knobs.clone();
+    order.dedup();
+    assert_eq!(order, knob_order, "knobs lowered in order: {knobs:?}");
+    assert!(smallest.budget_steps.iter().all(|s| s.bytes_before > tiny));
+    // Each knob saves bytes: the try before its first lowering is larger than the try
+    // after its last; and what is kept is the smallest try.
+    let before = |knob| smallest.budget_steps.iter().find(|s| s.lowered == knob).unwrap().bytes_before;
+    for pair in knob_order.windows(2) {
+        assert!(before(pair[1]) < before(pair[0]), "lowering {:?} saved bytes: {:?}", pair[0], smallest.budget_steps);
+    }
+    assert!(smallest.budget_steps.iter().all(|s| s.bytes_before > smallest.bytes), "the smallest try is kept: {} bytes", smallest.bytes);
+    assert!(smallest.bytes < before(Knob::Lossiness), "lossiness saved bytes");
+    assert!(smallest.over_budget);
+    assert_eq!(std::fs::metadata(&gif_path).unwrap().len(), smallest.bytes);
+    let settings = smallest.settings;
+    assert_eq!((settings.fps, settings.width, settings.colours), (6, 240, 32), "{settings:?}");
+    assert!(settings.lossiness >= 1, "{settings:?}");
+    assert!(smallest.bytes < free.bytes / 4, "the smallest settings make a much smaller GIF: {} of {}", smallest.bytes, free.bytes);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with(".demo.gif")).collect();
+    assert!(leftovers.is_empty(), "no try is left beside the GIF: {leftovers:?}");
+
+    // What was written is what the summary says: that width, no more colours than the
+    // palette's, no faster than the frame rate.
+    let mut decoding = gif::DecodeOptions::new();
+    decoding.set_color_output(gif::ColorOutput::Indexed);
+    let mut decoder = decoding.read_info(std::fs::File::open(&gif_path).unwrap()).unwrap();
+    assert_eq!((decoder.width() as u32, decoder.height() as u32), (smallest.width, smallest.height));
+    assert_eq!(smallest.width, 240);
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        assert!(frame.delay >= 100 / 6 - 1, "at most 6 frames a second: a delay of {} cs", frame.delay);
+        // Colour tables are padded to a power of two: count the entries the pixels use.
+        let used: std::collections::HashSet<u8> = frame.buffer.iter().copied().filter(|&i| Some(i) != frame.transparent).collect();
+        assert!(used.len() <= 32, "a frame's colours come from a 32-entry palette: {} used", used.len());
+    }
+}

@@ -228,6 +228,12 @@ fn a_sign_in_run_waits_for_its_code_and_ships_every_artifact_without_a_secret() 
         assert!((raw_ms - demo_ms - wait_ms).abs() <= 1000.0 / 30.0 + 1.0, "raw {raw_ms} − demo {demo_ms} ≠ wait {wait_ms}");
         let gif = &files.iter().find(|(p, _)| p.ends_with("demo.gif")).unwrap().1;
         assert!(gif.starts_with(b"GIF89a"));
+        // The run's events say how the GIF was made; no budget was given, so nothing lowered.
+        let events = String::from_utf8(files.iter().find(|(p, _)| p.ends_with("events.jsonl")).unwrap().1.clone()).unwrap();
+        let made: Value = events.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|e| e["type"] == "gif").unwrap_or_else(|| panic!("no gif event: {events}"));
+        assert_eq!((made["width"].clone(), made["fps"].clone(), made["colours"].clone(), made["lossiness"].clone()), (json!(480), json!(12), json!(255), json!(0)), "{made}");
+        assert_eq!(made["bytes"].as_u64(), Some(gif.len() as u64), "{made}");
+        assert!(!events.contains("gif_budget_step"), "{events}");
 
         // A player can seek: the index is up front, and the signed URL answers ranges.
         let boxes = demoreel::encode::decode::mp4_top_level_boxes(&downloads.join("demo.mp4")).unwrap();
