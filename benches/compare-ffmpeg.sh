@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Renders the same synthetic recording with demoreel (demo.mp4 only) and with an
-# equivalent ffmpeg filter graph (Lanczos scale + overlay onto the same background,
-# libx264 veryfast at CRF 20, keyframe every 2 s, High profile, yuv420p, faststart),
+# Renders the same recording with demoreel (demo.mp4 only) and with an equivalent
+# ffmpeg filter graph (Lanczos scale + overlay onto the same background, libx264
+# veryfast at CRF 20, keyframe every 2 s, High profile, yuv420p, faststart),
 # interleaved, and prints each run, the medians, their ratio and peak memory.
 #
-#   bash benches/compare-ffmpeg.sh [SECONDS] [RUNS]      (defaults: 60 s, 3 runs)
+#   bash benches/compare-ffmpeg.sh [SECONDS|stripes|table] [RUNS]   (defaults: 60, 3 runs)
+#
+# SECONDS: a synthetic recording that long (`demoreel fixture synth`); `stripes` or
+# `table`: a real recording of a benchmark page (benches/bench-recording.sh), `stripes`
+# being the busy one (every captured frame changes over the whole picture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
-seconds="${1:-60}"
+source="${1:-60}"
 runs="${2:-3}"
 for tool in ffmpeg python3; do
   command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
@@ -18,9 +22,13 @@ done
 cargo build --release --locked --quiet
 demoreel="$CARGO_TARGET_DIR/release/demoreel"
 work="$CARGO_TARGET_DIR/bench-compare"
-recording="$work/recording-${seconds}s"
 mkdir -p "$work"
-[ -f "$recording/meta.json" ] || "$demoreel" fixture synth --out "$recording" --seconds "$seconds" --size 1920x1080 >/dev/null
+if [[ "$source" =~ ^[0-9]+$ ]]; then
+  recording="$work/recording-${source}s"
+  [ -f "$recording/meta.json" ] || "$demoreel" fixture synth --out "$recording" --seconds "$source" --size 1920x1080 >/dev/null
+else
+  recording="$(bash benches/bench-recording.sh "$source")"
+fi
 
 options='{"video": {"size": {"width": 1920, "height": 1080}, "background": {"type": "gradient", "from": "#6366f1", "to": "#ec4899", "direction": "diagonal"}}}'
 read -r x y w h < <("$demoreel" fixture background --out "$work/background.png" --options "$options")
@@ -42,7 +50,8 @@ measure() { # name → "wall_seconds peak_kb"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-echo "recording: $seconds s at 1920x1080 ($(wc -l < "$recording/frames.jsonl") captured frames); output 1920x1080 30 fps, framed"
+frame_size=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print("%dx%d" % (m["frame_size"]["width"], m["frame_size"]["height"]))' "$recording/meta.json")
+echo "recording: $source ($(wc -l < "$recording/frames.jsonl") captured frames of $frame_size); output 1920x1080 30 fps, framed"
 : > "$work/demoreel.txt"; : > "$work/ffmpeg.txt"
 for i in $(seq "$runs"); do
   for tool in demoreel ffmpeg; do

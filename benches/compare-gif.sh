@@ -6,9 +6,20 @@
 # shown (median and minimum; every GIF frame is read, composed with its disposal), the
 # GIF's length against the mp4's, and the wall time to make it.
 #
-#   bash benches/compare-gif.sh DEMO.MP4 [WIDTH] [FPS]     (defaults: 960 px, 12 fps)
+#   bash benches/compare-gif.sh DEMO.MP4|table [WIDTH] [FPS]     (defaults: 960 px, 12 fps)
+#
+# `table`: demo.mp4 rendered at 1920x1080 from the scrolling-table recording of
+# benches/bench-recording.sh (recorded once, then reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "$1" = table ]; then
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/demoreel-target}"
+  recording="$(bash benches/bench-recording.sh table)"
+  rendered="$CARGO_TARGET_DIR/bench-recordings/table-demo"
+  [ -f "$rendered/demo.mp4" ] || "$CARGO_TARGET_DIR/release/demoreel" render "$recording" --out "$rendered" --only demo \
+    --options '{"video": {"size": {"width": 1920, "height": 1080}}}' >&2
+  set -- "$rendered/demo.mp4" "${@:2}"
+fi
 mp4="$(realpath "$1")"
 width="${2:-960}"
 fps="${3:-12}"
