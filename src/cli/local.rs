@@ -100,7 +100,7 @@ pub(super) fn gif(video: &Path, out: &Path, options: Option<&str>) -> Result<()>
     let started = std::time::Instant::now();
     let made = crate::gif::from_mp4(video, out, artifacts.gif_width, artifacts.gif_fps, artifacts.gif_max_bytes)?;
     for step in &made.budget_steps {
-        eprintln!("gif_max_bytes: {} bytes is over the budget; {:?} lowered from {} to {}", step.bytes_before, step.lowered, step.from, step.to);
+        eprintln!("gif_max_bytes: {} bytes is over the budget; {} lowered from {} to {}", step.bytes_before, step.lowered.name(), step.from, step.to);
     }
     if made.over_budget {
         eprintln!("warning: gif_max_bytes: the smallest settings still make {} bytes; kept that GIF", made.bytes);

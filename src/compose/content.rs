@@ -76,10 +76,14 @@ impl ContentLayer {
             }
         } else {
             let fitted = mapping.dest;
-            let mut resized = vec![0u8; fitted.width as usize * fitted.height as usize * 3];
+            // A frame of the recording's proportions fills the rectangle: resized straight
+            // into it (a busy 1080p render copied 5 MB a frame otherwise).
+            let fills = fitted == dest;
+            let mut resized = if fills { Vec::new() } else { vec![0u8; fitted.width as usize * fitted.height as usize * 3] };
             let src = fir::images::ImageRef::new(w, h, decoded.as_raw(), fir::PixelType::U8x3)
                 .map_err(|e| ComposeError::Resize(e.to_string()))?;
-            let mut dst = fir::images::Image::from_slice_u8(fitted.width, fitted.height, &mut resized, fir::PixelType::U8x3)
+            let target = if fills { &mut out } else { &mut resized };
+            let mut dst = fir::images::Image::from_slice_u8(fitted.width, fitted.height, target, fir::PixelType::U8x3)
                 .map_err(|e| ComposeError::Resize(e.to_string()))?;
             // Lanczos3 keeps small UI text legible when the page is scaled down.
             let options = fir::ResizeOptions::new()
@@ -88,6 +92,9 @@ impl ContentLayer {
             self.resizer
                 .resize(&src, &mut dst, &options)
                 .map_err(|e| ComposeError::Resize(e.to_string()))?;
+            if fills {
+                return Ok(PreparedContent { width: dest.width, height: dest.height, rgb: out, mapping });
+            }
             // A frame of other proportions sits centred on black inside the rectangle.
             let (x0, y0) = ((fitted.x - dest.x) as usize, (fitted.y - dest.y) as usize);
             let row_bytes = fitted.width as usize * 3;

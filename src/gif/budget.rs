@@ -45,6 +45,18 @@ pub enum Knob {
     Lossiness,
 }
 
+impl Knob {
+    /// The knob's name in events and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Knob::FrameRate => "frame_rate",
+            Knob::Width => "width",
+            Knob::Colours => "colours",
+            Knob::Lossiness => "lossiness",
+        }
+    }
+}
+
 /// One lowering: which knob, from what to what, and the bytes of the try that was over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BudgetStep {
@@ -127,6 +139,13 @@ mod tests {
         let at_floor = GifSettings { fps: MIN_FPS, ..asked };
         let (narrower, step) = next(at_floor, asked, 4_000, 1_000).unwrap();
         assert_eq!((narrower.width, step.lowered), (480, Knob::Width), "a quarter of the bytes: half the width");
+    }
+
+    #[test]
+    fn a_knob_is_named_alike_in_events_and_messages() {
+        for knob in [Knob::FrameRate, Knob::Width, Knob::Colours, Knob::Lossiness] {
+            assert_eq!(serde_json::to_value(knob).unwrap(), knob.name());
+        }
     }
 
     #[test]
