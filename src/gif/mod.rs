@@ -109,7 +109,7 @@ fn encode_once(mp4: &Path, out: &Path, settings: GifSettings, cancelled: &dyn Fn
     let partial = crate::files::partial_path(out);
     let write_error = |e: &dyn std::fmt::Display| GifError::Write { path: out.to_path_buf(), reason: e.to_string() };
     let file = File::create(&partial).map_err(|e| write_error(&e))?;
-    let mut slots = Slots { file: Some(file), writer: None, settings, fps: settings.fps.max(1) as u64, filled: 0, cancelled };
+    let mut slots = Slots { file: Some(file), writer: None, settings, filled: 0, cancelled };
     let mut failure: Option<GifError> = None;
     let mut held: Option<decode::DecodedFrame> = None;
     let decoded = decode::decode(mp4, |frame| {
@@ -154,8 +154,8 @@ fn encode_once(mp4: &Path, out: &Path, settings: GifSettings, cancelled: &dyn Fn
 struct Slots<'a> {
     file: Option<File>,
     writer: Option<Writer>,
+    /// The GIF's settings; `fps` is at least 1 ([`GifSettings::asked`]).
     settings: GifSettings,
-    fps: u64,
     /// Slots filled so far: slot n begins at n / fps seconds, computed from n (adding a
     /// rounded interval up would drift by a nanosecond a slot and put a slot that falls
     /// on a video frame's start a hair before it).
@@ -168,7 +168,8 @@ impl Slots<'_> {
     /// at the GIF's size for the video's shape, on the first.
     fn fill_until(&mut self, frame: &decode::DecodedFrame, until_ns: u64, write_error: impl Fn(&dyn std::fmt::Display) -> GifError) -> Result<(), GifError> {
         // A hair of slack: a frame starting within a microsecond of a slot is its picture.
-        let starts_at = |slot: u64| slot * 1_000_000_000 / self.fps;
+        let fps = self.settings.fps as u64;
+        let starts_at = |slot: u64| slot * 1_000_000_000 / fps;
         while starts_at(self.filled) + 1_000 < until_ns {
             // The decoder runs on to the end of the video; the encoding, the costly part, stops.
             if (self.cancelled)() {

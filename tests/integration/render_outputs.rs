@@ -217,13 +217,20 @@ fn a_cancelled_render_stops_within_a_second_and_leaves_nothing() {
     assert!(left.is_empty(), "a cancelled render leaves nothing behind: {left:?}");
 }
 
+/// A temporary folder holding demo.mp4 (1280×720) rendered from a synthetic recording
+/// of `seconds`.
+fn demo_of_synthetic(seconds: u32, name: &str) -> TempDir {
+    let recording = Recording::open(&synthetic(seconds, Size { width: 1280, height: 720 })).unwrap();
+    let dir = TempDir::new(name);
+    let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
+    render::render(&recording, &options, dir.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
+    dir
+}
+
 #[test]
 fn the_gif_lasts_as_long_as_demo_mp4_and_stores_only_what_changed() {
     let _machine = crate::common::shared_machine();
-    let recording = Recording::open(&synthetic(10, Size { width: 1280, height: 720 })).unwrap();
-    let dir = TempDir::new("gif");
-    let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
-    render::render(&recording, &options, dir.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
+    let dir = demo_of_synthetic(10, "gif");
     let demo = decode::probe(&dir.path().join(DEMO_MP4)).unwrap();
     let gif_path = dir.path().join("demo.gif");
     let made = demoreel::gif::from_mp4(&dir.path().join(DEMO_MP4), &gif_path, 480, 12, None).unwrap();
@@ -279,10 +286,7 @@ fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
 #[test]
 fn every_gif_frame_matches_demo_mp4_at_the_moment_it_is_shown() {
     let _machine = crate::common::shared_machine();
-    let recording = Recording::open(&synthetic(8, Size { width: 1280, height: 720 })).unwrap();
-    let dir = TempDir::new("gif-fidelity");
-    let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
-    render::render(&recording, &options, dir.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
+    let dir = demo_of_synthetic(8, "gif-fidelity");
     let gif_path = dir.path().join("demo.gif");
     let made = demoreel::gif::from_mp4(&dir.path().join(DEMO_MP4), &gif_path, 480, 12, None).unwrap();
     // The video's frames at the GIF's size, with the time each appears.
@@ -314,10 +318,7 @@ fn every_gif_frame_matches_demo_mp4_at_the_moment_it_is_shown() {
 fn a_gif_over_its_byte_budget_lowers_frame_rate_then_width_then_colours_then_lossiness() {
     use demoreel::gif::Knob;
     let _machine = crate::common::shared_machine();
-    let recording = Recording::open(&synthetic(6, Size { width: 1280, height: 720 })).unwrap();
-    let dir = TempDir::new("gif-budget");
-    let options = options::parse(&json!({"video": {"size": {"width": 1280, "height": 720}}})).unwrap().options;
-    render::render(&recording, &options, dir.path(), Outputs::DEMO, &mut |_| render::Flow::Continue).unwrap();
+    let dir = demo_of_synthetic(6, "gif-budget");
     let (mp4, gif_path) = (dir.path().join(DEMO_MP4), dir.path().join("demo.gif"));
     let free = demoreel::gif::from_mp4(&mp4, &gif_path, 640, 12, None).unwrap();
     assert!(free.budget_steps.is_empty() && !free.over_budget);
