@@ -38,7 +38,14 @@ pub struct ContentLayer {
     corner: Vec<u8>,
     resizer: fir::Resizer,
     mixed: Vec<u8>,
+    /// The last decoded frame, RGB8.
+    decoded: Vec<u8>,
+    /// A buffer of a frame no longer shown, for the next prepared one.
+    spare: Vec<u8>,
 }
+
+/// The most one decoded frame may take (as `image` limits a decode by default).
+const MAX_DECODED_BYTES: u64 = 512 * 1024 * 1024;
 
 impl ContentLayer {
     pub fn new(layout: &Layout, frame_size: Size) -> ContentLayer {
@@ -48,19 +55,26 @@ impl ContentLayer {
             corner: corner_coverage(layout.corner_radius),
             resizer: fir::Resizer::new(),
             mixed: Vec::new(),
+            decoded: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
     /// Decodes a captured JPEG and resamples it to the content rectangle.
     pub fn prepare(&mut self, jpeg: &[u8]) -> Result<PreparedContent, ComposeError> {
-        let decoded = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
-            .map_err(|e| ComposeError::Decode(e.to_string()))?
-            .into_rgb8();
-        let (w, h) = decoded.dimensions();
+        let (w, h) = self.decode(jpeg)?;
+        let decoded = &self.decoded;
         let dest = self.layout.mapping.dest;
         let mapping = self.mapping_for(Size { width: w, height: h });
         let source = mapping.source;
-        let mut out = vec![0u8; dest.width as usize * dest.height as usize * 3];
+        // Every byte is written below (the crop, the resize, or black around a fitted
+        // frame), so a recycled buffer of the right length needs no clearing.
+        let mut out = std::mem::take(&mut self.spare);
+        let fitted_fills = mapping.dest == dest;
+        out.resize(dest.width as usize * dest.height as usize * 3, 0);
+        if !fitted_fills {
+            out.fill(0);
+        }
         let exact = mapping.dest == dest
             && source.width == dest.width as f64
             && source.height == dest.height as f64
@@ -69,7 +83,7 @@ impl ContentLayer {
         if exact {
             // Same size: no resampling, only the crop.
             let (x0, y0) = (source.x as usize, source.y as usize);
-            let src = decoded.as_raw();
+            let src = decoded.as_slice();
             for (row, line) in out.chunks_exact_mut(dest.width as usize * 3).enumerate() {
                 let start = ((y0 + row) * w as usize + x0) * 3;
                 line.copy_from_slice(&src[start..start + line.len()]);
@@ -80,7 +94,7 @@ impl ContentLayer {
             // into it (a busy 1080p render copied 5 MB a frame otherwise).
             let fills = fitted == dest;
             let mut resized = if fills { Vec::new() } else { vec![0u8; fitted.width as usize * fitted.height as usize * 3] };
-            let src = fir::images::ImageRef::new(w, h, decoded.as_raw(), fir::PixelType::U8x3)
+            let src = fir::images::ImageRef::new(w, h, decoded, fir::PixelType::U8x3)
                 .map_err(|e| ComposeError::Resize(e.to_string()))?;
             let target = if fills { &mut out } else { &mut resized };
             let mut dst = fir::images::Image::from_slice_u8(fitted.width, fitted.height, target, fir::PixelType::U8x3)
@@ -104,6 +118,38 @@ impl ContentLayer {
             }
         }
         Ok(PreparedContent { width: dest.width, height: dest.height, rgb: out, mapping })
+    }
+
+    /// Decodes a captured JPEG into `self.decoded` (RGB8, reused from frame to frame: a
+    /// 1080p frame is 6 MB, and a fresh buffer a frame cost page faults and clearing).
+    /// Answers its size.
+    fn decode(&mut self, jpeg: &[u8]) -> Result<(u32, u32), ComposeError> {
+        use image::ImageDecoder;
+        let decoder = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(jpeg))
+            .map_err(|e| ComposeError::Decode(e.to_string()))?;
+        let (w, h) = decoder.dimensions();
+        if decoder.color_type() != image::ColorType::Rgb8 {
+            // A grey or CMYK JPEG (not what a browser sends, but a bundle may hold one).
+            let image = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+                .map_err(|e| ComposeError::Decode(e.to_string()))?
+                .into_rgb8();
+            self.decoded = image.into_raw();
+            return Ok((w, h));
+        }
+        let bytes = decoder.total_bytes();
+        // The same ceiling `image` puts on one decode: a hostile bundle's frame may claim
+        // 65535 × 65535 pixels.
+        if bytes > MAX_DECODED_BYTES {
+            return Err(ComposeError::Decode(format!("{w}×{h} px is larger than a frame may be")));
+        }
+        self.decoded.resize(bytes as usize, 0);
+        decoder.read_image(&mut self.decoded).map_err(|e| ComposeError::Decode(e.to_string()))?;
+        Ok((w, h))
+    }
+
+    /// Takes back the buffer of a prepared frame no longer shown, for the next one.
+    pub fn recycle(&mut self, content: PreparedContent) {
+        self.spare = content.rgb;
     }
 
     /// Where a frame of `frame` px shows in the output. A frame of the recording's
@@ -148,11 +194,21 @@ impl ContentLayer {
             .take(dest.height as usize)
             .zip(rgb.par_chunks(w * 3))
             .for_each(|(line, src)| {
-                for (px, s) in line[x0 * 4..(x0 + w) * 4].chunks_exact_mut(4).zip(src.chunks_exact(3)) {
-                    px[0] = s[0];
-                    px[1] = s[1];
-                    px[2] = s[2];
-                    px[3] = 255;
+                let line = &mut line[x0 * 4..(x0 + w) * 4];
+                let pixels = src.as_chunks::<3>().0;
+                // Whole pixel words where the row is aligned (a canvas always is): the
+                // compiler then shuffles eight pixels at a time instead of byte by byte.
+                match bytemuck::try_cast_slice_mut::<u8, u32>(line) {
+                    Ok(words) => {
+                        for (px, s) in words.iter_mut().zip(pixels) {
+                            *px = u32::from_le_bytes([s[0], s[1], s[2], 255]);
+                        }
+                    }
+                    Err(_) => {
+                        for (px, s) in line.as_chunks_mut::<4>().0.iter_mut().zip(pixels) {
+                            *px = [s[0], s[1], s[2], 255];
+                        }
+                    }
                 }
             });
         self.round_corners(canvas, base, dest);

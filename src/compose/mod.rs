@@ -118,6 +118,11 @@ impl Compositor {
         self.content.prepare(jpeg)
     }
 
+    /// Hands back a prepared frame no longer shown: its buffer holds the next one.
+    pub fn recycle_content(&mut self, content: PreparedContent) {
+        self.content.recycle(content)
+    }
+
     /// Draws one output frame: content, then redactions, click ripples, cursor and chips.
     /// `content` None means the page (and its redactions) is the same as in the last
     /// frame: only the overlays are redrawn, and only where they were or are now.

@@ -64,27 +64,88 @@ impl I420Frame {
             .skip(y0 / 2)
             .take((y1 - y0) / 2)
             .for_each(|(pair, ((y_rows, u_row), v_row))| {
-                let top = &rgba[(2 * pair) * w * 4..(2 * pair + 1) * w * 4];
-                let bottom = &rgba[(2 * pair + 1) * w * 4..(2 * pair + 2) * w * 4];
+                let row = |y: usize| &rgba[(y * w + x0) * 4..(y * w + x1) * 4];
                 let (y_top, y_bottom) = y_rows.split_at_mut(luma_stride);
-                for cx in x0 / 2..x1 / 2 {
-                    let mut sum = [0i32; 3];
-                    for (row, y_out) in [(top, &mut *y_top), (bottom, &mut *y_bottom)] {
-                        for x in [2 * cx, 2 * cx + 1] {
-                            let p = &row[x * 4..x * 4 + 3];
-                            let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
-                            y_out[x] = ((Y_R * r + Y_G * g + Y_B * b + (16 << 16) + 32768) >> 16) as u8;
-                            sum[0] += r;
-                            sum[1] += g;
-                            sum[2] += b;
-                        }
-                    }
-                    // Average of the 2×2 block (sum / 4), folded into the shift.
-                    let (r, g, b) = (sum[0], sum[1], sum[2]);
-                    u_row[cx] = ((U_R * r + U_G * g + U_B * b + (128 << 18) + (1 << 17)) >> 18).clamp(0, 255) as u8;
-                    v_row[cx] = ((V_R * r + V_G * g + V_B * b + (128 << 18) + (1 << 17)) >> 18).clamp(0, 255) as u8;
-                }
+                let rows = RowPair { top: row(2 * pair), bottom: row(2 * pair + 1) };
+                let out = PlaneRows { y_top: &mut y_top[x0..x1], y_bottom: &mut y_bottom[x0..x1], u: &mut u_row[x0 / 2..x1 / 2], v: &mut v_row[x0 / 2..x1 / 2] };
+                convert_row_pair(rows, out);
             });
+    }
+}
+
+/// Two RGBA rows of the same span (an even number of pixels starting at an even x).
+struct RowPair<'a> {
+    top: &'a [u8],
+    bottom: &'a [u8],
+}
+
+/// Where a row pair lands: its two luma rows and its one row of each chroma plane.
+struct PlaneRows<'a> {
+    y_top: &'a mut [u8],
+    y_bottom: &'a mut [u8],
+    u: &'a mut [u8],
+    v: &'a mut [u8],
+}
+
+/// Converts one row pair, with a copy of the arithmetic compiled for AVX2 where the CPU
+/// has it: the loops below are written so the compiler turns them into eight-lane
+/// vector code, and a busy 1080p render spent 7.5% of its time here one pixel at a time.
+fn convert_row_pair(rows: RowPair<'_>, out: PlaneRows<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above); the function is plain safe
+        // Rust compiled with that feature enabled.
+        unsafe { convert_row_pair_avx2(rows, out) };
+        return;
+    }
+    convert_row_pair_any_cpu(rows, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn convert_row_pair_avx2(rows: RowPair<'_>, out: PlaneRows<'_>) {
+    convert_row_pair_any_cpu(rows, out)
+}
+
+/// The channels of an RGBA pixel held as one little-endian word.
+#[inline(always)]
+fn channels(word: u32) -> (i32, i32, i32) {
+    ((word & 0xff) as i32, (word >> 8 & 0xff) as i32, (word >> 16 & 0xff) as i32)
+}
+
+/// A row as pixel words when it is 4-byte aligned (a canvas always is): the compiler then
+/// loads eight pixels at once and splits channels with shifts, where byte-wise reads
+/// became one gather instruction a byte.
+fn words(row: &[u8]) -> Option<&[u32]> {
+    bytemuck::try_cast_slice(row).ok()
+}
+
+#[inline(always)]
+fn convert_row_pair_any_cpu(rows: RowPair<'_>, out: PlaneRows<'_>) {
+    match (words(rows.top), words(rows.bottom)) {
+        (Some(top), Some(bottom)) => convert_words(top, bottom, out),
+        _ => {
+            let unaligned = |row: &[u8]| row.as_chunks::<4>().0.iter().map(|p| u32::from_le_bytes(*p)).collect::<Vec<u32>>();
+            convert_words(&unaligned(rows.top), &unaligned(rows.bottom), out)
+        }
+    }
+}
+
+#[inline(always)]
+fn convert_words(top: &[u32], bottom: &[u32], out: PlaneRows<'_>) {
+    for (row, luma) in [(top, out.y_top), (bottom, out.y_bottom)] {
+        for (y, &p) in luma.iter_mut().zip(row) {
+            let (r, g, b) = channels(u32::from_le(p));
+            *y = ((Y_R * r + Y_G * g + Y_B * b + (16 << 16) + 32768) >> 16) as u8;
+        }
+    }
+    let blocks = top.as_chunks::<2>().0.iter().zip(bottom.as_chunks::<2>().0);
+    for ((u, v), (top, bottom)) in out.u.iter_mut().zip(out.v.iter_mut()).zip(blocks) {
+        // Sum of the 2×2 block; the average (sum / 4) is folded into the shift.
+        let corners = [top[0], top[1], bottom[0], bottom[1]].map(|p| channels(u32::from_le(p)));
+        let (r, g, b) = corners.iter().fold((0, 0, 0), |s, c| (s.0 + c.0, s.1 + c.1, s.2 + c.2));
+        *u = ((U_R * r + U_G * g + U_B * b + (128 << 18) + (1 << 17)) >> 18).clamp(0, 255) as u8;
+        *v = ((V_R * r + V_G * g + V_B * b + (128 << 18) + (1 << 17)) >> 18).clamp(0, 255) as u8;
     }
 }
 
@@ -125,5 +186,49 @@ mod tests {
         assert_eq!(&frame.data[8..16], &[235, 235, 235, 235, 235, 235, 0, 0]);
         assert_eq!(&frame.data[16..20], &[128, 128, 128, 0]);
         assert_eq!(&frame.data[20..24], &[128, 128, 128, 0]);
+    }
+
+    #[test]
+    fn a_changed_rectangle_converts_as_each_pixel_and_block_would_alone() {
+        // Odd edges widen to even ones; outside them the planes keep what they held.
+        let size = Size { width: 38, height: 10 };
+        let rgba: Vec<u8> = (0..38 * 10 * 4u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let mut frame = I420Frame::new(size);
+        frame.update(&rgba, PixelRect { x: 3, y: 1, width: 30, height: 6 });
+        let pixel = |x: usize, y: usize| {
+            let p = &rgba[(y * 38 + x) * 4..];
+            (p[0] as i32, p[1] as i32, p[2] as i32)
+        };
+        let (luma_stride, chroma_stride) = (40, 20);
+        for y in 0..10 {
+            for x in 0..38 {
+                let (r, g, b) = pixel(x, y);
+                let inside = (2..34).contains(&x) && (0..8).contains(&y);
+                let want = if inside { ((Y_R * r + Y_G * g + Y_B * b + (16 << 16) + 32768) >> 16) as u8 } else { 0 };
+                assert_eq!(frame.data[y * luma_stride + x], want, "luma at ({x}, {y})");
+            }
+        }
+        let u_plane = &frame.data[luma_stride * 10..];
+        let v_plane = &u_plane[chroma_stride * 5..];
+        for cy in 0..5 {
+            for cx in 0..19 {
+                let mut sum = (0, 0, 0);
+                for (x, y) in [(2 * cx, 2 * cy), (2 * cx + 1, 2 * cy), (2 * cx, 2 * cy + 1), (2 * cx + 1, 2 * cy + 1)] {
+                    let (r, g, b) = pixel(x, y);
+                    sum = (sum.0 + r, sum.1 + g, sum.2 + b);
+                }
+                let (r, g, b) = sum;
+                let inside = (1..17).contains(&cx) && (0..4).contains(&cy);
+                let u = if inside { ((U_R * r + U_G * g + U_B * b + (128 << 18) + (1 << 17)) >> 18).clamp(0, 255) as u8 } else { 0 };
+                let v = if inside { ((V_R * r + V_G * g + V_B * b + (128 << 18) + (1 << 17)) >> 18).clamp(0, 255) as u8 } else { 0 };
+                assert_eq!((u_plane[cy * chroma_stride + cx], v_plane[cy * chroma_stride + cx]), (u, v), "chroma at ({cx}, {cy})");
+            }
+        }
+        // A frame that is not 4-byte aligned (read byte-wise) converts the same.
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(&rgba);
+        let mut from_unaligned = I420Frame::new(size);
+        from_unaligned.update(&shifted[1..], PixelRect { x: 3, y: 1, width: 30, height: 6 });
+        assert_eq!(from_unaligned.data, frame.data);
     }
 }

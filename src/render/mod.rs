@@ -227,7 +227,8 @@ impl ContentCache {
                     .prepare_content(&bytes)
                     .map_err(|source| RenderError::Compose { file: recording.frames[index].path.clone(), source })?;
                 if self.entries.len() == Self::CAPACITY {
-                    self.entries.remove(0);
+                    let (_, evicted) = self.entries.remove(0);
+                    compositor.recycle_content(evicted);
                 }
                 self.entries.push((index, prepared));
                 self.last_bytes = Some((index, bytes));
