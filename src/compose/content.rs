@@ -60,6 +60,11 @@ impl ContentLayer {
         }
     }
 
+    /// A layer for the same layout with buffers of its own.
+    pub fn fresh(&self) -> ContentLayer {
+        ContentLayer::new(&self.layout, self.frame_size)
+    }
+
     /// Decodes a captured JPEG and resamples it to the content rectangle.
     pub fn prepare(&mut self, jpeg: &[u8]) -> Result<PreparedContent, ComposeError> {
         let (w, h) = self.decode(jpeg)?;

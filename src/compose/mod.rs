@@ -118,9 +118,9 @@ impl Compositor {
         self.content.prepare(jpeg)
     }
 
-    /// Hands back a prepared frame no longer shown: its buffer holds the next one.
-    pub fn recycle_content(&mut self, content: PreparedContent) {
-        self.content.recycle(content)
+    /// A content layer of its own, to prepare frames on another thread.
+    pub fn content_layer(&self) -> ContentLayer {
+        self.content.fresh()
     }
 
     /// Draws one output frame: content, then redactions, click ripples, cursor and chips.

@@ -70,7 +70,7 @@ pub enum RecordingError {
 }
 
 impl RecordingError {
-    fn file(file: &Path, reason: impl Into<String>) -> Self {
+    pub(crate) fn file(file: &Path, reason: impl Into<String>) -> Self {
         RecordingError::File { file: file.to_path_buf(), reason: reason.into() }
     }
     fn line(file: &Path, line: usize, reason: impl Into<String>) -> Self {

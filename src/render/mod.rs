@@ -6,12 +6,13 @@
 //! one of them has been finalized.
 
 pub mod intro;
+mod content_cache;
 pub mod live;
 mod sink;
 
-use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, OverlayStyle, PreparedContent};
-use crate::geometry::ContentMapping;
+use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, OverlayStyle};
 use crate::encode::{EncodeError, EncodedFile};
+use content_cache::ContentCache;
 use sink::{OutputSink, SinkError};
 use crate::options::{Background, RenderOptions};
 use intro::{IntroClip, IntroOutcome, IntroRequest};
@@ -196,98 +197,6 @@ fn play_intro(
     Ok((outcome, slots))
 }
 
-/// Decoded content of the last frames shown, keyed by frame index. Frames whose bytes
-/// equal the previous frame's (Chromium re-sends unchanged frames) share one entry.
-struct ContentCache {
-    entries: Vec<(usize, PreparedContent)>,
-    /// frame index → the index whose content it shows.
-    alias: Vec<(usize, usize)>,
-    last_bytes: Option<(usize, Vec<u8>)>,
-}
-
-impl ContentCache {
-    const CAPACITY: usize = 3;
-
-    fn new() -> ContentCache {
-        ContentCache { entries: Vec::new(), alias: Vec::new(), last_bytes: None }
-    }
-
-    /// The canonical index of `index`'s picture, decoding it if needed. Entries are kept
-    /// least-recently-used first, so the two sides of a cross-fade are never evicted.
-    fn load(&mut self, recording: &Recording, compositor: &mut Compositor, index: usize) -> Result<usize, RenderError> {
-        let known = self.alias.iter().find(|(i, _)| *i == index).map(|&(_, c)| c).unwrap_or(index);
-        if self.touch(known) {
-            return Ok(known);
-        }
-        let bytes = recording.frame_bytes(index)?;
-        let canonical = match &self.last_bytes {
-            Some((previous, last)) if *last == bytes && self.entries.iter().any(|(i, _)| i == previous) => *previous,
-            _ => {
-                let prepared = compositor
-                    .prepare_content(&bytes)
-                    .map_err(|source| RenderError::Compose { file: recording.frames[index].path.clone(), source })?;
-                if self.entries.len() == Self::CAPACITY {
-                    let (_, evicted) = self.entries.remove(0);
-                    compositor.recycle_content(evicted);
-                }
-                self.entries.push((index, prepared));
-                self.last_bytes = Some((index, bytes));
-                index
-            }
-        };
-        self.touch(canonical);
-        if self.alias.len() == Self::CAPACITY * 2 {
-            self.alias.remove(0);
-        }
-        self.alias.push((index, canonical));
-        Ok(canonical)
-    }
-
-    /// Marks an entry most recently used; false if it is not held.
-    fn touch(&mut self, index: usize) -> bool {
-        match self.entries.iter().position(|(i, _)| *i == index) {
-            Some(at) => {
-                let entry = self.entries.remove(at);
-                self.entries.push(entry);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Loads what a slot shows; a cross-fade between two equal pictures is one picture.
-    fn load_slot(&mut self, recording: &Recording, compositor: &mut Compositor, picture: SlotPicture) -> Result<SlotPicture, RenderError> {
-        Ok(match picture {
-            SlotPicture::Frame(i) => SlotPicture::Frame(self.load(recording, compositor, i)?),
-            SlotPicture::CrossFade { from, to, mix } => {
-                let from = self.load(recording, compositor, from)?;
-                let to = self.load(recording, compositor, to)?;
-                if from == to { SlotPicture::Frame(to) } else { SlotPicture::CrossFade { from, to, mix } }
-            }
-        })
-    }
-
-    /// The content a loaded slot picture shows.
-    fn picture(&self, picture: SlotPicture) -> ContentPicture<'_> {
-        match picture {
-            SlotPicture::Frame(i) => ContentPicture::Frame(self.get(i)),
-            SlotPicture::CrossFade { from, to, mix } => ContentPicture::Mix { from: self.get(from), to: self.get(to), mix },
-        }
-    }
-
-    /// Where a loaded slot picture's page is in the output (a cross-fade's: where it is
-    /// going), for the overlays drawn over it.
-    fn mapping(&self, picture: SlotPicture) -> ContentMapping {
-        match picture {
-            SlotPicture::Frame(i) | SlotPicture::CrossFade { to: i, .. } => self.get(i).mapping,
-        }
-    }
-
-    fn get(&self, canonical: usize) -> &PreparedContent {
-        &self.entries.iter().find(|(i, _)| *i == canonical).expect("loaded before use").1
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn render_video(
     recording: &Recording,
@@ -306,7 +215,7 @@ fn render_video(
         SinkError::Encode(source) => RenderError::Encode { video: name, source },
     };
     let mut sink = OutputSink::start(target, compositor, schedule.fps()).map_err(encode_error)?;
-    let mut cache = ContentCache::new();
+    let mut cache = ContentCache::new(recording, schedule, sink.compositor());
     // What the sink's last picture shows (captured frame, overlays): a slot showing the
     // same is a repeat.
     let mut last: Option<(SlotPicture, OverlayFrame)> = None;
