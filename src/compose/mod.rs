@@ -32,6 +32,17 @@ pub enum ComposeError {
     Asset(String),
     #[error("the first frame of a render needs its page content")]
     FirstFrameWithoutPage,
+    #[error("the page of the last frame was drawn to be shown once: pass it again")]
+    PageNotKept,
+}
+
+/// Whether a page just drawn may be shown again under other overlays (a cursor moving
+/// over a still page). Keeping it copies the page aside, several MB a frame; a caller
+/// that knows the next frame shows another page says so and saves the copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageReuse {
+    Kept,
+    ShownOnce,
 }
 
 /// How the overlays look: the parts of the video options the overlay layers use.
@@ -78,6 +89,8 @@ pub struct Compositor {
     /// Where the last frame's overlays reached outside the content: restored from `base`.
     overlay_extent: Option<PixelRect>,
     first: bool,
+    /// Whether `clean` holds the last page drawn (it was drawn as [`PageReuse::Kept`]).
+    page_kept: bool,
 }
 
 impl Compositor {
@@ -101,6 +114,7 @@ impl Compositor {
             unit,
             overlay_extent: None,
             first: true,
+            page_kept: false,
         }
     }
 
@@ -127,6 +141,12 @@ impl Compositor {
     /// `content` None means the page (and its redactions) is the same as in the last
     /// frame: only the overlays are redrawn, and only where they were or are now.
     pub fn compose(&mut self, content: Option<ContentPicture<'_>>, overlays: &OverlayFrame) -> Result<ComposedFrame<'_>, ComposeError> {
+        self.compose_for(content, overlays, PageReuse::Kept)
+    }
+
+    /// [`Compositor::compose`], saying whether the page may be shown again. `content:
+    /// None` after a page drawn as [`PageReuse::ShownOnce`] is an error.
+    pub fn compose_for(&mut self, content: Option<ContentPicture<'_>>, overlays: &OverlayFrame, reuse: PageReuse) -> Result<ComposedFrame<'_>, ComposeError> {
         let size = self.layout.output;
         let full = PixelRect { x: 0, y: 0, width: size.width, height: size.height };
         let dest = self.layout.mapping.dest;
@@ -140,10 +160,14 @@ impl Compositor {
                 for &rect in &overlays.redactions {
                     blur::apply(&mut self.canvas, size, rect, self.style.redaction, self.unit);
                 }
-                restore(&mut self.clean, &self.canvas, size, dest);
+                self.page_kept = reuse == PageReuse::Kept;
+                if self.page_kept {
+                    restore(&mut self.clean, &self.canvas, size, dest);
+                }
                 Some(dest)
             }
             None if self.first => return Err(ComposeError::FirstFrameWithoutPage),
+            None if !self.page_kept => return Err(ComposeError::PageNotKept),
             None => None,
         };
         let mut reach: Vec<(f64, f64, f64, f64)> = Vec::new();

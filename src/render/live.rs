@@ -12,7 +12,7 @@
 
 use crate::capture::{Capture, CaptureError, InputSource, RecordOptions, RecordSummary};
 use super::sink::{OutputSink, SinkError};
-use crate::compose::{Compositor, ContentPicture, Layout};
+use crate::compose::{Compositor, ContentPicture, Layout, PageReuse};
 use crate::encode::EncodedFile;
 use crate::geometry::PageSize;
 use crate::options::{Background, VideoOptions};
@@ -102,7 +102,7 @@ impl LiveRaw {
                     SinkError::Encode(e) => LiveRawError::Encode(e),
                 };
                 let content = self.sink.compositor().prepare_content(&frame.jpeg).map_err(|e| frame_error(e.into()))?;
-                self.sink.show(Some(ContentPicture::Frame(&content)), &OverlayFrame::default(), pts, duration).map_err(frame_error)?;
+                self.sink.show(Some(ContentPicture::Frame(&content)), &OverlayFrame::default(), PageReuse::ShownOnce, pts, duration).map_err(frame_error)?;
                 self.shown = true;
             }
             self.next_slot += 1;

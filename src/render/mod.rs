@@ -10,7 +10,7 @@ mod content_cache;
 pub mod live;
 mod sink;
 
-use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, OverlayStyle};
+use crate::compose::{ComposeError, Compositor, ContentPicture, Layout, OverlayStyle, PageReuse};
 use crate::encode::{EncodeError, EncodedFile};
 use content_cache::ContentCache;
 use sink::{OutputSink, SinkError};
@@ -228,7 +228,10 @@ fn render_video(
     let mut offset_ns = 0u64;
     let mut intro_outcome = None;
     let mut frames = schedule.len();
-    for slot in schedule.slots() {
+    // Whether the sink's compositor holds the last page for overlay-only changes.
+    let mut page_kept = false;
+    let mut slots = schedule.slots().peekable();
+    while let Some(slot) = slots.next() {
         let slot = crate::timeline::Slot { pts_ns: slot.pts_ns + offset_ns, ..slot };
         let picture = cache.load_slot(recording, sink.compositor(), slot.picture)?;
         let shown_now = (picture, overlays.at(slot.output_ms, &cache.mapping(picture)));
@@ -239,16 +242,20 @@ fn render_video(
             composed += slots + 1;
             intro_outcome = Some(outcome);
             last = Some(shown_now);
+            page_kept = true;
             continue;
         }
         if last.as_ref() == Some(&shown_now) {
             sink.repeat(slot.pts_ns, slot.duration_ns).map_err(encode_error)?;
         } else {
             // Same page and redactions as the last composed frame: only overlays moved.
-            let page_unchanged =
-                last.as_ref().is_some_and(|(shown_picture, shown)| *shown_picture == picture && shown.redactions == shown_now.1.redactions);
+            let page_unchanged = page_kept
+                && last.as_ref().is_some_and(|(shown_picture, shown)| *shown_picture == picture && shown.redactions == shown_now.1.redactions);
             let content = (!page_unchanged).then(|| cache.picture(picture));
-            sink.show(content, &shown_now.1, slot.pts_ns, slot.duration_ns).map_err(sink_error)?;
+            // A busy page shows each captured frame once: no copy kept for the next slot.
+            let reuse = if slots.peek().is_some_and(|next| next.picture == slot.picture) { PageReuse::Kept } else { PageReuse::ShownOnce };
+            page_kept = page_unchanged || reuse == PageReuse::Kept;
+            sink.show(content, &shown_now.1, reuse, slot.pts_ns, slot.duration_ns).map_err(sink_error)?;
             composed += 1;
             last = Some(shown_now);
         }

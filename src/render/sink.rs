@@ -4,7 +4,7 @@
 //! slot that shows the same picture costs no compositing and no conversion; one that
 //! only moved overlays redraws only them.
 
-use crate::compose::{ComposeError, Compositor, ContentPicture};
+use crate::compose::{ComposeError, Compositor, ContentPicture, PageReuse};
 use crate::encode::{EncodeError, EncodedFile, VideoSink};
 use crate::timeline::overlays::OverlayFrame;
 use std::path::Path;
@@ -40,9 +40,10 @@ impl OutputSink {
     }
 
     /// Draws a new picture for one slot. `content: None` keeps the page picture of the
-    /// slot before (only the overlays changed).
-    pub fn show(&mut self, content: Option<ContentPicture<'_>>, overlays: &OverlayFrame, pts_ns: u64, duration_ns: u64) -> Result<(), SinkError> {
-        let frame = self.compositor.compose(content, overlays)?;
+    /// slot before (only the overlays changed), which it must have drawn as
+    /// [`PageReuse::Kept`].
+    pub fn show(&mut self, content: Option<ContentPicture<'_>>, overlays: &OverlayFrame, reuse: PageReuse, pts_ns: u64, duration_ns: u64) -> Result<(), SinkError> {
+        let frame = self.compositor.compose_for(content, overlays, reuse)?;
         self.video.picture(frame.rgba, frame.dirty, pts_ns, duration_ns)?;
         Ok(())
     }
