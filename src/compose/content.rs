@@ -74,13 +74,14 @@ impl ContentLayer {
         let source = mapping.source;
         // Every byte is written below (the crop, the resize, or black around a fitted
         // frame), so a recycled buffer of the right length needs no clearing.
+        // A frame of the recording's proportions fills the rectangle.
+        let fills = mapping.dest == dest;
         let mut out = std::mem::take(&mut self.spare);
-        let fitted_fills = mapping.dest == dest;
         out.resize(dest.width as usize * dest.height as usize * 3, 0);
-        if !fitted_fills {
+        if !fills {
             out.fill(0);
         }
-        let exact = mapping.dest == dest
+        let exact = fills
             && source.width == dest.width as f64
             && source.height == dest.height as f64
             && source.x.fract() == 0.0
@@ -95,9 +96,8 @@ impl ContentLayer {
             }
         } else {
             let fitted = mapping.dest;
-            // A frame of the recording's proportions fills the rectangle: resized straight
-            // into it (a busy 1080p render copied 5 MB a frame otherwise).
-            let fills = fitted == dest;
+            // A frame that fills the rectangle is resized straight into it (a busy 1080p
+            // render copied 5 MB a frame otherwise).
             let mut resized = if fills { Vec::new() } else { vec![0u8; fitted.width as usize * fitted.height as usize * 3] };
             let src = fir::images::ImageRef::new(w, h, decoded, fir::PixelType::U8x3)
                 .map_err(|e| ComposeError::Resize(e.to_string()))?;

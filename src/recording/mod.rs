@@ -70,7 +70,7 @@ pub enum RecordingError {
 }
 
 impl RecordingError {
-    pub(crate) fn file(file: &Path, reason: impl Into<String>) -> Self {
+    fn file(file: &Path, reason: impl Into<String>) -> Self {
         RecordingError::File { file: file.to_path_buf(), reason: reason.into() }
     }
     fn line(file: &Path, line: usize, reason: impl Into<String>) -> Self {
@@ -114,9 +114,13 @@ impl Recording {
 
     /// The JPEG bytes of frame `index`, exactly as captured.
     pub fn frame_bytes(&self, index: usize) -> Result<Vec<u8>, RecordingError> {
-        let path = &self.frames[index].path;
-        std::fs::read(path).map_err(|e| RecordingError::file(path, e.to_string()))
+        read_frame(&self.frames[index].path)
     }
+}
+
+/// The bytes of one captured frame's file (for a reader that holds only its path).
+pub fn read_frame(path: &Path) -> Result<Vec<u8>, RecordingError> {
+    std::fs::read(path).map_err(|e| RecordingError::file(path, e.to_string()))
 }
 
 fn read_meta(path: &Path) -> Result<Meta, RecordingError> {

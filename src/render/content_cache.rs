@@ -53,8 +53,8 @@ impl ReadAhead {
                     while let Ok(spare) = spare_returns.try_recv() {
                         layer.recycle(spare);
                     }
-                    let ahead = match std::fs::read(&path) {
-                        Err(e) => Ahead::Unreadable(RecordingError::file(&path, e.to_string())),
+                    let ahead = match crate::recording::read_frame(&path) {
+                        Err(error) => Ahead::Unreadable(error),
                         Ok(bytes) => match &last {
                             Some((previous, last_bytes)) if *last_bytes == bytes => Ahead::SameAs(*previous),
                             _ => {
@@ -98,28 +98,15 @@ impl Drop for ReadAhead {
     }
 }
 
-/// Captured frames in the order the schedule first shows them.
+/// Captured frames in the order the schedule first shows them, each once: a frame shown
+/// again (a cross-fade's side) is prepared again only if it was evicted meanwhile.
 fn first_show_order(schedule: &Schedule) -> Vec<usize> {
-    let mut order: Vec<usize> = Vec::new();
-    let mut push = |i: usize| {
-        if order.last() != Some(&i) {
-            order.push(i);
-        }
-    };
-    for slot in schedule.slots() {
-        match slot.picture {
-            SlotPicture::Frame(i) => push(i),
-            SlotPicture::CrossFade { from, to, .. } => {
-                push(from);
-                push(to);
-            }
-        }
-    }
-    // A frame shown again later (a cross-fade's side) is prepared again only if evicted;
-    // the thread delivers each once.
     let mut seen = std::collections::HashSet::new();
-    order.retain(|i| seen.insert(*i));
-    order
+    let shown = schedule.slots().flat_map(|slot| match slot.picture {
+        SlotPicture::Frame(i) => [Some(i), None],
+        SlotPicture::CrossFade { from, to, .. } => [Some(from), Some(to)],
+    });
+    shown.flatten().filter(|i| seen.insert(*i)).collect()
 }
 
 /// Decoded content of the last frames shown, keyed by frame index. Frames whose bytes
