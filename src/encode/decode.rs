@@ -7,6 +7,7 @@ use crate::geometry::Size;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 pub const DECODE_PIPELINE: &str = "decode-mp4.pipeline";
@@ -50,6 +51,15 @@ pub struct DecodedFrame {
 
 /// Decodes `path`, calling `on_frame` with each frame as RGBA. Answers the stream's facts.
 pub fn decode(path: &Path, mut on_frame: impl FnMut(DecodedFrame)) -> Result<VideoFacts, EncodeError> {
+    run(path, Some(&mut |frame| {
+        on_frame(frame);
+        ControlFlow::Continue(())
+    }))
+}
+
+/// Decodes `path` while `on_frame` answers `Continue`; a `Break` stops the decoder there
+/// (nothing more is decoded) and answers [`EncodeError::Stopped`].
+pub fn decode_while(path: &Path, mut on_frame: impl FnMut(DecodedFrame) -> ControlFlow<()>) -> Result<VideoFacts, EncodeError> {
     run(path, Some(&mut on_frame))
 }
 
@@ -61,7 +71,7 @@ pub fn probe(path: &Path) -> Result<VideoFacts, EncodeError> {
 /// Decodes `path`, handing each frame to `on_frame` (long because the pipeline's set-up,
 /// its pull loop and its error paths share the element handles; split, each part would
 /// take them all as arguments).
-fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame)>) -> Result<VideoFacts, EncodeError> {
+fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame) -> ControlFlow<()>>) -> Result<VideoFacts, EncodeError> {
     super::init()?;
     if !path.is_file() {
         return Err(EncodeError::Io { path: path.to_path_buf(), reason: "no such file".into() });
@@ -125,8 +135,11 @@ fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame)>) -> Resul
             };
         }
         if let Some(callback) = on_frame.as_mut() {
-            let map = buffer.map_readable().map_err(|e| EncodeError::Flow(e.to_string()))?;
-            callback(DecodedFrame { index: frames, pts_ns: pts, size, rgba: map.as_slice().to_vec() });
+            let rgba = buffer.map_readable().map_err(|e| EncodeError::Flow(e.to_string()))?.as_slice().to_vec();
+            if callback(DecodedFrame { index: frames, pts_ns: pts, size, rgba }).is_break() {
+                stopped(&pipeline);
+                return Err(EncodeError::Stopped);
+            }
         }
         frames += 1;
     }

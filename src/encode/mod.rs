@@ -39,6 +39,9 @@ pub enum EncodeError {
     Flow(String),
     #[error("{}: {reason}", path.display())]
     Io { path: PathBuf, reason: String },
+    /// The caller asked a decode to stop before the end ([`decode::decode_while`]).
+    #[error("decoding stopped before the end")]
+    Stopped,
 }
 
 pub fn init() -> Result<(), EncodeError> {

@@ -15,6 +15,7 @@ pub use budget::{BudgetStep, GifSettings, Knob};
 use crate::encode::decode;
 use std::fs::File;
 use std::io::BufWriter;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -112,19 +113,18 @@ fn encode_once(mp4: &Path, out: &Path, settings: GifSettings, cancelled: &dyn Fn
     let mut slots = Slots { file: Some(file), writer: None, settings, filled: 0, cancelled };
     let mut failure: Option<GifError> = None;
     let mut held: Option<decode::DecodedFrame> = None;
-    let decoded = decode::decode(mp4, |frame| {
-        if failure.is_some() {
-            return;
-        }
+    let decoded = decode::decode_while(mp4, |frame| {
         // Every slot that began before this frame shows the frame held: the video's
         // picture on screen at that moment.
         if let Some(on_screen) = &held
             && let Err(e) = slots.fill_until(on_screen, frame.pts_ns, write_error)
         {
+            // A failed write or a cancel needs nothing more of the video.
             failure = Some(e);
-            return;
+            return ControlFlow::Break(());
         }
         held = Some(frame);
+        ControlFlow::Continue(())
     });
     // The last frame stays on screen to the video's end.
     if let (Ok(facts), Some(last), None) = (&decoded, &held, &failure)
@@ -137,10 +137,10 @@ fn encode_once(mp4: &Path, out: &Path, settings: GifSettings, cancelled: &dyn Fn
         let _ = std::fs::remove_file(&partial);
         e
     };
-    decoded.map_err(|e| cleanup(GifError::Decode { path: mp4.to_path_buf(), reason: e.to_string() }))?;
     if let Some(e) = failure {
         return Err(cleanup(e));
     }
+    decoded.map_err(|e| cleanup(GifError::Decode { path: mp4.to_path_buf(), reason: e.to_string() }))?;
     let writer = state.ok_or_else(|| cleanup(GifError::Empty { path: mp4.to_path_buf() }))?;
     let (w, h, frames) = (writer.width, writer.height, writer.frames);
     writer.finish().map_err(|e| cleanup(write_error(&e)))?;
@@ -171,7 +171,6 @@ impl Slots<'_> {
         let fps = self.settings.fps as u64;
         let starts_at = |slot: u64| slot * 1_000_000_000 / fps;
         while starts_at(self.filled) + 1_000 < until_ns {
-            // The decoder runs on to the end of the video; the encoding, the costly part, stops.
             if (self.cancelled)() {
                 return Err(GifError::Cancelled);
             }

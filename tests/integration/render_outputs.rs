@@ -256,6 +256,35 @@ fn the_gif_lasts_as_long_as_demo_mp4_and_stores_only_what_changed() {
     assert!(full_frames < frames / 2, "most frames store only the rectangle that changed ({full_frames} of {frames} are whole)");
 }
 
+/// A GIF cancelled part-way stops the video's decoder too (it used to decode on to the
+/// end) and leaves no file, whole or partial.
+#[test]
+fn a_cancelled_gif_stops_decoding_and_leaves_nothing() {
+    let _machine = crate::common::shared_machine();
+    let dir = demo_of_synthetic(4, "gif-cancel");
+    let mp4 = dir.path().join(DEMO_MP4);
+    let all = decode::probe(&mp4).unwrap().frames;
+    let mut seen = Vec::new();
+    let stopped = decode::decode_while(&mp4, |frame| {
+        seen.push(frame.index);
+        if seen.len() == 5 { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+    });
+    assert!(matches!(stopped, Err(demoreel::encode::EncodeError::Stopped)), "{stopped:?}");
+    assert_eq!(seen, [0, 1, 2, 3, 4], "no frame is decoded after the stop ({all} in the video)");
+
+    let gif = dir.path().join("demo.gif");
+    let checks = std::cell::Cell::new(0);
+    let cancelled = || {
+        checks.set(checks.get() + 1);
+        checks.get() > 6
+    };
+    let made = demoreel::gif::from_mp4_until(&mp4, &gif, 480, 12, None, &cancelled);
+    assert!(matches!(made, Err(demoreel::gif::GifError::Cancelled)), "{:?}", made.map(|m| m.frames));
+    assert_eq!(checks.get(), 7, "the cancel is seen at once, and nothing more is asked");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains("gif")).collect();
+    assert!(left.is_empty(), "a cancelled GIF leaves nothing: {left:?}");
+}
+
 /// Each GIF frame as shown (composed over what it keeps) and the time it appears, in s.
 fn gif_pictures(path: &Path) -> Vec<(f64, image::RgbImage)> {
     let mut options = gif::DecodeOptions::new();
