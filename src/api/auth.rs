@@ -195,9 +195,9 @@ impl RateLimiter {
         let mut buckets = self.buckets.lock().unwrap();
         let now = Instant::now();
         let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket::full(burst, now));
-        bucket.refill(now, per_second, burst);
-        bucket.ready(per_second)?;
-        bucket.tokens -= 1.0;
-        Ok(())
+        match bucket.take(now, per_second, burst) {
+            true => Ok(()),
+            false => bucket.ready(per_second),
+        }
     }
 }

@@ -143,7 +143,14 @@ impl Session {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.browser.wait()).await;
         self.handler.abort();
-        kill_processes_using(&self.profile.profile);
+        // The sweep reads all of /proc, and the profile's drop waits up to 2 s for the
+        // killed helpers to go: blocking work, kept off the async workers that also
+        // answer the API.
+        let _ = tokio::task::spawn_blocking(move || {
+            kill_processes_using(&self.profile.profile);
+            drop(self);
+        })
+        .await;
     }
 }
 
