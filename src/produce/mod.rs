@@ -5,6 +5,7 @@
 //! kept in the store and fetched back. Invariant: an artifact is listed only once its
 //! bytes are stored whole; a render stops within a second of a cancel and leaves no file.
 
+pub mod events;
 pub mod preview;
 pub mod recordings;
 

@@ -8,7 +8,7 @@
 use super::RenderWorker;
 use crate::db::render_jobs::{ClaimedTask, Lease, TaskError};
 use crate::db::{RenderTask, TaskStatus};
-use crate::produce::{Generation, ProduceError, RenderMeter};
+use crate::produce::{Generation, ProduceError, RenderMeter, events};
 use crate::render::Outputs;
 use crate::render::intro::IntroOutcome;
 use serde_json::Value;
@@ -148,8 +148,12 @@ impl RenderWorker {
             Err(stop) => stop,
             Ok(()) => TaskStop::from(e),
         })?;
-        if let Some(IntroOutcome::Failed { template, reason }) = outcome {
-            return Err(failed("intro_failed", format!("{template}: {reason}")));
+        // The generation's own events.jsonl says how it was made, as a run's does.
+        let mut said = vec![("render", serde_json::json!({"render_job_id": task.job_id, "generation": task.generation, "attempt": task.attempts}))];
+        match &outcome {
+            Some(IntroOutcome::Failed { template, reason }) => return Err(failed("intro_failed", format!("{template}: {reason}"))),
+            Some(added) => said.push(events::intro(added)),
+            None => {}
         }
         let mut made = vec![(out.join(crate::render::RAW_MP4), "raw.mp4", "video/mp4"), (out.join(crate::render::DEMO_MP4), "demo.mp4", "video/mp4")];
         if options.artifacts.gif {
@@ -158,8 +162,12 @@ impl RenderWorker {
                 Err(stop) => stop,
                 Ok(()) => TaskStop::from(e),
             })?;
+            said.extend(events::gif(&gif, options.artifacts.gif_max_bytes));
             made.push((gif.path, "demo.gif", "image/gif"));
         }
+        let events_file = out.join("events.jsonl");
+        events::write(&events_file, said).map_err(|e| failed("internal", format!("{}: {e}", events_file.display())))?;
+        made.push((events_file, "events.jsonl", "application/x-ndjson"));
         let generation = Generation { number: task.generation, render_job_id: Some(task.job_id.clone()), attempt: task.attempts };
         for (path, name, content_type) in made {
             watch.checkpoint()?;

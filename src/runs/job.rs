@@ -12,7 +12,7 @@ use crate::db::{self, Credential, ErrorCode, Run, Stage};
 use crate::options::RenderOptions;
 use crate::produce::ProduceError;
 use crate::recording::FrameSource;
-use crate::render::intro::{IntroOutcome, IntroRequest};
+use crate::render::intro::IntroRequest;
 use crate::render::live::{LiveRawWriter, RecordError, finish_live, record_options_for};
 use crate::steps::{Schemes, Step};
 use futures::future::BoxFuture;
@@ -232,29 +232,19 @@ impl Job {
         if let Some(outcome) = intro_outcome {
             // The card is drawn into demo.mp4 as it renders; this stage reports it.
             self.stage(Stage::RenderingIntro).await?;
-            match outcome {
-                IntroOutcome::Added { template, slots, duration_ms } => {
-                    self.event("intro", json!({"template": template, "duration_ms": duration_ms, "frames": slots, "content_shifted_ms": duration_ms}))
-                }
-                // Best-effort by contract: demo.mp4 ships without the card, and the events say why.
-                IntroOutcome::Failed { template, reason } => self.event("intro_failed", json!({"template": template, "reason": reason})),
-            }
+            // Best-effort by contract: when the card failed, demo.mp4 ships without it and
+            // the events say why.
+            let (kind, fields) = crate::produce::events::intro(&outcome);
+            self.event(kind, fields);
         }
         self.store_artifact(&demo, "demo.mp4", "video/mp4").await?;
         if options.artifacts.gif {
             self.stage(Stage::RenderingGif).await?;
             let cancel = self.cancel.clone();
             let made = self.runner.producer.gif(&demo, &options.artifacts, &self.dir, Arc::new(move || cancel.is_set())).await.map_err(produce_stop)?;
-            // Each lowering the byte budget forced, in the order it was made.
-            for step in &made.budget_steps {
-                self.event("gif_budget_step", json!({"lowered": step.lowered, "from": step.from, "to": step.to, "bytes_before": step.bytes_before, "budget": options.artifacts.gif_max_bytes}));
+            for (kind, fields) in crate::produce::events::gif(&made, options.artifacts.gif_max_bytes) {
+                self.event(kind, fields);
             }
-            let settings = made.settings;
-            self.event("gif", json!({
-                "width": made.width, "height": made.height, "frames": made.frames, "bytes": made.bytes,
-                "fps": settings.fps, "colours": settings.colours, "lossiness": settings.lossiness,
-                "narrowed_to_fit": made.narrowed(), "over_budget": made.over_budget,
-            }));
             self.store_artifact(&made.path, "demo.gif", "image/gif").await?;
         }
         self.checkpoint()
@@ -338,11 +328,9 @@ fn produce_stop(error: ProduceError) -> Stop {
 /// The run's journal: `events.jsonl` and `plan.json`, and its cancel flag.
 impl Journal for Job {
     /// One line of events.jsonl. Callers never pass secrets.
-    fn event(&self, kind: &str, mut fields: Value) {
-        fields["at"] = json!(db::now());
-        fields["type"] = json!(kind);
+    fn event(&self, kind: &str, fields: Value) {
         let mut file = self.events.lock().unwrap();
-        let _ = writeln!(file, "{fields}");
+        let _ = writeln!(file, "{}", crate::produce::events::line(kind, fields));
     }
 
     fn iteration(&self, clause: &str, round: usize, actions: Vec<String>) {

@@ -167,7 +167,7 @@ fn a_re_render_makes_new_videos_at_another_size_without_a_browser_and_keeps_the_
         let run = service.finished_run(8).await;
         let options = json!({
             "video": {"size": {"width": 640, "height": 360}, "background": {"type": "solid", "color": "#FF0000"}},
-            "artifacts": {"gif": true, "gif_width": 320}
+            "artifacts": {"gif": true, "gif_width": 320, "gif_max_bytes": 10000}
         });
         let (status, created, _) = service.call(&service.alice, "POST", "/v1/render-jobs", Some(json!({"run_ids": [run], "options": options}))).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{created}");
@@ -177,13 +177,26 @@ fn a_re_render_makes_new_videos_at_another_size_without_a_browser_and_keeps_the_
         let task = &job["runs"][0];
         assert_eq!((task["status"].as_str(), task["generation"].as_u64()), (Some("succeeded"), Some(1)), "{task:#}");
         assert!(task["frames_total"].as_u64().unwrap() > 0 && task["frames_done"] == task["frames_total"], "{task:#}");
-        assert_eq!(names(&task["artifacts"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("raw.mp4".into(), 1)]);
+        assert_eq!(names(&task["artifacts"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("events.jsonl".into(), 1), ("raw.mp4".into(), 1)]);
 
         // Both videos at the new size; the demo's frame shows the red background around the page.
         for artifact in task["artifacts"].as_array().unwrap() {
             let path = service.download(artifact).await;
             match artifact["name"].as_str().unwrap() {
                 "demo.gif" => assert_eq!(&std::fs::read(&path).unwrap()[..6], b"GIF89a"),
+                // The generation says how it was made, as a run's events do: the GIF was
+                // lowered to meet its 10,000-byte budget, each step named.
+                "events.jsonl" => {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+                    assert_eq!(events[0]["type"], "render", "{text}");
+                    assert_eq!((events[0]["render_job_id"].as_str(), events[0]["generation"].as_u64()), (Some(job_id.as_str()), Some(1)), "{text}");
+                    let steps = events.iter().filter(|e| e["type"] == "gif_budget_step").count();
+                    let gif = events.iter().find(|e| e["type"] == "gif").unwrap_or_else(|| panic!("no gif event: {text}"));
+                    assert!(steps >= 1 && gif["bytes"].as_u64().unwrap() > 0, "{text}");
+                    let gif_bytes = task["artifacts"].as_array().unwrap().iter().find(|a| a["name"] == "demo.gif").unwrap()["size_bytes"].as_u64();
+                    assert_eq!(gif["bytes"].as_u64(), gif_bytes, "{text}");
+                }
                 name => {
                     let mut corner = None;
                     let facts = demoreel::encode::decode::decode(&path, |frame| {
@@ -209,13 +222,13 @@ fn a_re_render_makes_new_videos_at_another_size_without_a_browser_and_keeps_the_
         // The run lists the newest of each name by default; its own demo.mp4 stays.
         let path = format!("/v1/agent/runs/{run}/artifacts");
         let (_, latest, _) = service.call(&service.alice, "GET", &path, None).await;
-        assert_eq!(names(&latest["data"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("raw.mp4".into(), 1)]);
+        assert_eq!(names(&latest["data"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("events.jsonl".into(), 1), ("raw.mp4".into(), 1)]);
         assert!(latest["data"].as_array().unwrap().iter().all(|a| a["render_job_id"] == job_id.as_str()));
         let (_, original, _) = service.call(&service.alice, "GET", &format!("{path}?generation=0"), None).await;
         assert_eq!(names(&original["data"]), vec![("demo.mp4".into(), 0)]);
         assert_eq!(std::fs::read(service.download(&original["data"][0]).await).unwrap(), b"the run's own demo.mp4");
         let (_, all, _) = service.call(&service.alice, "GET", &format!("{path}?generation=all"), None).await;
-        assert_eq!(all["data"].as_array().unwrap().len(), 4);
+        assert_eq!(all["data"].as_array().unwrap().len(), 5, "the run's demo.mp4 and the four of the re-render");
         let (status, _, _) = service.call(&service.alice, "GET", &format!("{path}?generation=newest"), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
 
@@ -344,7 +357,7 @@ fn a_task_whose_worker_vanished_is_taken_over_after_its_lease_and_stored_once() 
         // The vanished worker's late report changes nothing.
         assert!(!service.db.finish_render_task(&claimed.task, "vanished-worker", db::TaskStatus::Failed, None, &db::now()).await.unwrap());
         let made = &job["runs"][0]["artifacts"];
-        assert_eq!(names(made), vec![("demo.mp4".into(), 1), ("raw.mp4".into(), 1)]);
+        assert_eq!(names(made), vec![("demo.mp4".into(), 1), ("events.jsonl".into(), 1), ("raw.mp4".into(), 1)]);
         for artifact in made.as_array().unwrap() {
             let (sha256, _) = demoreel::files::sha256_file(&service.download(artifact).await).unwrap();
             assert_eq!(sha256, artifact["sha256"].as_str().unwrap(), "{} is whole", artifact["name"]);
@@ -397,7 +410,7 @@ fn a_worker_process_killed_mid_render_is_replaced_and_the_artifacts_are_whole_an
         second.wait().unwrap();
         assert_eq!((job["status"].as_str(), job["runs"][0]["attempts"].as_u64()), (Some("succeeded"), Some(2)), "{job:#}");
         let (_, listed, _) = service.call(&service.alice, "GET", &format!("/v1/agent/runs/{run}/artifacts?generation=1"), None).await;
-        assert_eq!(names(&listed["data"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("raw.mp4".into(), 1)], "each once");
+        assert_eq!(names(&listed["data"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("events.jsonl".into(), 1), ("raw.mp4".into(), 1)], "each once");
         for artifact in listed["data"].as_array().unwrap() {
             let path = service.download(artifact).await;
             let (sha256, size) = demoreel::files::sha256_file(&path).unwrap();
@@ -439,10 +452,10 @@ fn a_real_runs_recording_is_rendered_again_through_the_cli_at_another_size_with_
     world.runtime.block_on(async {
         let client = crate::service::Client::new(&world.server, &world.key);
         let made = job["runs"][0]["artifacts"].as_array().unwrap();
-        assert_eq!(names(&job["runs"][0]["artifacts"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("raw.mp4".into(), 1)]);
+        assert_eq!(names(&job["runs"][0]["artifacts"]), vec![("demo.gif".into(), 1), ("demo.mp4".into(), 1), ("events.jsonl".into(), 1), ("raw.mp4".into(), 1)]);
         let dir = TempDir::new("service-render-job-videos");
         let mut seconds = std::collections::HashMap::new();
-        for artifact in made.iter().filter(|a| a["name"] != "demo.gif") {
+        for artifact in made.iter().filter(|a| a["name"] == "raw.mp4" || a["name"] == "demo.mp4") {
             let (status, bytes) = client.download(artifact["id"].as_str().unwrap()).await;
             assert_eq!(status, 200);
             let path = dir.path().join(artifact["name"].as_str().unwrap());
@@ -453,6 +466,12 @@ fn a_real_runs_recording_is_rendered_again_through_the_cli_at_another_size_with_
         }
         // demo.mp4 opens on the built-in card (2.8 s), then the recording with its waits cut.
         assert!(seconds["demo.mp4"] > 2.8 + 1.0, "{seconds:?}");
+        // The re-render's own events say so, as a run's would.
+        let said = made.iter().find(|a| a["name"] == "events.jsonl").unwrap();
+        let said = String::from_utf8(client.download(said["id"].as_str().unwrap()).await.1).unwrap();
+        let types: Vec<String> = said.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].as_str().unwrap().to_string()).collect();
+        assert_eq!(types, ["render", "intro", "gif"], "{said}");
+        assert!(said.contains("\"template\":\"simple@1\""), "{said}");
         let (_, original) = client.call(reqwest::Method::GET, &format!("/v1/agent/runs/{run}/artifacts?generation=0"), None).await;
         let original: Vec<&str> = original["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
         assert!(original.contains(&"raw.mp4") && original.contains(&"demo.mp4"), "the run's own videos stay: {original:?}");

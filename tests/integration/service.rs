@@ -53,7 +53,16 @@ impl Server {
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("demoreel serving on ").unwrap_or_else(|| panic!("server did not start: {line:?}")).to_string();
+        let url = match line.trim().strip_prefix("demoreel serving on ") {
+            Some(url) => url.to_string(),
+            None => {
+                // What the server said before it ended: the reason it could not start.
+                let _ = child.wait();
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = said.lines().rev().take(20).collect();
+                panic!("server did not start: {line:?}; its log {}:\n{}", log.display(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            }
+        };
         Server { child, url }
     }
 
