@@ -235,7 +235,7 @@ fn a_re_render_reads_the_recording_from_the_bucket_and_downloads_redirect_or_str
                 assert_eq!((facts.size.width, facts.size.height), (640, 360));
             }
         }
-        assert_eq!(listed["data"].as_array().unwrap().len(), 3, "raw.mp4, demo.mp4 and demo.gif: {listed:#}");
+        assert_eq!(listed["data"].as_array().unwrap().len(), 4, "raw.mp4, demo.mp4, demo.gif and events.jsonl: {listed:#}");
     });
     // The same bucket with downloads streamed through the API, ranges included.
     rt().block_on(async {

@@ -74,7 +74,7 @@ fn a_job_on_postgres_goes_on_through_a_worker_process_and_a_database_restart() {
         assert_eq!(job["runs"][0]["attempts"], 1, "the worker kept its task through the restart: {job:#}");
         let (_, listed, _) = service.call(&service.alice, "GET", &format!("/v1/agent/runs/{run}/artifacts?generation=1"), None).await;
         let names: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-        assert_eq!(names.len(), 3, "each artifact once: {names:?}");
+        assert_eq!(names.len(), 4, "raw.mp4, demo.mp4, demo.gif and events.jsonl, each once: {names:?}");
         for artifact in listed["data"].as_array().unwrap() {
             let (status, _, bytes) = service.call(&service.alice, "GET", &format!("/v1/downloads/{}", artifact["id"].as_str().unwrap()), None).await;
             assert_eq!(status, StatusCode::OK);
