@@ -144,6 +144,12 @@ impl Compositor {
         self.compose_for(content, overlays, PageReuse::Kept)
     }
 
+    /// Whether the last page drawn is kept, so a frame may change only the overlays
+    /// over it (`content: None`).
+    pub fn page_kept(&self) -> bool {
+        self.page_kept
+    }
+
     /// [`Compositor::compose`], saying whether the page may be shown again. `content:
     /// None` after a page drawn as [`PageReuse::ShownOnce`] is an error.
     pub fn compose_for(&mut self, content: Option<ContentPicture<'_>>, overlays: &OverlayFrame, reuse: PageReuse) -> Result<ComposedFrame<'_>, ComposeError> {

@@ -228,8 +228,6 @@ fn render_video(
     let mut offset_ns = 0u64;
     let mut intro_outcome = None;
     let mut frames = schedule.len();
-    // Whether the sink's compositor holds the last page for overlay-only changes.
-    let mut page_kept = false;
     let mut slots = schedule.slots().peekable();
     while let Some(slot) = slots.next() {
         let slot = crate::timeline::Slot { pts_ns: slot.pts_ns + offset_ns, ..slot };
@@ -242,19 +240,17 @@ fn render_video(
             composed += slots + 1;
             intro_outcome = Some(outcome);
             last = Some(shown_now);
-            page_kept = true;
             continue;
         }
         if last.as_ref() == Some(&shown_now) {
             sink.repeat(slot.pts_ns, slot.duration_ns).map_err(encode_error)?;
         } else {
             // Same page and redactions as the last composed frame: only overlays moved.
-            let page_unchanged = page_kept
+            let page_unchanged = sink.compositor().page_kept()
                 && last.as_ref().is_some_and(|(shown_picture, shown)| *shown_picture == picture && shown.redactions == shown_now.1.redactions);
             let content = (!page_unchanged).then(|| cache.picture(picture));
             // A busy page shows each captured frame once: no copy kept for the next slot.
             let reuse = if slots.peek().is_some_and(|next| next.picture == slot.picture) { PageReuse::Kept } else { PageReuse::ShownOnce };
-            page_kept = page_unchanged || reuse == PageReuse::Kept;
             sink.show(content, &shown_now.1, reuse, slot.pts_ns, slot.duration_ns).map_err(sink_error)?;
             composed += 1;
             last = Some(shown_now);
