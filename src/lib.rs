@@ -5,7 +5,7 @@
 //! the flow of a frame, with the leaves it stands on first:
 //!
 //! - leaves: `fonts`, `geometry` (coordinates typed by space), `files` (atomic writes,
-//!   digests), `secrets` (sealed
+//!   digests), `priority` (the browser first: background threads below it), `secrets` (sealed
 //!   passwords, hashed keys, signed URLs), `options` (what the user asked for, validated);
 //! - the recording (`recording`: the bundle, the captured frames' broadcast, the events
 //!   and their key vocabulary) and the step schema with the one URL rule (`steps`): the
@@ -26,6 +26,7 @@
 pub mod fonts;
 pub mod geometry;
 pub mod files;
+pub mod priority;
 pub mod secrets;
 pub mod options;
 pub mod recording;

@@ -134,8 +134,12 @@ pub(super) fn record(url: &str, steps: Option<&Path>, out: &Path, options: Optio
     let record_options = crate::render::live::record_options_for(video);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let summary = runtime.block_on(crate::render::live::record(url, &step_list, out, &record_options, video.fps, &terminal::TerminalInput))?;
+    let how = match summary.raw_missed_live {
+        None => "encoded live".to_string(),
+        Some(missed) => format!("rendered from the recording: the live encoder fell {missed} frames behind"),
+    };
     println!(
-        "recorded {} frames over {:.2} s into {} (raw.mp4 at {})",
+        "recorded {} frames over {:.2} s into {} (raw.mp4 at {}, {how})",
         summary.frames,
         summary.duration_ms / 1000.0,
         summary.bundle.display(),

@@ -44,8 +44,21 @@ pub enum EncodeError {
     Stopped,
 }
 
+/// Initialises GStreamer. Call it first from a thread at the normal priority: GLib's
+/// shared thread pool, where GStreamer takes its streaming threads, creates every thread
+/// with the scheduling priority of the thread that first used it, so the first use is
+/// made here, and not from a background thread (whose priority every later render would
+/// otherwise get).
 pub fn init() -> Result<(), EncodeError> {
-    gst::init().map_err(|e| EncodeError::Init(e.to_string()))
+    static POOL_PRIORITY_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    gst::init().map_err(|e| EncodeError::Init(e.to_string()))?;
+    if !POOL_PRIORITY_SET.load(std::sync::atomic::Ordering::Acquire) && crate::priority::current() <= crate::priority::normal() {
+        let pool = gst::TaskPool::new();
+        pool.prepare().map_err(|e| EncodeError::Init(format!("GStreamer's thread pool: {e}")))?;
+        pool.cleanup();
+        POOL_PRIORITY_SET.store(true, std::sync::atomic::Ordering::Release);
+    }
+    Ok(())
 }
 
 /// Reads a pipeline description from `pipelines/`, dropping `#` comment lines and
@@ -122,6 +135,42 @@ fn await_eos(pipeline: &gst::Pipeline) -> Result<(), EncodeError> {
     }
 }
 
+/// Makes the pipeline's streaming threads (and the encoder threads they start) run at the
+/// priority of the calling thread: a live `raw.mp4` started on a background thread
+/// encodes in the background too. GStreamer takes those threads from a shared pool, so
+/// they inherit nothing from the caller; each takes the priority as it enters the
+/// pipeline and its own back as it leaves (back up needs privileges, see
+/// [`crate::priority::set_current`]).
+fn streaming_threads_at_this_priority(pipeline: &gst::Pipeline) {
+    let nice = crate::priority::current();
+    if nice <= crate::priority::normal() {
+        return;
+    }
+    thread_local! {
+        /// A pool thread's own priority while it serves a lowered pipeline.
+        static OWN_NICE: std::cell::Cell<Option<i32>> = const { std::cell::Cell::new(None) };
+    }
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    // A sync handler runs in the thread that posts the message: the streaming thread.
+    bus.set_sync_handler(move |_, message| {
+        if let gst::MessageView::StreamStatus(status) = message.view() {
+            match status.type_() {
+                gst::StreamStatusType::Enter => {
+                    OWN_NICE.set(Some(crate::priority::current()));
+                    crate::priority::set_current(nice);
+                }
+                gst::StreamStatusType::Leave => {
+                    if let Some(own) = OWN_NICE.take() {
+                        crate::priority::set_current(own);
+                    }
+                }
+                _ => {}
+            }
+        }
+        gst::BusSyncReply::Pass
+    });
+}
+
 /// The first error waiting on the bus, if any: the root cause behind a failed push.
 fn pending_error(pipeline: &gst::Pipeline) -> Option<EncodeError> {
     let bus = pipeline.bus()?;
@@ -194,6 +243,7 @@ impl Encoder {
         appsrc.set_block(false);
         appsrc.set_max_bytes(APPSRC_MAX_BYTES);
 
+        streaming_threads_at_this_priority(&pipeline);
         let encoder = Encoder { pipeline, appsrc, partial, target: target.to_path_buf(), done: false };
         encoder.pipeline.set_state(gst::State::Playing).map_err(|_| {
             pending_error(&encoder.pipeline).unwrap_or_else(|| EncodeError::Flow("the pipeline refused to start".into()))

@@ -33,6 +33,8 @@ pub enum LiveRawError {
     Panicked,
     #[error("raw.mp4: the capture published no frame")]
     NoFrames,
+    #[error("raw.mp4 from the recording {}: {reason}", bundle.display())]
+    FromBundle { bundle: PathBuf, reason: String },
 }
 
 /// How far (in drawing time) the slots being written stay behind the newest frame, so
@@ -56,8 +58,6 @@ struct LiveRaw {
     next_slot: u64,
     /// Frames that arrived after a newer one was already on screen.
     too_late: u64,
-    /// Frames the capture published while this encoder was too far behind to receive them.
-    lost: u64,
 }
 
 impl LiveRaw {
@@ -65,7 +65,7 @@ impl LiveRaw {
         let frame_size = page.frame_size();
         let layout = Layout::for_raw(frame_size, page.device_scale_factor);
         let sink = OutputSink::start(target, Compositor::new(layout, &Background::None, frame_size), fps)?;
-        Ok(LiveRaw { fps, sink, waiting: Vec::new(), newest_ms: 0.0, current: None, shown: false, next_slot: 0, too_late: 0, lost: 0 })
+        Ok(LiveRaw { fps, sink, waiting: Vec::new(), newest_ms: 0.0, current: None, shown: false, next_slot: 0, too_late: 0 })
     }
 
     fn slot_ms(&self, slot: u64) -> f64 {
@@ -129,48 +129,91 @@ impl LiveRaw {
         if self.too_late > 0 {
             tracing::debug!(frames = self.too_late, "live raw.mp4: frames that arrived after a newer one was on screen");
         }
-        if self.lost > 0 {
-            // The bundle has them all; a render from it afterwards would show them.
-            tracing::warn!(frames = self.lost, "live raw.mp4 fell behind the capture and skipped frames");
-        }
         Ok(self.sink.finish()?)
     }
 }
 
+/// What the live writer's thread ends with.
+enum LiveOutcome {
+    /// No frame came: nothing was started.
+    NoFrames,
+    Encoding(LiveRaw),
+    /// It fell behind the capture and missed frames, so it stopped encoding (its partial
+    /// file is gone) and only drained the stream since.
+    FellBehind { missed: u64 },
+}
+
+/// How a live `raw.mp4` ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveRawFinish {
+    /// Written during the recording and completed.
+    Live(PathBuf),
+    /// The encoder fell behind the capture by `missed` frames; `raw.mp4` was rendered from
+    /// the bundle after the recording, with every frame.
+    FromBundle { path: PathBuf, missed: u64 },
+}
+
+impl LiveRawFinish {
+    pub fn path(&self) -> &Path {
+        match self {
+            LiveRawFinish::Live(path) | LiveRawFinish::FromBundle { path, .. } => path,
+        }
+    }
+}
+
 /// A live `raw.mp4` being written on its own thread (it decodes and encodes while the
-/// page runs), fed by a subscription to the capture's frames.
+/// page runs), fed by a subscription to the capture's frames. The thread and the encoder
+/// threads it starts run below the browser ([`crate::priority`]): on a busy page the
+/// browser's frame rate comes first. When that leaves the encoder too far behind (the
+/// capture's [backlog](crate::recording::FrameSource) overflows), it gives up and
+/// `raw.mp4` is rendered from the bundle when the recording ends.
 pub struct LiveRawWriter {
-    thread: std::thread::JoinHandle<Result<Option<LiveRaw>, LiveRawError>>,
+    thread: std::thread::JoinHandle<Result<LiveOutcome, LiveRawError>>,
     target: PathBuf,
+    fps: u32,
 }
 
 impl LiveRawWriter {
-    /// Starts `target` for a capture of `page` at `fps`, reading `frames` until the
-    /// capture ends the stream. The encoder starts with the first frame, so a capture
-    /// that never began leaves no file.
-    pub fn start(target: &Path, page: PageSize, fps: u32, mut frames: Receiver<Arc<CapturedFrame>>) -> LiveRawWriter {
-        let path = target.to_path_buf();
-        let thread = std::thread::spawn(move || {
-            let mut live: Option<LiveRaw> = None;
+    /// Starts `dir/raw.mp4` for a capture of `page` at `fps`, reading `frames` until the
+    /// capture ends the stream. The encoder starts with the first frame, so a capture that
+    /// never began leaves no file.
+    pub fn start(dir: &Path, page: PageSize, fps: u32, mut frames: Receiver<Arc<CapturedFrame>>) -> LiveRawWriter {
+        let path = dir.join(super::RAW_MP4);
+        // Here, at the caller's priority, before a background thread could be the first
+        // to use GStreamer's threads (see `encode::init`); an error shows again at the start.
+        let _ = crate::encode::init();
+        let thread = std::thread::Builder::new().name("live-raw".into()).spawn(move || {
+            crate::priority::lower_current_to_background();
+            // Composing and conversion split their rows over threads: background ones.
+            let pool = crate::priority::background_pool("live-raw").ok();
+            let mut outcome = LiveOutcome::NoFrames;
             loop {
                 match frames.blocking_recv() {
                     Ok(frame) => {
-                        let live = match &mut live {
-                            Some(live) => live,
-                            None => live.insert(LiveRaw::start(&path, page, fps)?),
-                        };
-                        live.frame(frame)?
-                    }
-                    Err(RecvError::Lagged(missed)) => {
-                        if let Some(live) = &mut live {
-                            live.lost += missed;
+                        if let LiveOutcome::NoFrames = outcome {
+                            outcome = LiveOutcome::Encoding(LiveRaw::start(&path, page, fps)?);
+                        }
+                        if let LiveOutcome::Encoding(live) = &mut outcome {
+                            match &pool {
+                                Some(pool) => pool.install(|| live.frame(frame))?,
+                                None => live.frame(frame)?,
+                            }
                         }
                     }
-                    Err(RecvError::Closed) => return Ok(live),
+                    Err(RecvError::Lagged(missed)) => {
+                        // Dropping the unfinished encoder removes its partial file.
+                        let before = match outcome {
+                            LiveOutcome::FellBehind { missed } => missed,
+                            _ => 0,
+                        };
+                        outcome = LiveOutcome::FellBehind { missed: before + missed };
+                    }
+                    Err(RecvError::Closed) => return Ok(outcome),
                 }
             }
         });
-        LiveRawWriter { thread, target: target.to_path_buf() }
+        let thread = thread.expect("the operating system starts a thread");
+        LiveRawWriter { thread, target: dir.join(super::RAW_MP4), fps }
     }
 
     /// The capture could not be finished. The thread ends by itself when the stream
@@ -180,12 +223,27 @@ impl LiveRawWriter {
         drop(self.thread);
     }
 
-    /// After the capture finished (the stream is closed): fills `raw.mp4` to the
-    /// recording's duration, finalizes it and moves it to its name.
-    pub fn finish(self, duration_ms: f64) -> Result<PathBuf, LiveRawError> {
-        let live = self.thread.join().map_err(|_| LiveRawError::Panicked)??.ok_or(LiveRawError::NoFrames)?;
-        live.finish(duration_ms)?.commit()?;
-        Ok(self.target)
+    /// After the capture of `bundle` finished (the stream is closed): fills `raw.mp4` to
+    /// the recording's duration, finalizes it and moves it to its name; or, when the
+    /// encoder fell behind, renders it from the bundle.
+    pub fn finish(self, bundle: &Path, duration_ms: f64) -> Result<LiveRawFinish, LiveRawError> {
+        match self.thread.join().map_err(|_| LiveRawError::Panicked)?? {
+            LiveOutcome::NoFrames => Err(LiveRawError::NoFrames),
+            LiveOutcome::Encoding(live) => {
+                live.finish(duration_ms)?.commit()?;
+                Ok(LiveRawFinish::Live(self.target))
+            }
+            LiveOutcome::FellBehind { missed } => {
+                tracing::info!(missed, "the live raw.mp4 fell behind the capture; rendering it from the recording");
+                let from_bundle = |reason: String| LiveRawError::FromBundle { bundle: bundle.to_path_buf(), reason };
+                let recording = crate::recording::Recording::open(bundle).map_err(|e| from_bundle(e.to_string()))?;
+                let mut options = crate::options::RenderOptions::default();
+                options.video.fps = self.fps;
+                let out_dir = self.target.parent().expect("raw.mp4 is in a directory");
+                super::render(&recording, &options, out_dir, super::Outputs::RAW, &mut |_| super::Flow::Continue).map_err(|e| from_bundle(e.to_string()))?;
+                Ok(LiveRawFinish::FromBundle { path: self.target, missed })
+            }
+        }
     }
 }
 
@@ -208,6 +266,9 @@ pub enum RecordError {
 pub struct Recorded {
     pub bundle: PathBuf,
     pub raw_mp4: PathBuf,
+    /// Set when the live encoder fell behind the capture (by this many frames) and
+    /// `raw.mp4` was rendered from the bundle after the recording instead.
+    pub raw_missed_live: Option<u64>,
     pub frames: u64,
     /// The captured frames' size (device pixels), as delivered.
     pub frame_size: crate::geometry::Size,
@@ -220,7 +281,7 @@ pub struct Recorded {
 /// is the answer.
 pub async fn record(url: &str, step_list: &[Step], out: &Path, options: &RecordOptions, fps: u32, input: &dyn InputSource) -> Result<Recorded, RecordError> {
     let source = FrameSource::default();
-    let live = LiveRawWriter::start(&out.join(super::RAW_MP4), options.page(), fps, source.subscribe());
+    let live = LiveRawWriter::start(out, options.page(), fps, source.subscribe());
     let mut capture = match Capture::start(url, out, options, source).await {
         Ok(capture) => capture,
         Err(error) => {
@@ -253,6 +314,18 @@ pub async fn finish_live(live: LiveRawWriter, finished: Result<RecordSummary, Ca
         }
     };
     let duration_ms = summary.duration_ms;
-    let raw_mp4 = tokio::task::spawn_blocking(move || live.finish(duration_ms)).await.map_err(|_| LiveRawError::Panicked)??;
-    Ok(Recorded { bundle: summary.bundle, raw_mp4, frames: summary.frames, frame_size: summary.frame_size, duration_ms: summary.duration_ms })
+    let bundle = summary.bundle.clone();
+    let raw = tokio::task::spawn_blocking(move || live.finish(&bundle, duration_ms)).await.map_err(|_| LiveRawError::Panicked)??;
+    let raw_missed_live = match &raw {
+        LiveRawFinish::Live(_) => None,
+        LiveRawFinish::FromBundle { missed, .. } => Some(*missed),
+    };
+    Ok(Recorded {
+        bundle: summary.bundle,
+        raw_mp4: raw.path().to_path_buf(),
+        raw_missed_live,
+        frames: summary.frames,
+        frame_size: summary.frame_size,
+        duration_ms: summary.duration_ms,
+    })
 }

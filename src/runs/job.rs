@@ -160,7 +160,7 @@ impl Job {
         let record_options = RecordOptions { egress: Some(self.runner.config.targets.clone()), confinement: self.runner.config.confinement.clone(), ..record_options_for(&options.video) };
         let source = FrameSource::default();
         let raw = bundle.join(crate::render::RAW_MP4);
-        let live = LiveRawWriter::start(&raw, record_options.page(), options.video.fps, source.subscribe());
+        let live = LiveRawWriter::start(bundle, record_options.page(), options.video.fps, source.subscribe());
         let mut capture = match Capture::start(target_url, bundle, &record_options, source).await {
             Ok(capture) => capture,
             Err(error) => {
@@ -205,6 +205,10 @@ impl Job {
             }
         }
         if let Ok(recorded) = &finished {
+            if let Some(missed) = recorded.raw_missed_live {
+                // The capture kept its frame rate; the video waited for the recording's end.
+                self.event("raw_from_recording", json!({"missed_live": missed}));
+            }
             let asked = record_options.frame_size();
             if recorded.frame_size.clearly_smaller_than(asked) {
                 // The render scales such frames up: the run says why its video is soft.

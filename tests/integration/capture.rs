@@ -284,29 +284,36 @@ struct ClockFit {
     within: f64,
     p95_ms: f64,
     worst_ms: f64,
-    /// Mean offset of the last 30 frames less that of the first 30.
-    drift_ms: f64,
+    /// How fast the clock shown runs against the video's (least squares over every
+    /// frame): 1.0 when the video neither runs ahead nor falls behind.
+    clock_rate: f64,
 }
 
 fn clock_fit(video: &Path) -> ClockFit {
     let mut offsets = Vec::new();
+    let mut times = Vec::new();
     decode::decode(video, |frame| {
         let shown = read_stripes(&frame.rgba, frame.size.width, frame.size.height).expect("clock readable");
+        times.push(frame.pts_ns as f64 / 1e6);
         offsets.push(shown as f64 - frame.pts_ns as f64 / 1e6);
     })
     .unwrap();
+    let n = times.len() as f64;
+    let (mean_t, mean_o) = (times.iter().sum::<f64>() / n, offsets.iter().sum::<f64>() / n);
+    let covariance: f64 = times.iter().zip(&offsets).map(|(t, o)| (t - mean_t) * (o - mean_o)).sum();
+    let variance: f64 = times.iter().map(|t| (t - mean_t).powi(2)).sum();
     let mut sorted = offsets.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
     let mut errors: Vec<f64> = offsets.iter().map(|o| (o - median).abs()).collect();
     errors.sort_by(f64::total_cmp);
-    let mean = |part: &[f64]| part.iter().sum::<f64>() / part.len() as f64;
     ClockFit {
         frames: offsets.len(),
         within: errors.iter().filter(|&&e| e <= 1000.0 / 30.0).count() as f64 / errors.len() as f64,
         p95_ms: errors[errors.len() * 95 / 100],
         worst_ms: *errors.last().unwrap(),
-        drift_ms: mean(&offsets[offsets.len() - 30..]) - mean(&offsets[..30]),
+        // The offset's slope against time is how much faster the shown clock runs.
+        clock_rate: 1.0 + covariance / variance,
     }
 }
 
@@ -324,13 +331,19 @@ fn raw_mp4_keeps_the_page_clock_on_a_busy_1080p_page_live_as_from_the_bundle() {
     options.video.fps = 30;
     demoreel::render::render(&recording, &options, &rendered, demoreel::render::Outputs::RAW, &mut |_| demoreel::render::Flow::Continue).unwrap();
     let from_bundle = clock_fit(&rendered.join("raw.mp4"));
-    eprintln!("busy 1080p page, {} frames captured: live raw.mp4 {live:?}; rendered from the bundle {from_bundle:?}", recording.frames.len());
+    eprintln!("busy 1080p page, {} frames captured (live encoder missed {:?}): raw.mp4 {live:?}; rendered from the bundle {from_bundle:?}", recording.frames.len(), summary.raw_missed_live);
     // The live video is as true as the one rendered from the same frames afterwards.
     assert_eq!(live.frames, from_bundle.frames, "one picture per slot in both");
     assert!(live.worst_ms <= from_bundle.worst_ms + 1000.0 / 30.0, "worst live {:.1} ms, from the bundle {:.1} ms", live.worst_ms, from_bundle.worst_ms);
     assert!(live.within >= from_bundle.within - 0.01, "live {:.1}% within a frame interval, from the bundle {:.1}%", live.within * 100.0, from_bundle.within * 100.0);
     assert!(live.p95_ms <= from_bundle.p95_ms + 1000.0 / 60.0, "p95 live {:.1} ms, from the bundle {:.1} ms", live.p95_ms, from_bundle.p95_ms);
-    assert!(live.drift_ms.abs() <= 1000.0 / 30.0, "drift of {:.1} ms over the recording", live.drift_ms);
+    assert!((live.clock_rate - 1.0).abs() <= 0.002, "the video's clock runs at {:.4} of the page's", live.clock_rate);
+    // Absolute bounds, with a margin for this shared machine: alone, 95–98.5% within a
+    // frame interval, worst 52–84 ms (mostly in the first half second, where Chromium's
+    // pipeline holds frames longer); the frames' own timestamps are off the page clock by
+    // as much (docs/recording-format.md). 91.8% with another process busy meanwhile.
+    assert!(live.within >= 0.90, "only {:.1}% of frames within a frame interval of the page clock", live.within * 100.0);
+    assert!(live.worst_ms <= 120.0, "a frame {:.1} ms off the page clock", live.worst_ms);
 }
 
 fn checker_page() -> String {

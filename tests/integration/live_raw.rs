@@ -6,7 +6,7 @@ use crate::common::TempDir;
 use demoreel::encode::decode;
 use demoreel::geometry::{PageSize, Size};
 use demoreel::recording::{FrameSource, Recording, RecordingWriter};
-use demoreel::render::live::LiveRawWriter;
+use demoreel::render::live::{LiveRawFinish, LiveRawWriter};
 use demoreel::timeline::{Schedule, SlotPicture};
 
 const PAGE: Size = Size { width: 320, height: 180 };
@@ -38,7 +38,7 @@ fn a_frame_delivered_after_a_later_one_is_shown_at_its_own_time_live_and_from_th
     let page = PageSize { viewport: PAGE, device_scale_factor: 1.0 };
 
     let mut source = FrameSource::default();
-    let live = LiveRawWriter::start(&dir.path().join("raw.mp4"), page, fps, source.subscribe());
+    let live = LiveRawWriter::start(dir.path(), page, fps, source.subscribe());
     let bundle = dir.path().join("bundle");
     let mut writer = RecordingWriter::create(&bundle, PAGE, 1.0, PAGE, std::time::SystemTime::now()).unwrap();
     for (index, t_ms) in delivered {
@@ -48,7 +48,9 @@ fn a_frame_delivered_after_a_later_one_is_shown_at_its_own_time_live_and_from_th
     }
     drop(source); // the capture ends: the stream closes
     writer.finish(duration_ms).unwrap();
-    let raw = live.finish(duration_ms).unwrap();
+    let raw = live.finish(&bundle, duration_ms).unwrap();
+    assert!(matches!(raw, LiveRawFinish::Live(_)), "seven frames never overflow the backlog: {raw:?}");
+    let raw = raw.path().to_path_buf();
 
     let mut shown = Vec::new();
     decode::decode(&raw, |frame| shown.push(frame_shown(&frame.rgba))).unwrap();
@@ -68,4 +70,99 @@ fn a_frame_delivered_after_a_later_one_is_shown_at_its_own_time_live_and_from_th
         })
         .collect();
     assert_eq!(from_bundle, expected, "raw.mp4 rendered from the bundle");
+}
+
+#[test]
+fn a_live_raw_mp4_that_fell_behind_the_capture_is_rendered_from_the_bundle_with_every_frame() {
+    let _machine = crate::common::shared_machine();
+    let dir = TempDir::new("live-behind");
+    // 300 frames 10 ms apart; a slot every 50 ms shows every fifth.
+    let frames = 300;
+    let duration_ms = 3000.0;
+    let fps = 20;
+    let page = PageSize { viewport: PAGE, device_scale_factor: 1.0 };
+    let mut source = FrameSource::default();
+    // Subscribed now and read only once every frame was published: more frames than the
+    // source keeps for a slow consumer, so the live encoder finds it missed some.
+    let frames_seen_late = source.subscribe();
+    let bundle = dir.path().join("bundle");
+    let mut writer = RecordingWriter::create(&bundle, PAGE, 1.0, PAGE, std::time::SystemTime::now()).unwrap();
+    for index in 0..frames {
+        let jpeg = frame_jpeg(index % 8);
+        writer.add_frame(index as f64 * 10.0, &jpeg).unwrap();
+        source.publish(index as f64 * 10.0, jpeg);
+    }
+    let live = LiveRawWriter::start(dir.path(), page, fps, frames_seen_late);
+    drop(source);
+    writer.finish(duration_ms).unwrap();
+    let finish = live.finish(&bundle, duration_ms).unwrap();
+    let LiveRawFinish::FromBundle { path, missed } = finish else { panic!("the live encoder missed frames, yet: {finish:?}") };
+    assert!(missed > 0 && missed < frames as u64, "missed {missed} of {frames}");
+    assert_eq!(path, dir.path().join("raw.mp4"));
+    let mut shown = Vec::new();
+    decode::decode(&path, |frame| shown.push(frame_shown(&frame.rgba))).unwrap();
+    let expected: Vec<usize> = (0..60).map(|slot| (slot * 5) % 8).collect();
+    assert_eq!(shown, expected, "every slot shows the frame drawn at its time, the missed ones included");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("partial")).collect();
+    assert!(leftovers.is_empty(), "the live encoder's partial file is gone: {leftovers:?}");
+}
+
+/// The name and nice value of every thread of this process.
+fn threads_and_nice() -> Vec<(String, i32)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let (Ok(comm), Ok(stat)) = (std::fs::read_to_string(task.path().join("comm")), std::fs::read_to_string(task.path().join("stat"))) else { continue };
+        // Field 19 is the nice value; fields are counted after the name's closing ')'.
+        let nice = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(16).unwrap().parse().unwrap();
+        threads.push((comm.trim().to_string(), nice));
+    }
+    threads
+}
+
+#[test]
+fn the_live_raw_mp4_encodes_below_the_browsers_priority() {
+    // Alone: it reads the priority of every thread of the process.
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("live-priority");
+    let page = PageSize { viewport: PAGE, device_scale_factor: 1.0 };
+    let mut source = FrameSource::default();
+    let live = LiveRawWriter::start(dir.path(), page, 20, source.subscribe());
+    let bundle = dir.path().join("bundle");
+    let mut writer = RecordingWriter::create(&bundle, PAGE, 1.0, PAGE, std::time::SystemTime::now()).unwrap();
+    let mut seen = Vec::new();
+    for index in 0..200 {
+        let jpeg = frame_jpeg(index % 8);
+        writer.add_frame(index as f64 * 50.0, &jpeg).unwrap();
+        source.publish(index as f64 * 50.0, jpeg);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        seen = threads_and_nice();
+        // The encoder is running once the appsrc's streaming thread exists.
+        if index > 20 && seen.iter().any(|(name, _)| name == "src:src") {
+            break;
+        }
+    }
+    drop(source);
+    writer.finish(200.0 * 50.0).unwrap();
+    live.finish(&bundle, 200.0 * 50.0).unwrap();
+    let background = demoreel::priority::background();
+    let ours = |prefix: &str| seen.iter().filter(|(name, _)| name.starts_with(prefix)).cloned().collect::<Vec<_>>();
+    let (writer_threads, feeding, encoding) = (ours("live-raw"), ours("src:src"), ours("queue"));
+    assert!(writer_threads.len() >= 2, "the writer and its pool: {seen:?}");
+    assert!(writer_threads.iter().all(|(_, nice)| *nice == background), "{writer_threads:?}");
+    assert!(feeding.iter().any(|(_, nice)| *nice == background), "the encoder's input thread: {seen:?}");
+    assert!(encoding.iter().any(|(_, nice)| *nice == background), "x264's threads: {seen:?}");
+    // The test's own thread (standing in for the capture) keeps the normal priority, and
+    // so does a video it encodes afterwards, although GStreamer's threads served the live one.
+    assert_eq!(demoreel::priority::current(), demoreel::priority::normal());
+    let mut sink = demoreel::encode::VideoSink::start(&dir.path().join("after.mp4"), PAGE, 20).unwrap();
+    let picture = vec![128u8; (PAGE.width * PAGE.height * 4) as usize];
+    let whole = demoreel::geometry::PixelRect { x: 0, y: 0, width: PAGE.width, height: PAGE.height };
+    let mut during = Vec::new();
+    for slot in 0..40u64 {
+        sink.picture(&picture, whole, slot * 50_000_000, 50_000_000).unwrap();
+        during.extend(threads_and_nice().into_iter().filter(|(name, _)| name.contains(":src")));
+    }
+    sink.finish().unwrap().commit().unwrap();
+    assert!(!during.is_empty(), "the encoder's streaming threads were seen");
+    assert!(during.iter().all(|(_, nice)| *nice == demoreel::priority::normal()), "a render's encoder at the normal priority: {during:?}");
 }
