@@ -289,9 +289,11 @@ pub trait RunRepo: Send + Sync {
     async fn claim_next_run(&self, now: &str, max_active_per_owner: u32, holder: &str, lease_until: &str) -> DbResult<Option<Run>>;
     /// How many of `owner`'s runs are queued.
     async fn queued_runs(&self, owner: &str) -> DbResult<u32>;
-    /// Writes the runner's view of a run (status, stage, waiting, error, times) unless
-    /// the run already ended (a cancel that won the race); answers whether it was written.
-    async fn save_run_progress(&self, run: &Run) -> DbResult<bool>;
+    /// Writes the runner's view of a run (status, stage, waiting, error, times) if
+    /// `holder` still holds it and it has not ended (a cancel that won the race); answers
+    /// whether it was written. A process whose lease ran out while it was stalled finds
+    /// the run settled, or claimed by another, and writes nothing over it.
+    async fn save_run_progress(&self, run: &Run, holder: &str) -> DbResult<bool>;
     /// Cancels a queued run at once, or flags a running one for its runner; answers the
     /// status the run had, or `None` if `owner` cannot see it.
     async fn request_cancel(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<RunStatus>>;

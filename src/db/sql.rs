@@ -211,7 +211,7 @@ impl RunRepo for SqlDatabase {
         Ok(count as u32)
     }
 
-    async fn save_run_progress(&self, run: &Run) -> DbResult<bool> {
+    async fn save_run_progress(&self, run: &Run, holder: &str) -> DbResult<bool> {
         let (prompt, requested, expires) = match &run.awaiting_input {
             Some(a) => (Some(a.prompt.as_str()), Some(a.requested_at.as_str()), Some(a.expires_at.as_str())),
             None => (None, None, None),
@@ -219,7 +219,7 @@ impl RunRepo for SqlDatabase {
         let done = sqlx::query(
             "UPDATE runs SET status = $1, progress_stage = $2, awaiting_prompt = $3, awaiting_requested = $4, awaiting_expires = $5, \
              error_code = $6, error_message = $7, recording_started = $8, updated_at = $9, started_at = $10, finished_at = $11 \
-             WHERE id = $12 AND status NOT IN ('succeeded', 'failed', 'cancelled')",
+             WHERE id = $12 AND lease_owner = $13 AND status NOT IN ('succeeded', 'failed', 'cancelled')",
         )
         .bind(run.status.as_str())
         .bind(run.progress_stage.map(Stage::as_str))
@@ -233,6 +233,7 @@ impl RunRepo for SqlDatabase {
         .bind(&run.started_at)
         .bind(&run.finished_at)
         .bind(&run.id)
+        .bind(holder)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

@@ -48,9 +48,10 @@ impl Job {
     /// Writes the run as it is now; stops when the run ended elsewhere.
     pub(super) async fn save(&self) -> Result<(), Stop> {
         let snapshot = self.run.lock().unwrap().clone();
-        match self.runner.db.save_run_progress(&snapshot).await {
+        match self.runner.db.save_run_progress(&snapshot, &self.runner.config.holder).await {
             Ok(true) => Ok(()),
-            // The run ended elsewhere (cancelled while queued-and-claimed): stop here.
+            // The run ended elsewhere (cancelled while queued-and-claimed), or this process
+            // no longer holds it (its lease ran out and another settled it): stop here.
             Ok(false) => Err(Stop::Cancelled),
             Err(e) => Err(Stop::failed(ErrorCode::Internal, format!("saving the run: {e}"))),
         }
@@ -310,7 +311,7 @@ impl Job {
         // start: a full disk or a busy database get ten tries, a second apart.
         let snapshot = self.run.lock().unwrap().clone();
         for attempt in 1..=10 {
-            match self.runner.db.save_run_progress(&snapshot).await {
+            match self.runner.db.save_run_progress(&snapshot, &self.runner.config.holder).await {
                 Ok(_) => break,
                 Err(e) => {
                     tracing::error!(run = %snapshot.id, attempt, error = %e, "saving the final status");

@@ -143,7 +143,7 @@ impl Runner {
                 tracing::error!(parent: &span, dir = %dir.display(), error = %e, "cannot create the run's work directory");
                 if let Ok(Some(mut run)) = self.db.run_by_id(&run_id).await {
                     lifecycle::fail_unstarted(&mut run, "the server could not create the run's work directory", &db::now());
-                    let _ = self.db.save_run_progress(&run).await;
+                    let _ = self.db.save_run_progress(&run, &self.config.holder).await;
                 }
                 self.signals.finished(&run_id);
                 return;

@@ -206,11 +206,12 @@ fn input_and_cancel_follow_the_lifecycle() {
         assert_eq!(error_fields(&input(json!("x".repeat(257))).await), ["value"]);
         assert_eq!(error_fields(&input(json!(123456)).await), ["value"]);
 
-        // The runner's side: the run waits for input.
-        let mut run = api.store.run_by_id(&id).await.unwrap().unwrap();
+        // The runner's side: it takes the run, which then waits for input.
+        let mut run = api.store.claim_next_run(&db::now(), 5, "runner", &db::later(300)).await.unwrap().unwrap();
+        assert_eq!(run.id, id);
         run.status = RunStatus::AwaitingInput;
         run.awaiting_input = Some(AwaitingInput { prompt: "Verification code".into(), requested_at: db::now(), expires_at: db::later(300) });
-        api.store.save_run_progress(&run).await.unwrap();
+        assert!(api.store.save_run_progress(&run, "runner").await.unwrap());
         let receiver = api.hub.expect_input(&id);
         let shown = api.call(Some(&api.alice), "GET", &format!("/v1/agent/runs/{id}"), None).await;
         assert_eq!(shown.json["awaiting_input"]["prompt"], "Verification code");

@@ -140,9 +140,9 @@ async fn runs_lifecycle(db: Arc<SqlDatabase>) {
     assert!(db.run(&alice, "a1").await.unwrap().unwrap().cancel_requested);
     running.status = RunStatus::Failed;
     running.error = Some(RunError { code: ErrorCode::StepFailed, message: "no button".into() });
-    assert!(db.save_run_progress(&running).await.unwrap());
+    assert!(db.save_run_progress(&running, "p").await.unwrap());
     running.status = RunStatus::Succeeded;
-    assert!(!db.save_run_progress(&running).await.unwrap(), "an ended run is not written again");
+    assert!(!db.save_run_progress(&running, "p").await.unwrap(), "an ended run is not written again");
     let failed = db.run(&alice, "a1").await.unwrap().unwrap();
     assert_eq!((failed.status, failed.error.unwrap().code), (RunStatus::Failed, ErrorCode::StepFailed));
     assert_eq!(db.request_cancel(&alice, "a1", "2026-01-02T00:00:03.000Z").await.unwrap(), Some(RunStatus::Failed));
@@ -154,7 +154,7 @@ async fn runs_lifecycle(db: Arc<SqlDatabase>) {
     let fresh = db.claim_next_run("2026-01-02T00:00:04.000Z", 5, "p", FAR).await.unwrap().unwrap();
     let mut recording = db.claim_next_run("2026-01-02T00:00:05.000Z", 5, "p", FAR).await.unwrap().unwrap();
     recording.recording_started = true;
-    assert!(db.save_run_progress(&recording).await.unwrap());
+    assert!(db.save_run_progress(&recording, "p").await.unwrap());
     assert_eq!(db.recover_interrupted("2026-01-02T00:01:00.000Z", None).await.unwrap(), Default::default(), "their lease holds");
     let recovered = db.recover_interrupted("2026-01-02T00:01:00.000Z", Some("p")).await.unwrap();
     assert_eq!((recovered.requeued, recovered.failed), (vec![fresh.id.clone()], vec![recording.id.clone()]));
@@ -177,7 +177,7 @@ async fn runs_claimed_fairly(db: Arc<SqlDatabase>) {
     assert_eq!(claim("2026-01-02T00:00:03.000Z").await, None, "each key is at its cap of one run at work");
     let mut done = db.run_by_id("r0").await.unwrap().unwrap();
     done.status = RunStatus::Succeeded;
-    assert!(db.save_run_progress(&done).await.unwrap());
+    assert!(db.save_run_progress(&done, "p").await.unwrap());
     assert_eq!(claim("2026-01-02T00:00:04.000Z").await.as_deref(), Some("r1"));
 }
 
@@ -201,6 +201,17 @@ async fn runs_held_by_leases(db: Arc<SqlDatabase>) {
     let settled = db.recover_interrupted(&demoreel::db::now(), None).await.unwrap();
     assert_eq!((settled.requeued, settled.failed), (vec![r2.id.clone()], vec![]));
     assert_eq!(db.run_by_id(&r1.id).await.unwrap().unwrap().status, RunStatus::Running);
+    // p2 was only stalled: when it writes again, its run is another's (p4 took it anew).
+    let retaken = db.claim_next_run(&now, 5, "p4", FAR).await.unwrap().unwrap();
+    assert_eq!(retaken.id, r2.id);
+    let mut stale = r2.clone();
+    stale.status = RunStatus::Failed;
+    stale.error = Some(RunError { code: ErrorCode::StepFailed, message: "from the stalled process".into() });
+    assert!(!db.save_run_progress(&stale, "p2").await.unwrap(), "a process that lost its lease writes nothing");
+    assert_eq!(db.run_by_id(&r2.id).await.unwrap().unwrap().status, RunStatus::Running, "the run is p4's, untouched");
+    let mut current = retaken.clone();
+    current.status = RunStatus::Succeeded;
+    assert!(db.save_run_progress(&current, "p4").await.unwrap(), "its holder writes");
     let restarted = db.recover_interrupted(&demoreel::db::now(), Some("p1")).await.unwrap();
     assert_eq!(restarted.failed, vec![r1.id.clone()]);
     assert_eq!(db.run_by_id(&r1.id).await.unwrap().unwrap().status, RunStatus::Cancelled, "its cancel was asked for");
@@ -210,14 +221,14 @@ async fn runs_held_by_leases(db: Arc<SqlDatabase>) {
     let mut waiting = db.claim_next_run(&demoreel::db::now(), 5, "p3", FAR).await.unwrap().unwrap();
     assert!(!db.put_run_input(&waiting.id, b"sealed", &now, FAR).await.unwrap(), "only a run awaiting input takes a value");
     waiting.status = RunStatus::AwaitingInput;
-    assert!(db.save_run_progress(&waiting).await.unwrap());
+    assert!(db.save_run_progress(&waiting, "p3").await.unwrap());
     assert!(db.put_run_input(&waiting.id, &[0, 255, 7], &now, FAR).await.unwrap());
     let answered = db.run_by_id(&waiting.id).await.unwrap().unwrap();
     assert_eq!((answered.status, answered.awaiting_input.is_none()), (RunStatus::Running, true), "the answer moves the run on at once");
     assert!(!db.put_run_input(&waiting.id, b"second", &now, FAR).await.unwrap(), "a run takes one answer per wait");
     assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), Some(vec![0, 255, 7]));
     assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), None);
-    assert!(db.save_run_progress(&waiting).await.unwrap());
+    assert!(db.save_run_progress(&waiting, "p3").await.unwrap());
     assert!(db.put_run_input(&waiting.id, b"late", "2000-01-01T00:00:00.000Z", "2000-01-01T00:05:00.000Z").await.unwrap());
     assert_eq!(db.take_run_input(&waiting.id, &now).await.unwrap(), None, "a value past its window is not given");
 }
