@@ -146,11 +146,18 @@ impl Session {
         // The sweep reads all of /proc, and the profile's drop waits up to 2 s for the
         // killed helpers to go: blocking work, kept off the async workers that also
         // answer the API.
+        let profile = self.profile.take();
+        drop(self);
         let _ = tokio::task::spawn_blocking(move || {
-            kill_processes_using(&self.profile.profile);
-            drop(self);
+            kill_processes_using(&profile.profile);
+            drop(profile);
         })
         .await;
+    }
+
+    /// The browser's profile directory (removed with the session).
+    pub fn profile_dir(&self) -> &Path {
+        &self.profile.profile
     }
 }
 
@@ -158,7 +165,13 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.handler.abort();
         // The main process is killed on drop (kill_on_drop); its helpers are swept by the
-        // profile directory's drop, which runs right after this.
+        // profile directory's drop. Dropped without `close` on an async worker (an error
+        // path, a cancelled task), that sweep, which reads all of /proc and may wait 2 s,
+        // moves to a blocking thread, off the workers that also answer the API.
+        if let (false, Ok(runtime)) = (self.profile.is_empty(), tokio::runtime::Handle::try_current()) {
+            let profile = self.profile.take();
+            runtime.spawn_blocking(move || drop(profile));
+        }
     }
 }
 

@@ -153,10 +153,24 @@ impl Cell {
     pub fn cgroup(&self) -> Option<&Path> {
         self.cgroup.as_deref()
     }
+
+    /// Moves the cell out, leaving one whose drop does nothing: for a cleanup that must
+    /// happen on another thread than the owner's drop.
+    pub(super) fn take(&mut self) -> Cell {
+        std::mem::replace(self, Cell { profile: PathBuf::new(), executable: PathBuf::new(), wrapper: None, cgroup: None })
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.profile.as_os_str().is_empty()
+    }
 }
 
 impl Drop for Cell {
     fn drop(&mut self) {
+        // A cell moved out: an empty path would name every process.
+        if self.is_empty() {
+            return;
+        }
         // Every process still using the profile ends first (a dropped session's helpers);
         // a cgroup can only go once it is empty, which takes the kernel a moment after.
         super::browser::wait_gone(&super::browser::kill_processes_using(&self.profile), std::time::Duration::from_secs(2));

@@ -492,3 +492,27 @@ fn a_select_step_chooses_an_option_as_a_person_would_and_names_the_options_when_
     let error = record(&page, json!([{"action": "select", "selector": "#chosen", "option": "team"}]), &dir.path().join("not-a-select")).unwrap_err();
     assert!(error.to_string().contains("not a drop-down"), "{error}");
 }
+
+/// A session dropped without `close` (an error path, a cancelled task) on an async worker
+/// still ends every browser process and removes its profile, from a blocking thread.
+#[test]
+fn a_browser_session_dropped_without_closing_leaves_nothing_behind() {
+    // Alone: it checks that no browser of this process is left.
+    let _machine = crate::common::whole_machine();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = runtime.block_on(async {
+        let session = browser::Session::launch(None, &Default::default(), 1.0).await.unwrap();
+        let profile = session.profile_dir().to_path_buf();
+        assert!(profile.is_dir() && !browser::leftover_processes().is_empty(), "the browser runs with its profile");
+        drop(session);
+        profile
+    });
+    assert_no_browser_left();
+    for _ in 0..100 {
+        if !profile.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{} is still there", profile.display());
+}
