@@ -62,17 +62,19 @@ pub(super) async fn begin(
     }
     // The recording starts on the first painted page, never a blank tab.
     goto(&page, url).await.map_err(|reason| CaptureError::Step { index: 0, description: format!("go to {url}"), reason })?;
-    // Let the loaded page settle (fonts, first animation frames) before the first frame.
-    tokio::time::sleep(Duration::from_millis(SETTLE_AFTER_LOAD_MS)).await;
 
     let frame_size = options.frame_size();
+    let frames = source.sender();
+    let (begin, screencast_task, first_frame) = spawn_screencast(&page, source, frame_size).await?;
+    start_screencast(&page, frame_size, options.jpeg_quality).await?;
+    // Let the loaded page settle (fonts, first animation frames) before the first frame;
+    // the screencast warms up meanwhile (its first frames come later after their
+    // timestamps than the rest: up to 50–75 ms on a busy 1080p page).
+    tokio::time::sleep(Duration::from_millis(SETTLE_AFTER_LOAD_MS)).await;
     let writer = RecordingWriter::create(out, options.viewport, options.device_scale_factor, frame_size, SystemTime::now())
         .map_err(|e| CaptureError::Io { path: out.to_path_buf(), reason: e.to_string() })?;
     let recorder = Arc::new(Recorder::new(writer));
-    let frames = source.sender();
-
-    let (screencast_task, first_frame) = spawn_screencast(&page, recorder.clone(), source, frame_size).await?;
-    start_screencast(&page, frame_size, options.jpeg_quality).await?;
+    let _ = begin.send(recorder.clone());
     if tokio::time::timeout(Duration::from_secs(FIRST_FRAME_TIMEOUT_S), first_frame).await.is_err() {
         screencast_task.abort();
         in_front.abort();
@@ -123,48 +125,53 @@ pub(super) async fn resize(page: &Page, size: PageSize, jpeg_quality: u8) -> Res
     start_screencast(page, size.frame_size(), jpeg_quality).await
 }
 
-/// Screencast frames: acked at once, stored in the bundle, then published. The receiver
-/// fires on the first frame, whose size becomes the bundle's frame size (`asked` unless
-/// Chromium could only deliver a smaller one).
+/// Screencast frames: acked at once, then, once the recording begins (its recorder sent
+/// through the answered sender), stored in the bundle and published. Until then they
+/// are held, and the newest one becomes the first frame when it begins (with its own
+/// time: the recording's zero). The receiver fires on the first frame stored, whose size
+/// becomes the bundle's frame size (`asked` unless Chromium could only deliver a smaller
+/// one).
 async fn spawn_screencast(
     page: &Page,
-    recorder: Arc<Recorder>,
     mut source: FrameSource,
     asked: Size,
-) -> Result<(tokio::task::JoinHandle<FrameSource>, tokio::sync::oneshot::Receiver<()>), CaptureError> {
+) -> Result<(tokio::sync::oneshot::Sender<Arc<Recorder>>, tokio::task::JoinHandle<FrameSource>, tokio::sync::oneshot::Receiver<()>), CaptureError> {
     let mut screencast = page.event_listener::<EventScreencastFrame>().await.map_err(browser_error)?;
+    let (begin_tx, mut begin_rx) = tokio::sync::oneshot::channel::<Arc<Recorder>>();
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
     let page = page.clone();
     let task = tokio::spawn(async move {
         let mut first = Some(first_tx);
         let mut size = None;
-        while let Some(frame) = screencast.next().await {
-            // Acked as it is taken, before it is stored: Chromium draws the next frame
-            // meanwhile. It keeps no more than a couple unacked, and only this loop
-            // acks, so however slow storing is, frames never queue up here without end
-            // (acking only once stored: median 24.4 frames/s against 29.1, three interleaved
-            // recordings each of a busy 1080p page).
-            let _ = page.execute(ScreencastFrameAckParams::new(frame.session_id)).await;
-            // Decoding and writing a frame (a few hundred KB at 1080p) is blocking work,
-            // kept off the async workers that also answer the API.
-            let recorder = recorder.clone();
-            let stored = tokio::task::spawn_blocking(move || {
-                let jpeg = base64_decode(frame.data.as_ref()).ok()?;
-                // Chromium stamps a frame when it was drawn; delivery adds tens of ms of jitter.
-                let drawn = frame.metadata.timestamp.as_ref().map(|t| *t.inner() * 1000.0).unwrap_or_else(now_epoch_ms);
-                // The size is read from the JPEG's header: a resized page's first frames
-                // may come before or after the resize was asked.
-                let delivered = jpeg_size(&jpeg);
-                if delivered != size {
-                    match size {
-                        None => note_delivered_size(&recorder, delivered, asked),
-                        Some(_) => delivered.into_iter().for_each(|delivered| recorder.set_frame_size(delivered)),
+        let mut recorder: Option<Arc<Recorder>> = None;
+        let mut held: Option<Arc<EventScreencastFrame>> = None;
+        loop {
+            let frame = tokio::select! {
+                begun = &mut begin_rx, if recorder.is_none() => {
+                    // Dropped unsent: the capture did not begin.
+                    let Ok(begun) = begun else { break };
+                    recorder = Some(begun);
+                    match held.take() {
+                        Some(frame) => frame,
+                        None => continue,
                     }
                 }
-                Some((recorder.frame(drawn, &jpeg), jpeg, delivered))
-            })
-            .await;
-            let Ok(Some((t_ms, jpeg, delivered))) = stored else { continue };
+                next = screencast.next() => {
+                    let Some(frame) = next else { break };
+                    // Acked as it is taken, before it is stored: Chromium draws the next
+                    // frame meanwhile. It keeps no more than a couple unacked, and only
+                    // this loop acks, so however slow storing is, frames never queue up
+                    // here without end (acking only once stored: median 24.4 frames/s
+                    // against 29.1, three interleaved recordings of a busy 1080p page).
+                    let _ = page.execute(ScreencastFrameAckParams::new(frame.session_id.clone())).await;
+                    frame
+                }
+            };
+            let Some(recorder) = recorder.clone() else {
+                held = Some(frame);
+                continue;
+            };
+            let Some((t_ms, jpeg, delivered)) = store_frame(frame, recorder, size, asked).await else { continue };
             size = delivered;
             source.publish(t_ms, jpeg);
             if let Some(tx) = first.take() {
@@ -173,7 +180,31 @@ async fn spawn_screencast(
         }
         source
     });
-    Ok((task, first_rx))
+    Ok((begin_tx, task, first_rx))
+}
+
+/// Stores one frame in the bundle; answers its recording time, its bytes and its size.
+/// Decoding and writing a frame (a few hundred KB at 1080p) is blocking work, kept off the
+/// async workers that also answer the API.
+async fn store_frame(frame: Arc<EventScreencastFrame>, recorder: Arc<Recorder>, size: Option<Size>, asked: Size) -> Option<(f64, Vec<u8>, Option<Size>)> {
+    tokio::task::spawn_blocking(move || {
+        let jpeg = base64_decode(frame.data.as_ref()).ok()?;
+        // Chromium stamps a frame when it was drawn; delivery adds tens of ms of jitter.
+        let drawn = frame.metadata.timestamp.as_ref().map(|t| *t.inner() * 1000.0).unwrap_or_else(now_epoch_ms);
+        // The size is read from the JPEG's header: a resized page's first frames may come
+        // before or after the resize was asked.
+        let delivered = jpeg_size(&jpeg);
+        if delivered != size {
+            match size {
+                None => note_delivered_size(&recorder, delivered, asked),
+                Some(_) => delivered.into_iter().for_each(|delivered| recorder.set_frame_size(delivered)),
+            }
+        }
+        Some((recorder.frame(drawn, &jpeg), jpeg, delivered))
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Makes the bundle say the size its frames have. A frame smaller than asked (a screen
