@@ -1,6 +1,8 @@
 //! `raw.mp4` while recording: a subscriber of the capture's frame source. Input: captured
 //! frames as they arrive (variable rate, now and then after a frame drawn later). Output:
-//! a constant-rate `raw.mp4`, complete the moment the recording stops. Invariant: slot `i`
+//! a constant-rate `raw.mp4`, complete the moment the recording stops, or, when the
+//! encoder (below the browser's priority) fell behind the capture, rendered from the
+//! bundle right after. Invariant: slot `i`
 //! shows the newest frame drawn at or before `i / fps` — the same rule as
 //! `timeline::Schedule::raw` on the bundle — for every frame that arrives within
 //! [`REORDER_MS`] of a later-drawn one; a frame superseded before any slot showed it is
