@@ -3,7 +3,9 @@
 //! threads it starts). Invariant: demoreel's own work during a recording (the live
 //! `raw.mp4`: decoding, composing, encoding) runs below the browser, so a busy page keeps
 //! its frame rate and the encoder takes what is left; the capture itself (receiving,
-//! acknowledging and storing frames) keeps the normal priority.
+//! acknowledging and storing frames) keeps the normal priority. The service's renders
+//! (a run's `demo.mp4` and `demo.gif`, re-renders, previews) run below it too, through
+//! [`in_background`], since another run may be recording meanwhile.
 //!
 //! Measured with `demoreel record` of the busy stripe-clock page (`tests/pages/stripes.html`,
 //! 20.6 s at 1920×1080 on two cores): with the live encoder at the browser's priority,
@@ -74,4 +76,38 @@ pub fn background_pool(name: &str) -> Result<rayon::ThreadPool, rayon::ThreadPoo
         .thread_name(move |i| format!("{name}-{i}"))
         .start_handler(|_| lower_current_to_background())
         .build()
+}
+
+/// The background thread of [`in_background`] ended without an answer: its work panicked.
+#[derive(Debug, thiserror::Error)]
+#[error("the background thread {0:?} stopped without finishing its work")]
+pub struct BackgroundLost(pub String);
+
+/// Runs `work` on a thread of its own at [`background`] priority, its data-parallel parts
+/// on a background pool of its own, and answers its result without holding an async
+/// worker. For the renders the service makes while another run may be recording.
+///
+/// A thread of its own rather than tokio's blocking pool: a lowered thread cannot be
+/// raised again without privileges, so a pooled one would carry the low priority into
+/// whatever unrelated work the pool gives it next. Threads the work starts (a read-ahead,
+/// x264's) inherit the priority; GStreamer's streaming threads take it from the thread
+/// that builds the pipeline (`encode`). Dropping the answer does not stop the work: the
+/// work's own cancel does.
+pub async fn in_background<T: Send + 'static>(name: &str, work: impl FnOnce() -> T + Send + 'static) -> Result<T, BackgroundLost> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let pool_name = name.to_string();
+    let started = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+        lower_current_to_background();
+        let result = match background_pool(&pool_name) {
+            Ok(pool) => pool.install(work),
+            // Without a pool of its own the work still runs here, in the background;
+            // its parallel parts then use the process-wide pool.
+            Err(_) => work(),
+        };
+        let _ = answer.send(result);
+    });
+    if started.is_err() {
+        return Err(BackgroundLost(name.to_string()));
+    }
+    answered.await.map_err(|_| BackgroundLost(name.to_string()))
 }

@@ -124,7 +124,9 @@ async fn preview(State(state): State<AppState>, StudioCaller(key): StudioCaller,
         .map_err(|reason| ApiError::field("content", format!("an image could not be used: {reason}")))?;
     let request = IntroRequest { images, ..asked.request };
     let PreviewAsk { size, at_ms, format, .. } = asked;
-    let (bytes, content_type) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, &'static str), String> {
+    // Below the browser, as every render the service makes: a run may be recording.
+    let _ = crate::encode::init();
+    let (bytes, content_type) = crate::priority::in_background("preview-render", move || -> Result<(Vec<u8>, &'static str), String> {
         if format == "png" {
             return Ok((crate::produce::preview::png(&request, size, at_ms).map_err(|e| e.to_string())?, "image/png"));
         }

@@ -100,6 +100,7 @@ fn run(path: &Path, mut on_frame: Option<&mut dyn FnMut(DecodedFrame) -> Control
     let stopped = |pipeline: &gst::Pipeline| {
         let _ = pipeline.set_state(gst::State::Null);
     };
+    super::streaming_threads_at_this_priority(&pipeline);
     if pipeline.set_state(gst::State::Playing).is_err() {
         let error = pending_error(&pipeline).unwrap_or_else(|| EncodeError::Flow("decoder refused to start".into()));
         stopped(&pipeline);

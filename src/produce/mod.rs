@@ -38,6 +38,13 @@ pub enum ProduceError {
     RecordingDamaged(String),
 }
 
+/// Initialises GStreamer from the calling (async, normal-priority) thread before a
+/// background thread uses it, so GLib's thread pool keeps creating threads at the normal
+/// priority (see [`crate::encode::init`]). An error shows again when the render starts.
+fn prepare_background_encoding() {
+    let _ = crate::encode::init();
+}
+
 /// Which generation of a run's artifacts a file joins: 0 the run's own, N > 0 its N-th
 /// re-render (made by `render_job_id`, on its `attempt`-th try).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +82,7 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Renders `demo.mp4` of the bundle into `out_dir` off the async workers, starting on
+    /// Renders `demo.mp4` of the bundle into `out_dir` on a background thread, starting on
     /// the card of `intro` when there is one (what became of it is answered beside the
     /// path); `cancelled` is asked every 15 output frames.
     pub async fn render_demo(
@@ -92,7 +99,9 @@ impl Producer {
     }
 
     /// Renders `outputs` of the bundle into `out_dir` off the async workers, counting
-    /// frames into `meter`; `cancelled` is asked every 15 output frames.
+    /// frames into `meter`; `cancelled` is asked every 15 output frames. The render runs
+    /// below the browser's priority ([`crate::priority::in_background`]): another run's
+    /// capture keeps its frame rate while this one renders.
     #[allow(clippy::too_many_arguments)]
     pub async fn render_outputs(
         &self,
@@ -106,7 +115,8 @@ impl Producer {
     ) -> Result<Option<IntroOutcome>, ProduceError> {
         use std::sync::atomic::Ordering::Relaxed;
         let (bundle, out, options) = (bundle.to_path_buf(), out_dir.to_path_buf(), options.clone());
-        tokio::task::spawn_blocking(move || {
+        prepare_background_encoding();
+        crate::priority::in_background("demo-render", move || {
             let recording = Recording::open(&bundle).map_err(|e| ProduceError::Render(e.to_string()))?;
             // Frames of the videos already finished, under the one being rendered.
             let mut finished_frames = 0;
@@ -130,11 +140,12 @@ impl Producer {
         .map_err(|e| ProduceError::Render(e.to_string()))?
     }
 
-    /// Makes `demo.gif` from `demo` (the final `demo.mp4`) into `out_dir`.
-    /// Stops (writing nothing) once `cancelled` answers true.
+    /// Makes `demo.gif` from `demo` (the final `demo.mp4`) into `out_dir`, below the
+    /// browser's priority. Stops (writing nothing) once `cancelled` answers true.
     pub async fn gif(&self, demo: &Path, options: &ArtifactOptions, out_dir: &Path, cancelled: Arc<dyn Fn() -> bool + Send + Sync>) -> Result<GifSummary, ProduceError> {
         let (source, target, options) = (demo.to_path_buf(), out_dir.join("demo.gif"), options.clone());
-        tokio::task::spawn_blocking(move || crate::gif::from_mp4_until(&source, &target, options.gif_width, options.gif_fps, options.gif_max_bytes, &*cancelled))
+        prepare_background_encoding();
+        crate::priority::in_background("gif-render", move || crate::gif::from_mp4_until(&source, &target, options.gif_width, options.gif_fps, options.gif_max_bytes, &*cancelled))
             .await
             .map_err(|e| ProduceError::Gif(e.to_string()))?
             .map_err(|e| match e {

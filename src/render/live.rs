@@ -180,7 +180,8 @@ impl LiveRawWriter {
     /// capture ends the stream. The encoder starts with the first frame, so a capture that
     /// never began leaves no file.
     pub fn start(dir: &Path, page: PageSize, fps: u32, mut frames: Receiver<Arc<CapturedFrame>>) -> LiveRawWriter {
-        let path = dir.join(super::RAW_MP4);
+        let target = dir.join(super::RAW_MP4);
+        let path = target.clone();
         // Here, at the caller's priority, before a background thread could be the first
         // to use GStreamer's threads (see `encode::init`); an error shows again at the start.
         let _ = crate::encode::init();
@@ -215,7 +216,7 @@ impl LiveRawWriter {
             }
         });
         let thread = thread.expect("the operating system starts a thread");
-        LiveRawWriter { thread, target: dir.join(super::RAW_MP4), fps }
+        LiveRawWriter { thread, target, fps }
     }
 
     /// The capture could not be finished. The thread ends by itself when the stream
@@ -317,7 +318,9 @@ pub async fn finish_live(live: LiveRawWriter, finished: Result<RecordSummary, Ca
     };
     let duration_ms = summary.duration_ms;
     let bundle = summary.bundle.clone();
-    let raw = tokio::task::spawn_blocking(move || live.finish(&bundle, duration_ms)).await.map_err(|_| LiveRawError::Panicked)??;
+    // Below the browser: raw.mp4 may have to be rendered from the bundle now, while
+    // another run records.
+    let raw = crate::priority::in_background("raw-finish", move || live.finish(&bundle, duration_ms)).await.map_err(|_| LiveRawError::Panicked)??;
     let raw_missed_live = match &raw {
         LiveRawFinish::Live(_) => None,
         LiveRawFinish::FromBundle { missed, .. } => Some(*missed),

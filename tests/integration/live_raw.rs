@@ -166,3 +166,53 @@ fn the_live_raw_mp4_encodes_below_the_browsers_priority() {
     assert!(!during.is_empty(), "the encoder's streaming threads were seen");
     assert!(during.iter().all(|(_, nice)| *nice == demoreel::priority::normal()), "a render's encoder at the normal priority: {during:?}");
 }
+
+/// Collects the name and nice value of every thread whose name starts with one of
+/// `prefixes` or is a GStreamer streaming thread's (`element:pad`), sampled every 5 ms
+/// until `done` is set.
+fn sample_threads(prefixes: &'static [&'static str], done: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<Vec<(String, i32)>> {
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            seen.extend(threads_and_nice().into_iter().filter(|(name, _)| prefixes.iter().any(|p| name.starts_with(p) || name.contains(':'))));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        seen
+    })
+}
+
+#[test]
+fn the_services_renders_run_below_the_browsers_priority() {
+    // Alone: it reads the priority of every thread of the process.
+    let _machine = crate::common::whole_machine();
+    let dir = TempDir::new("render-priority");
+    let bundle = crate::common::synthetic(8, Size { width: 640, height: 360 });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let options = demoreel::options::parse(&serde_json::json!({"video": {"size": {"width": 640, "height": 360}}})).unwrap().options;
+    let (demo_threads, gif_threads) = rt.block_on(async {
+        let db = std::sync::Arc::new(demoreel::db::SqlDatabase::open_sqlite(&dir.path().join("demoreel.db")).await.unwrap());
+        let artifacts = std::sync::Arc::new(demoreel::store::LocalStore::new(&dir.path().join("artifacts")));
+        let producer = demoreel::produce::Producer { db, artifacts };
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = sample_threads(&["demo-render"], done.clone());
+        let (demo, _) = producer.render_demo(&bundle, &options, None, dir.path(), std::sync::Arc::new(|| false)).await.unwrap();
+        done.store(true, std::sync::atomic::Ordering::Release);
+        let demo_threads = sampler.join().unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = sample_threads(&["gif-render"], done.clone());
+        producer.gif(&demo, &options.artifacts, dir.path(), std::sync::Arc::new(|| false)).await.unwrap();
+        done.store(true, std::sync::atomic::Ordering::Release);
+        (demo_threads, sampler.join().unwrap())
+    });
+    let background = demoreel::priority::background();
+    for (what, threads, own) in [("demo.mp4", &demo_threads, "demo-render"), ("demo.gif", &gif_threads, "gif-render")] {
+        assert!(threads.iter().any(|(name, _)| name.starts_with(own)), "{what}: its render thread and pool were seen: {threads:?}");
+        let (own_threads, streaming): (Vec<_>, Vec<_>) = threads.iter().partition(|(name, _)| name.starts_with(own));
+        assert!(own_threads.iter().all(|(_, nice)| *nice == background), "{what}: its thread and pool below the browser: {own_threads:?}");
+        // A pooled streaming thread takes the priority while it serves the pipeline (and
+        // may keep its name when idle at the normal one afterwards).
+        assert!(streaming.iter().any(|(_, nice)| *nice == background), "{what}: GStreamer's streaming threads below the browser: {streaming:?}");
+    }
+    assert!(dir.path().join("demo.gif").is_file());
+    assert_eq!(demoreel::priority::current(), demoreel::priority::normal(), "the caller keeps its priority");
+}
