@@ -9,7 +9,8 @@
 //!   passwords, hashed keys, signed URLs), `options` (what the user asked for, validated);
 //! - the recording (`recording`: the bundle, the captured frames' broadcast, the events
 //!   and their key vocabulary) and the step schema with the one URL rule (`steps`): the
-//!   data every stage shares; `egress` (where a run's browser may connect, and the
+//!   data every stage shares; `run_spec` (a run's options, parsed once for the API and the
+//!   runner); `egress` (where a run's browser may connect, and the
 //!   filtering proxy that holds it to that);
 //! - the stages a frame passes through: `capture` (Chromium → recording) → `timeline`
 //!   (one clock: slots, cuts, overlays) → `compose` (layers into a picture), `templates` (intro cards drawn from `templates/`) → `encode`
@@ -31,6 +32,7 @@ pub mod secrets;
 pub mod options;
 pub mod recording;
 pub mod steps;
+pub mod run_spec;
 pub mod egress;
 pub mod capture;
 pub mod timeline;

@@ -8,6 +8,7 @@
 
 use crate::db::{Database, DbError, StoredTemplate};
 use crate::options::FieldError;
+use crate::run_spec::IntroSpec;
 use crate::templates::{Template, TemplateError};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -228,8 +229,10 @@ pub async fn delete(db: &dyn Database, owner: &str, name: &str, version: Option<
 async fn pins(db: &dyn Database, owner: &str, name: &str, latest: Option<u32>) -> Result<HashMap<u32, Vec<String>>, LibraryError> {
     let mut pins: HashMap<u32, Vec<String>> = HashMap::new();
     for (run_id, options) in db.unfinished_run_options(owner).await? {
-        let Some(reference) = options.pointer("/intro/template").and_then(Value::as_str) else { continue };
-        let Some((used, version)) = parse_reference(reference) else { continue };
+        // Only the intro is read: the rest of the options (sealed steps) is not this
+        // check's business.
+        let Some(intro) = IntroSpec::parse(options.get("intro"), "options.intro", &mut Vec::new()) else { continue };
+        let Some((used, version)) = parse_reference(&intro.template) else { continue };
         if let (true, Some(number)) = (used == name, version.or(latest)) {
             pins.entry(number).or_default().push(run_id);
         }
@@ -256,14 +259,14 @@ impl std::fmt::Display for IntroUnavailable {
 
 /// The intro `intro` (a run's or a job's `options.intro`) asks for, ready to draw: its
 /// template resolved for `owner`, its values checked, its images fetched under `targets`.
-pub async fn prepare_intro(db: &dyn Database, owner: &str, intro: &Value, targets: &crate::egress::TargetPolicy) -> Result<crate::render::intro::IntroRequest, IntroUnavailable> {
-    let name = intro.get("template").and_then(Value::as_str).unwrap_or_default();
+pub async fn prepare_intro(db: &dyn Database, owner: &str, intro: &IntroSpec, targets: &crate::egress::TargetPolicy) -> Result<crate::render::intro::IntroRequest, IntroUnavailable> {
+    let name = intro.template.as_str();
     let template = resolve(db, owner, name)
         .await
         .map_err(|error| IntroUnavailable { template: name.to_string(), resolved: false, reason: error.to_string() })?;
     let unavailable = |reason: String| IntroUnavailable { template: template.manifest.reference(), resolved: true, reason };
     let values = template
-        .check_values(intro.get("content"), intro.get("style"), "options.intro")
+        .check_values(intro.content.as_ref(), intro.style.as_ref(), "options.intro")
         .map_err(|errors| unavailable(errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")))?;
     let images = crate::templates::fetch::images(&template.image_fields, &values.content, targets).await.map_err(unavailable)?;
     Ok(crate::render::intro::IntroRequest { template, values, images })

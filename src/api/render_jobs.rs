@@ -68,7 +68,7 @@ fn check_options(options: &Value, intro_template: &validate::IntroTemplate, stat
     if let Err(e) = crate::options::parse(options) {
         errors.extend(e.details.into_iter().map(|d| FieldError { field: format!("options.{}", d.field), message: d.message }));
     }
-    validate::check_intro(map.get("intro"), intro_template, &state.services.config.targets, errors);
+    validate::check_intro(map.get("intro"), intro_template, &state.services.config.targets, "options.intro", errors);
     for key in map.keys().filter(|k| !["video", "intro", "artifacts"].contains(&k.as_str())) {
         errors.push(FieldError { field: format!("options.{key}"), message: "a re-render does not record: only video, intro and artifacts apply".into() });
     }

@@ -7,7 +7,8 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{JsonBody, check_id, paging};
-use super::validate::{self, AuthSource};
+use super::validate;
+use crate::run_spec::AuthSource;
 use super::views::{ListView, RunView};
 use crate::db::{self, ApiKey, Run, RunStatus};
 use crate::options::FieldError;
@@ -34,7 +35,7 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
         None => None,
     };
     let new = validate::new_run(&body, &state.services.config.targets, &intro_template)?;
-    if let AuthSource::Saved(id) = &new.auth {
+    if let AuthSource::Saved(id) = &new.options.auth {
         let credential = state.services.db.credential(&key.id, id).await?;
         match credential {
             None => return Err(ApiError::field("options.auth.id", "no such credential")),
@@ -46,15 +47,15 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
     }
     // A workflow that signs in needs a login before it is queued: the run's own, the
     // identity its sign-in names, or the key's default for the site.
-    let identity = super::tasks::sign_in_identity(&new.options).filter(|_| matches!(new.auth, AuthSource::None));
+    let identity = new.options.sign_in_identity().filter(|_| matches!(new.options.auth, AuthSource::None));
     if let Some((field, id)) = &identity
         && state.services.db.identity(&key.id, id).await?.is_none()
     {
         let message = format!("the workflow signs in with identity {id}, which this key does not have (deleted?): name a credential in options.auth");
         return Err(ApiError::fields(vec![FieldError { field: field.clone(), message }]));
     }
-    if super::tasks::signs_in(&new.options)
-        && matches!(new.auth, AuthSource::None)
+    if new.options.signs_in()
+        && matches!(new.options.auth, AuthSource::None)
         && identity.is_none()
         && state.services.db.default_credential_for_host(&key.id, &new.target_host).await?.is_none()
     {
@@ -67,7 +68,7 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
     if state.services.db.queued_runs(&key.id).await? >= limit {
         return Err(ApiError::QueueFull(limit, "runs"));
     }
-    let mut options = new.options;
+    let mut options = new.options_json;
     seal_secret_steps(&mut options, state.services.sealer.as_deref())?;
     let now = db::now();
     let run = Run {

@@ -151,21 +151,6 @@ pub(super) async fn resolve_replay(state: &AppState, owner: &str, body: &mut Val
     Ok(())
 }
 
-/// Whether the run's workflow signs in (a replay of a demonstrated sign-in).
-pub(super) fn signs_in(options: &Value) -> bool {
-    options.pointer("/workflow/steps").and_then(Value::as_array).is_some_and(|steps| steps.iter().any(|s| s["action"] == json!("sign_in")))
-}
-
-/// The identity the workflow's sign-in names (a demonstration's identity signed in), as
-/// `(field, id)`.
-pub(super) fn sign_in_identity(options: &Value) -> Option<(String, String)> {
-    let steps = options.pointer("/workflow/steps").and_then(Value::as_array)?;
-    steps.iter().enumerate().find_map(|(i, step)| {
-        let id = step.get("identity_id").and_then(Value::as_str).filter(|_| step["action"] == json!("sign_in"))?;
-        Some((format!("options.workflow.steps[{i}].identity_id"), id.to_string()))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

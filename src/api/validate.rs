@@ -6,6 +6,7 @@
 use super::error::ApiError;
 use crate::egress::TargetPolicy;
 use crate::options::FieldError;
+use crate::run_spec::{IntroSpec, RunOptionParts, RunOptions};
 use serde_json::{Map, Value};
 
 pub use crate::steps::url::MAX_URL_CHARS;
@@ -66,22 +67,15 @@ pub fn is_uuid(text: &str) -> bool {
     uuid::Uuid::parse_str(text).is_ok()
 }
 
-/// How a run logs in to the target (`options.auth`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum AuthSource {
-    None,
-    Default,
-    Saved(String),
-}
-
 /// A run request, checked.
 #[derive(Debug)]
 pub struct NewRun {
     pub target_url: String,
     pub target_host: String,
     pub goal: String,
-    pub options: Value,
-    pub auth: AuthSource,
+    pub options: RunOptions,
+    /// The options as the client sent them (the form stored with the run).
+    pub options_json: Value,
     pub warnings: Vec<String>,
 }
 
@@ -118,25 +112,21 @@ pub fn new_run(body: &Value, targets: &TargetPolicy, intro_template: &IntroTempl
     if serde_json::to_string(&options).map_or(0, |text| text.len()) > MAX_OPTIONS_BYTES {
         return Err(ApiError::field("options", format!("must be at most {} KiB of JSON", MAX_OPTIONS_BYTES / 1024)));
     }
-    let mut auth = AuthSource::None;
-    match &options {
-        Value::Null => {}
-        Value::Object(options_map) => {
-            match crate::options::parse(&options) {
-                Ok(parsed) => warnings.extend(parsed.warnings.into_iter().map(|w| format!("options.{w}"))),
-                Err(e) => errors.extend(e.details.into_iter().map(|d| FieldError { field: format!("options.{}", d.field), message: d.message })),
-            }
-            auth = check_auth(options_map.get("auth"), &mut errors);
-            check_workflow(options_map.get("workflow"), targets, &mut errors);
-            check_intro(options_map.get("intro"), intro_template, targets, &mut errors);
-            for key in options_map.keys() {
-                if !["video", "artifacts", "auth", "workflow", "intro"].contains(&key.as_str()) {
-                    warnings.push(format!("options.{key} is not a known option and was ignored"));
-                }
-            }
-        }
-        _ => errors.push(FieldError { field: "options".into(), message: "must be a JSON object".into() }),
+    let mut parts = RunOptionParts::parse(&options);
+    check_workflow_targets(parts.workflow.as_deref(), targets, &mut parts.errors);
+    if let Some(intro) = &parts.intro {
+        check_intro_values(intro, intro_template, targets, "options.intro", &mut parts.errors);
     }
+    let checked = match parts.into_options() {
+        Ok(parsed) => {
+            warnings.extend(parsed.warnings);
+            Some(parsed.options)
+        }
+        Err(details) => {
+            errors.extend(details);
+            None
+        }
+    };
     for key in map.keys() {
         if !["target_url", "goal", "options"].contains(&key.as_str()) {
             warnings.push(format!("{key} is not a known field and was ignored"));
@@ -149,92 +139,48 @@ pub fn new_run(body: &Value, targets: &TargetPolicy, intro_template: &IntroTempl
         target_url: target_url.expect("checked"),
         target_host: target_host.expect("checked"),
         goal: goal.expect("checked"),
-        options,
-        auth,
+        options: checked.expect("checked"),
+        options_json: options,
         warnings,
     })
 }
 
-fn check_auth(auth: Option<&Value>, errors: &mut Vec<FieldError>) -> AuthSource {
-    let Some(auth) = auth.filter(|v| !v.is_null()) else { return AuthSource::None };
-    let Some(map) = auth.as_object() else {
-        errors.push(FieldError { field: "options.auth".into(), message: "must be an object".into() });
-        return AuthSource::None;
-    };
-    match map.get("source").and_then(Value::as_str) {
-        None | Some("none") => AuthSource::None,
-        Some("default") => AuthSource::Default,
-        Some("saved") => match map.get("id").and_then(Value::as_str) {
-            Some(id) if is_uuid(id) => AuthSource::Saved(id.to_string()),
-            _ => {
-                errors.push(FieldError { field: "options.auth.id".into(), message: "must be the id (uuid) of a saved credential".into() });
-                AuthSource::None
-            }
-        },
-        Some(other) => {
-            errors.push(FieldError { field: "options.auth.source".into(), message: format!("unknown value {other:?}; expected none, default or saved") });
-            AuthSource::None
+/// Every `goto` step of the workflow opens a target the operator allows.
+fn check_workflow_targets(steps: Option<&[crate::steps::Step]>, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
+    for (i, step) in steps.into_iter().flatten().enumerate() {
+        if let crate::steps::Step::Goto { url, .. } = step
+            && let Err(message) = http_url(url, targets)
+        {
+            errors.push(FieldError { field: format!("options.workflow.steps[{i}].url"), message });
         }
     }
 }
 
-fn check_workflow(workflow: Option<&Value>, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
-    let Some(workflow) = workflow.filter(|v| !v.is_null()) else { return };
-    let Some(map) = workflow.as_object() else {
-        errors.push(FieldError { field: "options.workflow".into(), message: "must be an object".into() });
-        return;
-    };
-    match (map.get("steps"), map.get("task_id")) {
-        (Some(steps), _) => {
-            match crate::steps::parse_with(&serde_json::json!({"steps": steps}), crate::steps::Schemes::Web) {
-                Ok(steps) => {
-                    for (i, step) in steps.iter().enumerate() {
-                        if let crate::steps::Step::Goto { url, .. } = step
-                            && let Err(message) = http_url(url, targets)
-                        {
-                            errors.push(FieldError { field: format!("options.workflow.steps[{i}].url"), message });
-                        }
-                    }
-                }
-                Err(e) => errors.push(FieldError { field: format!("options.workflow.{}", e.field), message: e.message }),
-            }
-        }
-        (None, Some(_)) => errors.push(FieldError {
-            field: "options.workflow.task_id".into(),
-            message: "no such task".into(),
-        }),
-        (None, None) => errors.push(FieldError { field: "options.workflow".into(), message: "needs steps (or a task_id)".into() }),
-    }
+/// An intro at `intro` (a run's or a re-render's `options.intro`): its shape, then its
+/// values against the template, named under `prefix`.
+pub fn check_intro(intro: Option<&Value>, template: &IntroTemplate, targets: &TargetPolicy, prefix: &str, errors: &mut Vec<FieldError>) -> Option<IntroSpec> {
+    let intro = IntroSpec::parse(intro, prefix, errors)?;
+    check_intro_values(&intro, template, targets, prefix, errors);
+    Some(intro)
 }
 
-/// `options.intro`: the template exists, `content` and `style` hold against its schemas,
-/// and every image URL is http(s) and not a target the operator keeps closed.
-pub fn check_intro(intro: Option<&Value>, template: &IntroTemplate, targets: &TargetPolicy, errors: &mut Vec<FieldError>) {
-    let Some(intro) = intro.filter(|v| !v.is_null()) else { return };
-    let Some(map) = intro.as_object() else {
-        errors.push(FieldError { field: "options.intro".into(), message: "must be an object".into() });
-        return;
-    };
-    for key in map.keys().filter(|k| !["template", "content", "style"].contains(&k.as_str())) {
-        errors.push(FieldError { field: format!("options.intro.{key}"), message: "is not a field of an intro (template, content, style)".into() });
-    }
-    let template = match (map.get("template"), template) {
-        (Some(Value::String(_)), Some(Ok(template))) => template.clone(),
-        (Some(Value::String(_)), Some(Err(reason))) => {
-            errors.push(FieldError { field: "options.intro.template".into(), message: reason.clone() });
+/// The intro's template exists, its `content` and `style` hold against the template's
+/// schemas, and every image URL is http(s) and not a target the operator keeps closed.
+fn check_intro_values(intro: &IntroSpec, template: &IntroTemplate, targets: &TargetPolicy, prefix: &str, errors: &mut Vec<FieldError>) {
+    let template = match template {
+        Some(Ok(template)) => template.clone(),
+        Some(Err(reason)) => {
+            errors.push(FieldError { field: format!("{prefix}.template"), message: reason.clone() });
             return;
         }
-        (None | Some(Value::Null), _) => {
-            errors.push(FieldError { field: "options.intro.template".into(), message: "is required".into() });
-            return;
-        }
-        _ => {
-            errors.push(FieldError { field: "options.intro.template".into(), message: "must be a template's name, or name@version".into() });
+        // Looked up from the same request, so absent only by a caller's mistake: refused.
+        None => {
+            errors.push(FieldError { field: format!("{prefix}.template"), message: format!("no template {:?} (GET /v1/templates lists them)", intro.template) });
             return;
         }
     };
-    errors.extend(template.check_values(map.get("content"), map.get("style"), "options.intro").err().unwrap_or_default());
-    let refused = image_url_errors(&template, map.get("content"), targets, "options.intro.content", errors);
+    errors.extend(template.check_values(intro.content.as_ref(), intro.style.as_ref(), prefix).err().unwrap_or_default());
+    let refused = image_url_errors(&template, intro.content.as_ref(), targets, &format!("{prefix}.content"), errors);
     errors.extend(refused);
 }
 

@@ -129,7 +129,12 @@ impl RenderWorker {
     /// Recording → videos (→ GIF) → stored as the task's generation.
     async fn work(&self, task: &RenderTask, options_json: &Value, dir: &Path, watch: &Arc<Watch>, meter: &Arc<RenderMeter>) -> Result<(), TaskStop> {
         let options = crate::options::parse(options_json).map_err(|e| failed("internal", format!("the job's stored options: {e}")))?.options;
-        let intro = match options_json.get("intro").filter(|i| !i.is_null()) {
+        let mut intro_errors = Vec::new();
+        let intro = crate::run_spec::IntroSpec::parse(options_json.get("intro"), "options.intro", &mut intro_errors);
+        if let Some(error) = intro_errors.first() {
+            return Err(failed("internal", format!("the job's stored options: {}: {}", error.field, error.message)));
+        }
+        let intro = match &intro {
             // A job that asks for a card fails without it, rather than quietly shipping
             // videos that lack it (a run, which cannot be repeated cheaply, goes on).
             Some(intro) => Some(

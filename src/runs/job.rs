@@ -14,6 +14,7 @@ use crate::produce::ProduceError;
 use crate::recording::FrameSource;
 use crate::render::intro::IntroRequest;
 use crate::render::live::{LiveRawWriter, RecordError, finish_live, record_options_for};
+use crate::run_spec::{AuthSource, IntroSpec, RunOptions};
 use crate::steps::{Schemes, Step};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -79,19 +80,9 @@ impl Job {
             let run = self.run.lock().unwrap();
             (run.goal.clone(), run.target_url.clone(), run.options.clone())
         };
-        let options = crate::options::parse(&options_json).map_err(|e| Stop::failed(ErrorCode::Internal, format!("stored options: {e}")))?.options;
-
         self.stage(Stage::NormalizingGoal).await?;
-        let mut options_json = options_json;
-        crate::steps::sealed::open(&mut options_json, self.runner.sealer.as_deref())
-            .map_err(|e| Stop::failed(ErrorCode::Internal, format!("stored options.workflow.{e}")))?;
-        let workflow = match options_json.pointer("/workflow/steps") {
-            Some(steps) => Some(
-                crate::steps::parse_with(&json!({"steps": steps}), Schemes::Web)
-                    .map_err(|e| Stop::failed(ErrorCode::Internal, format!("stored options.workflow.{e}")))?,
-            ),
-            None => None,
-        };
+        let spec = RunOptions::from_stored(&options_json, self.runner.sealer.as_deref()).map_err(|e| Stop::failed(ErrorCode::Internal, e))?;
+        let (options, workflow) = (&spec.render, &spec.workflow);
         let clauses = match &workflow {
             Some(_) => Vec::new(),
             None => self.runner.planner.normalize(&goal).map_err(|e| Stop::failed(ErrorCode::GoalNotUnderstood, e.to_string()))?,
@@ -105,30 +96,28 @@ impl Job {
             plan["success_criteria"] = json!(clauses.iter().map(|c| json!({"clause": c.text, "success": c.success})).collect::<Vec<_>>());
         }
         self.write_plan();
-        // A workflow that signs in (one a demonstration made) uses the site's default
-        // credential unless the run names one.
-        let signs_in = workflow.as_deref().is_some_and(|steps| steps.iter().any(|s| matches!(s, Step::SignIn { .. })));
-        // A demonstration whose identity signed in named it in its sign_in step.
-        let identity = workflow.iter().flatten().find_map(|s| match s {
-            Step::SignIn { identity_id: Some(id), .. } => Some(id.clone()),
-            _ => None,
-        });
-        let credential = self.credential(&options_json, &target_url, signs_in, identity.as_deref()).await?;
+        // A workflow that signs in (one a demonstration made) uses the identity its
+        // sign_in step names (a demonstration's identity signed in), else the site's
+        // default credential, unless the run names one.
+        let identity = spec.sign_in_identity().map(|(_, id)| id);
+        let credential = self.credential(&spec.auth, &target_url, spec.signs_in(), identity.as_deref()).await?;
         // The intro's logo is fetched before recording, so a slow or refused logo costs
         // the run nothing later.
-        let intro = self.prepare_intro(&options_json).await;
+        let intro = match &spec.intro {
+            Some(intro) => self.prepare_intro(intro).await,
+            None => None,
+        };
 
         self.stage(Stage::Executing).await?;
         let bundle = self.dir.join("recording");
-        self.record(&target_url, &bundle, &options, workflow.as_deref(), &clauses, credential).await?;
+        self.record(&target_url, &bundle, options, workflow.as_deref(), &clauses, credential).await?;
         drop(record_permit);
-        self.render(&bundle, &options, intro).await
+        self.render(&bundle, options, intro).await
     }
 
     /// The intro the run asked for, checked and with its images fetched; `None` (and an
     /// `intro_failed` event saying why) when it cannot be made.
-    async fn prepare_intro(&self, options_json: &Value) -> Option<IntroRequest> {
-        let intro = options_json.get("intro").filter(|i| !i.is_null())?;
+    async fn prepare_intro(&self, intro: &IntroSpec) -> Option<IntroRequest> {
         // The key's own templates count: `name` without a version is its latest upload.
         let owner = self.run.lock().unwrap().owner.clone();
         match crate::template_library::prepare_intro(self.runner.db.as_ref(), &owner, intro, &self.runner.config.targets).await {
@@ -258,21 +247,19 @@ impl Job {
     /// The login to use: `options.auth` (or, for a workflow that signs in and names
     /// none, the identity its sign_in step names, else the site's default) resolved
     /// against the key's credentials and identities, with its password opened.
-    async fn credential(&self, options: &Value, target_url: &str, signs_in: bool, identity: Option<&str>) -> Result<Option<(Credential, Option<String>)>, Stop> {
+    async fn credential(&self, auth: &AuthSource, target_url: &str, signs_in: bool, identity: Option<&str>) -> Result<Option<(Credential, Option<String>)>, Stop> {
         let owner = self.run.lock().unwrap().owner.clone();
         let host = crate::steps::url::check(target_url, Schemes::Web)
             .ok()
             .and_then(|checked| checked.host)
             .ok_or_else(|| Stop::failed(ErrorCode::Internal, "the stored target_url is not an http or https URL"))?;
         let db = &self.runner.db;
-        let (found, missing) = match (options.pointer("/auth/source").and_then(Value::as_str), identity) {
-            (Some("default"), _) => (db.default_credential_for_host(&owner, &host).await, format!("no default credential for {host}")),
-            (Some("saved"), _) => {
-                (db.credential(&owner, options.pointer("/auth/id").and_then(Value::as_str).unwrap_or_default()).await, "the credential no longer exists".into())
-            }
-            (None, Some(id)) => (db.identity(&owner, id).await.map(|i| i.map(|i| i.as_credential())), format!("the identity {id} no longer exists")),
-            (None, None) if signs_in => (db.default_credential_for_host(&owner, &host).await, format!("no default credential for {host}")),
-            _ => return Ok(None),
+        let (found, missing) = match (auth, identity) {
+            (AuthSource::Default, _) => (db.default_credential_for_host(&owner, &host).await, format!("no default credential for {host}")),
+            (AuthSource::Saved(id), _) => (db.credential(&owner, id).await, "the credential no longer exists".into()),
+            (AuthSource::None, Some(id)) => (db.identity(&owner, id).await.map(|i| i.map(|i| i.as_credential())), format!("the identity {id} no longer exists")),
+            (AuthSource::None, None) if signs_in => (db.default_credential_for_host(&owner, &host).await, format!("no default credential for {host}")),
+            (AuthSource::None, None) => return Ok(None),
         };
         let Some(credential) = found.map_err(|e| Stop::failed(ErrorCode::Internal, e.to_string()))? else {
             self.event("login_skipped", json!({"reason": missing}));

@@ -174,9 +174,10 @@ fn check_run_request(body: &Value) -> Result<(), TestCaseError> {
             prop_assert!(matches!(url.scheme(), "http" | "https"));
             prop_assert!(TargetPolicy::public_only().check_url(&url).is_ok());
             prop_assert!(!run.goal.trim().is_empty());
-            if let Some(list) = run.options.get("workflow").and_then(|w| w.get("steps")) {
+            if let Some(list) = run.options_json.get("workflow").and_then(|w| w.get("steps")) {
                 let parsed = steps::parse_with(&serde_json::json!({ "steps": list }), Schemes::Web).expect("accepted steps parse again");
                 check_steps(&parsed)?;
+                prop_assert_eq!(run.options.workflow.as_ref(), Some(&parsed), "the typed workflow is the stored one");
             }
         }
         Err(ApiError::Invalid { details, .. }) => {
