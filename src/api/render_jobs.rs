@@ -107,11 +107,6 @@ async fn create_job(State(state): State<AppState>, Caller(key): Caller, JsonBody
     if !errors.is_empty() {
         return Err(ApiError::fields(errors));
     }
-    // Jobs count against the key's queue like runs: a flood of jobs cannot take every worker.
-    let limit = state.services.config.max_queued_per_key;
-    if state.services.db.unfinished_render_jobs(&key.id).await? >= limit {
-        return Err(ApiError::QueueFull(limit, "unfinished render jobs"));
-    }
     // Pinned: `name` alone means the latest version now, not at render time.
     if let (Some(intro), Some(Ok(template))) = (options.get_mut("intro").and_then(Value::as_object_mut), &intro_template) {
         intro.insert("template".into(), json!(template.manifest.reference()));
@@ -121,7 +116,12 @@ async fn create_job(State(state): State<AppState>, Caller(key): Caller, JsonBody
     }
     let id = db::new_id();
     let run_ids: Vec<String> = run_ids.into_iter().map(|(_, id)| id).collect();
-    state.services.db.insert_render_job(&id, &key.id, &options, &run_ids, &db::now()).await?;
+    // Jobs count against the key's queue like runs: a flood of jobs cannot take every
+    // worker. Checked as the job is stored, in one step for the key.
+    let limit = state.services.config.max_queued_per_key;
+    if !state.services.db.insert_render_job_within(&id, &key.id, &options, &run_ids, &db::now(), limit).await? {
+        return Err(ApiError::QueueFull(limit, "unfinished render jobs"));
+    }
     state.services.signals.render_queued();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"job_id": id}))).into_response())
 }

@@ -64,10 +64,6 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
             format!("the workflow signs in (a sign_in step) and this key has no credential for {}: save one (POST /v1/credentials) or name one here", new.target_host),
         ));
     }
-    let limit = state.services.config.max_queued_per_key;
-    if state.services.db.queued_runs(&key.id).await? >= limit {
-        return Err(ApiError::QueueFull(limit, "runs"));
-    }
     let mut options = new.options_json;
     seal_secret_steps(&mut options, state.services.sealer.as_deref())?;
     let now = db::now();
@@ -88,7 +84,11 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
         started_at: None,
         finished_at: None,
     };
-    state.services.db.insert_run(&run).await?;
+    // The queue's bound is checked as the run is stored, in one step for the key.
+    let limit = state.services.config.max_queued_per_key;
+    if !state.services.db.insert_run_within(&run, limit).await? {
+        return Err(ApiError::QueueFull(limit, "runs"));
+    }
     state.services.signals.run_queued();
     let mut answer = json!({"run_id": run.id});
     if !new.warnings.is_empty() {

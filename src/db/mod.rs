@@ -278,6 +278,10 @@ pub trait KeyRepo: Send + Sync {
 #[async_trait::async_trait]
 pub trait RunRepo: Send + Sync {
     async fn insert_run(&self, run: &Run) -> DbResult<()>;
+    /// Stores the run unless its owner already has `max_queued` runs queued; answers
+    /// whether it did. The count and the insert are one step for the key: concurrent
+    /// requests of one key are taken one at a time, so the bound holds under a flood.
+    async fn insert_run_within(&self, run: &Run, max_queued: u32) -> DbResult<bool>;
     /// The run if `owner` may see it.
     async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>>;
     async fn run_by_id(&self, id: &str) -> DbResult<Option<Run>>;

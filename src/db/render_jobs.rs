@@ -106,6 +106,11 @@ pub trait RenderJobRepo: Send + Sync {
     async fn run_recording(&self, run_id: &str) -> DbResult<Option<(String, String)>>;
     /// Stores a job with one queued task per run, each given its run's next generation.
     async fn insert_render_job(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()>;
+    /// [`RenderJobRepo::insert_render_job`] unless `owner` already has `max_unfinished`
+    /// jobs with a task to end; answers whether it stored it. One step for the key, like
+    /// [`super::RunRepo::insert_run_within`] (and so two jobs of the key on one run never
+    /// take the same generation).
+    async fn insert_render_job_within(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str, max_unfinished: u32) -> DbResult<bool>;
     /// The job if `owner` may see it.
     async fn render_job(&self, owner: &str, id: &str) -> DbResult<Option<RenderJob>>;
     async fn list_render_jobs(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<RenderJob>>;
@@ -188,7 +193,22 @@ impl RenderJobRepo for SqlDatabase {
     }
 
     async fn insert_render_job(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()> {
+        self.insert_render_job_within(id, owner, options, run_ids, now, u32::MAX).await.map(|_| ())
+    }
+
+    async fn insert_render_job_within(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str, max_unfinished: u32) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
+        // The key's lock first: the count below, and each run's next generation, are
+        // then read with no other creation of this key between them and the insert (a
+        // run belongs to one key).
+        super::sql::hold_key(&mut tx, owner).await?;
+        let unfinished: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT job_id) FROM render_tasks WHERE owner = $1 AND status IN ('queued', 'running')")
+            .bind(owner)
+            .fetch_one(&mut *tx)
+            .await?;
+        if unfinished >= i64::from(max_unfinished) {
+            return Ok(false);
+        }
         let insert = format!("INSERT INTO render_jobs (id, seq, owner, options, created_at, updated_at) VALUES ($1, {}, $2, $3, $4, $5)", self.dialect.next_seq("render_jobs"));
         sqlx::query(&insert)
             .bind(id)
@@ -219,7 +239,7 @@ impl RenderJobRepo for SqlDatabase {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn render_job(&self, owner: &str, id: &str) -> DbResult<Option<RenderJob>> {

@@ -124,27 +124,47 @@ impl KeyRepo for SqlDatabase {
     }
 }
 
+/// Takes key `owner`'s lock for the rest of the transaction: a write to its row (that
+/// changes nothing), which PostgreSQL holds as a row lock and SQLite as its one writer
+/// lock until commit. Creations that count the key's queue before adding to it take it
+/// first, so two of them never both see room for one.
+pub(super) async fn hold_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &str) -> DbResult<()> {
+    sqlx::query("UPDATE api_keys SET revoked_at = revoked_at WHERE id = $1").bind(owner).execute(&mut **tx).await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl RunRepo for SqlDatabase {
     async fn insert_run(&self, run: &Run) -> DbResult<()> {
+        self.insert_run_within(run, u32::MAX).await.map(|_| ())
+    }
+
+    async fn insert_run_within(&self, run: &Run, max_queued: u32) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        hold_key(&mut tx, &run.owner).await?;
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE owner = $1 AND status = 'queued'").bind(&run.owner).fetch_one(&mut *tx).await?;
+        if queued >= i64::from(max_queued) {
+            return Ok(false);
+        }
         let insert = format!(
             "INSERT INTO runs (id, seq, owner, status, progress_stage, target_url, goal, options, created_at, updated_at) \
              VALUES ($1, {}, $2, $3, $4, $5, $6, $7, $8, $9)",
             self.dialect.next_seq("runs")
         );
         sqlx::query(&insert)
-        .bind(&run.id)
-        .bind(&run.owner)
-        .bind(run.status.as_str())
-        .bind(run.progress_stage.map(Stage::as_str))
-        .bind(&run.target_url)
-        .bind(&run.goal)
-        .bind(run.options.to_string())
-        .bind(&run.created_at)
-        .bind(&run.updated_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+            .bind(&run.id)
+            .bind(&run.owner)
+            .bind(run.status.as_str())
+            .bind(run.progress_stage.map(Stage::as_str))
+            .bind(&run.target_url)
+            .bind(&run.goal)
+            .bind(run.options.to_string())
+            .bind(&run.created_at)
+            .bind(&run.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>> {

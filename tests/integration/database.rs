@@ -62,7 +62,7 @@ macro_rules! on_both {
     )*};
 }
 
-on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, one_task_per_name, templates, render_tasks_leased_and_retried, concurrent_claims);
+on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, one_task_per_name, templates, render_tasks_leased_and_retried, concurrent_claims, queues_bounded_under_concurrent_creation);
 
 /// A lease that holds for the whole test.
 const FAR: &str = "2099-01-01T00:00:00.000Z";
@@ -480,4 +480,33 @@ async fn concurrent_claims(db: Arc<SqlDatabase>) {
     let mut expected: Vec<String> = runs.0.iter().chain(&runs.1).cloned().collect();
     expected.sort();
     assert_eq!(claimed, expected, "every task claimed once, none twice");
+}
+
+/// A flood of creations by one key at once: exactly the bound is stored, for runs and
+/// for render jobs, and jobs on one run each take a generation of their own.
+async fn queues_bounded_under_concurrent_creation(db: Arc<SqlDatabase>) {
+    let (alice, bob) = two_keys(&db).await;
+    let at = "2026-01-01T00:00:00.000Z";
+    let runs = (0..12).map(|i| {
+        let (db, run) = (db.clone(), new_run(&format!("q{i}"), &alice, at));
+        tokio::spawn(async move { db.insert_run_within(&run, 5).await.unwrap() })
+    });
+    let stored = futures::future::join_all(runs).await.into_iter().filter(|stored| *stored.as_ref().unwrap()).count();
+    assert_eq!(stored, 5, "12 runs asked at once against a bound of 5");
+    assert_eq!(db.queued_runs(&alice).await.unwrap(), 5);
+    assert!(db.insert_run_within(&new_run("qb", &bob, at), 5).await.unwrap(), "another key's queue is its own");
+
+    db.insert_run(&new_run("kept", &alice, at)).await.unwrap();
+    let jobs = (0..8).map(|i| {
+        let (db, owner) = (db.clone(), alice.clone());
+        tokio::spawn(async move { db.insert_render_job_within(&format!("j{i}"), &owner, &json!({}), &["kept".into()], at, 3).await.unwrap().then_some(format!("j{i}")) })
+    });
+    let stored: Vec<String> = futures::future::join_all(jobs).await.into_iter().filter_map(|stored| stored.unwrap()).collect();
+    assert_eq!(stored.len(), 3, "8 jobs asked at once against a bound of 3");
+    let mut generations = Vec::new();
+    for id in &stored {
+        generations.extend(db.render_job(&alice, id).await.unwrap().unwrap().tasks.iter().map(|task| task.generation));
+    }
+    generations.sort();
+    assert_eq!(generations, [1, 2, 3], "each job's re-render of the run is a generation of its own");
 }
