@@ -83,31 +83,36 @@ pub fn background_pool(name: &str) -> Result<rayon::ThreadPool, rayon::ThreadPoo
 #[error("the background thread {0:?} stopped without finishing its work")]
 pub struct BackgroundLost(pub String);
 
-/// Runs `work` on a thread of its own at [`background`] priority, its data-parallel parts
-/// on a background pool of its own, and answers its result without holding an async
-/// worker. For the renders the service makes while another run may be recording.
+/// Starts `work` on a thread of its own at [`background`] priority, its data-parallel
+/// parts on a background pool of its own (its threads named after it); answers the thread.
+/// For work that runs beside a recording: the live `raw.mp4`, and the service's renders.
 ///
 /// A thread of its own rather than tokio's blocking pool: a lowered thread cannot be
 /// raised again without privileges, so a pooled one would carry the low priority into
 /// whatever unrelated work the pool gives it next. Threads the work starts (a read-ahead,
 /// x264's) inherit the priority; GStreamer's streaming threads take it from the thread
-/// that builds the pipeline (`encode`). Dropping the answer does not stop the work: the
-/// work's own cancel does.
+/// that builds the pipeline (`encode`).
+pub fn spawn_in_background<T: Send + 'static>(name: &str, work: impl FnOnce() -> T + Send + 'static) -> std::io::Result<std::thread::JoinHandle<T>> {
+    let pool_name = name.to_string();
+    std::thread::Builder::new().name(name.to_string()).spawn(move || {
+        lower_current_to_background();
+        match background_pool(&pool_name) {
+            Ok(pool) => pool.install(work),
+            // Without a pool of its own the work still runs here, in the background; its
+            // parallel parts then use the process-wide pool.
+            Err(_) => work(),
+        }
+    })
+}
+
+/// [`spawn_in_background`], answered without holding an async worker: for the renders
+/// the service makes while another run may be recording. Dropping the answer does not
+/// stop the work: the work's own cancel does.
 pub async fn in_background<T: Send + 'static>(name: &str, work: impl FnOnce() -> T + Send + 'static) -> Result<T, BackgroundLost> {
     let (answer, answered) = tokio::sync::oneshot::channel();
-    let pool_name = name.to_string();
-    let started = std::thread::Builder::new().name(name.to_string()).spawn(move || {
-        lower_current_to_background();
-        let result = match background_pool(&pool_name) {
-            Ok(pool) => pool.install(work),
-            // Without a pool of its own the work still runs here, in the background;
-            // its parallel parts then use the process-wide pool.
-            Err(_) => work(),
-        };
-        let _ = answer.send(result);
-    });
-    if started.is_err() {
-        return Err(BackgroundLost(name.to_string()));
-    }
+    spawn_in_background(name, move || {
+        let _ = answer.send(work());
+    })
+    .map_err(|_| BackgroundLost(name.to_string()))?;
     answered.await.map_err(|_| BackgroundLost(name.to_string()))
 }

@@ -185,10 +185,9 @@ impl LiveRawWriter {
         // Here, at the caller's priority, before a background thread could be the first
         // to use GStreamer's threads (see `encode::init`); an error shows again at the start.
         let _ = crate::encode::init();
-        let thread = std::thread::Builder::new().name("live-raw".into()).spawn(move || {
-            crate::priority::lower_current_to_background();
-            // Composing and conversion split their rows over threads: background ones.
-            let pool = crate::priority::background_pool("live-raw").ok();
+        // Below the browser; composing and conversion split their rows over the
+        // background pool it runs in.
+        let thread = crate::priority::spawn_in_background("live-raw", move || {
             let mut outcome = LiveOutcome::NoFrames;
             loop {
                 match frames.blocking_recv() {
@@ -197,10 +196,7 @@ impl LiveRawWriter {
                             outcome = LiveOutcome::Encoding(LiveRaw::start(&path, page, fps)?);
                         }
                         if let LiveOutcome::Encoding(live) = &mut outcome {
-                            match &pool {
-                                Some(pool) => pool.install(|| live.frame(frame))?,
-                                None => live.frame(frame)?,
-                            }
+                            live.frame(frame)?;
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {
