@@ -13,7 +13,7 @@
 
 use demoreel::db::render_jobs::RenderJobRepo;
 use demoreel::db::{DatabaseLocation, SqlDatabase};
-use demoreel::db::{self, KeyRepo, Run, RunRepo, RunStatus, TaskStatus};
+use demoreel::db::{self, KeyId, KeyRepo, Run, RunRepo, RunStatus, TaskStatus};
 use demoreel::fixture::{SynthOptions, synth};
 use demoreel::geometry::Size;
 use demoreel::produce::Producer;
@@ -74,12 +74,12 @@ fn main() {
     });
 }
 
-async fn finished_run(db: &SqlDatabase, producer: &Producer, owner: &str, recording: &Path) -> String {
+async fn finished_run(db: &SqlDatabase, producer: &Producer, owner: &KeyId, recording: &Path) -> String {
     let now = db::now();
     let id = db::new_id();
     let run = Run {
         id: id.clone(),
-        owner: owner.to_string(),
+        owner: owner.clone(),
         status: RunStatus::Succeeded,
         progress_stage: None,
         target_url: "https://app.example.com/".into(),
@@ -114,7 +114,7 @@ fn worker(dir: &Path) -> std::process::Child {
 }
 
 /// Interleaved rounds of the batch by one worker and by two.
-async fn batches(dir: &Path, db: &SqlDatabase, owner: &str, runs: &[String]) {
+async fn batches(dir: &Path, db: &SqlDatabase, owner: &KeyId, runs: &[String]) {
     let options = json!({"video": {"size": {"width": 1280, "height": 720}}});
     let mut walls: Vec<(usize, f64)> = Vec::new();
     let mut gaps: Vec<f64> = Vec::new();
@@ -160,7 +160,7 @@ async fn batches(dir: &Path, db: &SqlDatabase, owner: &str, runs: &[String]) {
 }
 
 /// Claim, one renewal and the end of each of QUEUE_TASKS tasks, with no render between.
-async fn queue_overhead(db: &SqlDatabase, database: &str, owner: &str, run: &str) {
+async fn queue_overhead(db: &SqlDatabase, database: &str, owner: &KeyId, run: &str) {
     let job_id = db::new_id();
     let runs: Vec<String> = (0..QUEUE_TASKS).map(|_| run.to_string()).collect();
     // The same run many times over: each task still gets its own generation.

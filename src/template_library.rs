@@ -6,7 +6,7 @@
 //! never change, so the loaded copy is kept by row id); a version a run that has not
 //! ended may still draw is never deleted.
 
-use crate::db::{Database, DbError, StoredTemplate};
+use crate::db::{Database, DbError, KeyId, StoredTemplate};
 use crate::options::FieldError;
 use crate::run_spec::IntroSpec;
 use crate::templates::{Template, TemplateError};
@@ -49,7 +49,7 @@ pub fn parse_reference(reference: &str) -> Option<(&str, Option<u32>)> {
 
 /// The template `reference` names for `owner`: a built-in one, else the owner's upload
 /// (its latest version when none is given).
-pub async fn resolve(db: &dyn Database, owner: &str, reference: &str) -> Result<Arc<Template>, LibraryError> {
+pub async fn resolve(db: &dyn Database, owner: &KeyId, reference: &str) -> Result<Arc<Template>, LibraryError> {
     let unknown = || LibraryError::Unknown(format!("no template {reference:?} (GET /v1/templates lists them)"));
     let (name, version) = parse_reference(reference).ok_or_else(unknown)?;
     if is_builtin_name(name) {
@@ -109,7 +109,7 @@ async fn load(db: &dyn Database, row: &StoredTemplate) -> Result<Arc<Template>, 
 
 /// Checks `files` as a template and stores them as the next version of its name; the
 /// version the manifest gives is replaced by the one the service assigns.
-pub async fn upload(db: &dyn Database, owner: &str, mut files: HashMap<String, Vec<u8>>) -> Result<Arc<Template>, LibraryError> {
+pub async fn upload(db: &dyn Database, owner: &KeyId, mut files: HashMap<String, Vec<u8>>) -> Result<Arc<Template>, LibraryError> {
     let kept = db.template_versions(owner, None).await?.len();
     if kept >= MAX_VERSIONS_PER_KEY {
         return Err(LibraryError::Full(kept));
@@ -161,7 +161,7 @@ fn upload_field_error(error: &TemplateError) -> FieldError {
 
 /// What `GET /v1/templates` answers for `owner`: the built-in templates, then the
 /// latest version of each of the owner's with the numbers of all its versions.
-pub async fn list(db: &dyn Database, owner: &str) -> Result<Vec<Value>, LibraryError> {
+pub async fn list(db: &dyn Database, owner: &KeyId) -> Result<Vec<Value>, LibraryError> {
     let mut listed: Vec<Value> = crate::templates::builtin().iter().map(|t| t.describe("built-in")).collect();
     let versions = db.template_versions(owner, None).await?;
     // Rows come by name then version: each name's last row is its latest.
@@ -199,7 +199,7 @@ pub struct Deleted {
 
 /// Deletes `owner`'s versions of `name` (one, or all) that no unfinished run may still
 /// draw. Asking for one pinned version is refused ([`LibraryError::Pinned`]).
-pub async fn delete(db: &dyn Database, owner: &str, name: &str, version: Option<u32>) -> Result<Deleted, LibraryError> {
+pub async fn delete(db: &dyn Database, owner: &KeyId, name: &str, version: Option<u32>) -> Result<Deleted, LibraryError> {
     let versions: Vec<u32> = db.template_versions(owner, Some(name)).await?.iter().map(|t| t.version).collect();
     let asked: Vec<u32> = versions.iter().copied().filter(|v| version.is_none_or(|asked| asked == *v)).collect();
     if asked.is_empty() {
@@ -226,7 +226,7 @@ pub async fn delete(db: &dyn Database, owner: &str, name: &str, version: Option<
 
 /// The versions of `name` that `owner`'s unfinished runs may still draw, with the runs:
 /// a run that names no version draws the latest.
-async fn pins(db: &dyn Database, owner: &str, name: &str, latest: Option<u32>) -> Result<HashMap<u32, Vec<String>>, LibraryError> {
+async fn pins(db: &dyn Database, owner: &KeyId, name: &str, latest: Option<u32>) -> Result<HashMap<u32, Vec<String>>, LibraryError> {
     let mut pins: HashMap<u32, Vec<String>> = HashMap::new();
     for (run_id, options) in db.unfinished_run_options(owner).await? {
         // Only the intro is read: the rest of the options (sealed steps) is not this
@@ -259,7 +259,7 @@ impl std::fmt::Display for IntroUnavailable {
 
 /// The intro `intro` (a run's or a job's `options.intro`) asks for, ready to draw: its
 /// template resolved for `owner`, its values checked, its images fetched under `targets`.
-pub async fn prepare_intro(db: &dyn Database, owner: &str, intro: &IntroSpec, targets: &crate::egress::TargetPolicy) -> Result<crate::render::intro::IntroRequest, IntroUnavailable> {
+pub async fn prepare_intro(db: &dyn Database, owner: &KeyId, intro: &IntroSpec, targets: &crate::egress::TargetPolicy) -> Result<crate::render::intro::IntroRequest, IntroUnavailable> {
     let name = intro.template.as_str();
     let template = resolve(db, owner, name)
         .await

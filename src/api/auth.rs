@@ -63,15 +63,15 @@ impl FromRequestParts<AppState> for StudioCaller {
 }
 
 /// A studio token for key `key_id`, valid until `expires_unix`: `KEY_ID.EXPIRES.SIGNATURE`.
-pub fn studio_token(signer: &crate::secrets::UrlSigner, key_id: &str, expires_unix: u64) -> String {
+pub fn studio_token(signer: &crate::secrets::UrlSigner, key_id: &crate::db::KeyId, expires_unix: u64) -> String {
     format!("{key_id}.{expires_unix}.{}", signer.sign(&format!("studio:{key_id}"), expires_unix))
 }
 
 /// The key id a studio token speaks for, if its signature holds and it has not expired.
-fn studio_token_key(signer: &crate::secrets::UrlSigner, token: &str, now_unix: u64) -> Option<String> {
+fn studio_token_key(signer: &crate::secrets::UrlSigner, token: &str, now_unix: u64) -> Option<crate::db::KeyId> {
     let mut parts = token.trim().splitn(3, '.');
     let (key_id, expires, signature) = (parts.next()?, parts.next()?.parse::<u64>().ok()?, parts.next()?);
-    signer.verify(&format!("studio:{key_id}"), expires, signature, now_unix).then(|| key_id.to_string())
+    signer.verify(&format!("studio:{key_id}"), expires, signature, now_unix).then(|| crate::db::KeyId::new(key_id))
 }
 
 /// The key in `x-api-key`, `anchor-api-key` (the demonstrations surface) or
@@ -187,14 +187,14 @@ impl BadKeyLimiter {
 /// A bucket per key, spent by every request.
 #[derive(Default)]
 pub(super) struct RateLimiter {
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<HashMap<crate::db::KeyId, Bucket>>,
 }
 
 impl RateLimiter {
-    fn check(&self, key_id: &str, per_second: f64, burst: f64) -> Result<(), ApiError> {
+    fn check(&self, key_id: &crate::db::KeyId, per_second: f64, burst: f64) -> Result<(), ApiError> {
         let mut buckets = self.buckets.lock().unwrap();
         let now = Instant::now();
-        let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket::full(burst, now));
+        let bucket = buckets.entry(key_id.clone()).or_insert(Bucket::full(burst, now));
         match bucket.take(now, per_second, burst) {
             true => Ok(()),
             false => bucket.ready(per_second),

@@ -10,7 +10,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{JsonBody, check_id, paging};
 use super::validate;
-use crate::db::{self, Demonstration, NewDemonstration};
+use crate::db::{self, Demonstration, KeyId, NewDemonstration};
 use crate::demonstrations::token::{Grant, SHARE_LINK_S};
 use crate::demonstrations::{Demonstrations, FinishError};
 use crate::options::FieldError;
@@ -201,7 +201,7 @@ fn view(demonstration: &Demonstration) -> Value {
     })
 }
 
-async fn owned(state: &AppState, owner: &str, id: &str) -> Result<Demonstration, ApiError> {
+async fn owned(state: &AppState, owner: &KeyId, id: &str) -> Result<Demonstration, ApiError> {
     check_id(id, "demonstration")?;
     state.services.db.demonstration(Some(owner), id).await?.ok_or(ApiError::NotFound("demonstration"))
 }

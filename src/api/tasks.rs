@@ -11,7 +11,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{check_id, paging};
 use super::validate::is_uuid;
-use crate::db::{Task, TaskVersion};
+use crate::db::{KeyId, Task, TaskVersion};
 use crate::options::FieldError;
 use crate::steps::params::{self, Parameter};
 use crate::steps::{Schemes, Step};
@@ -118,7 +118,7 @@ async fn tool(State(state): State<AppState>, Caller(key): Caller, Path(id): Path
 /// made into one with the version's steps, each parameter filled in; `target_url` and
 /// `goal` default to the version's start URL and the task's description. A request
 /// without a task is left as it is.
-pub(super) async fn resolve_replay(state: &AppState, owner: &str, body: &mut Value) -> Result<(), ApiError> {
+pub(super) async fn resolve_replay(state: &AppState, owner: &KeyId, body: &mut Value) -> Result<(), ApiError> {
     let Some(workflow) = body.pointer("/options/workflow").and_then(Value::as_object) else { return Ok(()) };
     let Some(task_id) = workflow.get("task_id") else { return Ok(()) };
     if workflow.contains_key("steps") {

@@ -11,6 +11,7 @@ use super::auth::{Caller, StudioCaller};
 use super::error::ApiError;
 use super::extract::{JsonBody, MAX_UPLOAD_BYTES, UploadBody};
 use super::validate;
+use crate::db::KeyId;
 use crate::geometry::Size;
 use crate::options::FieldError;
 use crate::render::intro::IntroRequest;
@@ -40,7 +41,7 @@ async fn list_templates(State(state): State<AppState>, StudioCaller(key): Studio
 
 /// The template `reference` names for `owner`, or why it names none (a field's message);
 /// only a failing database is an error of the request.
-pub(super) async fn lookup(state: &AppState, owner: &str, reference: &str) -> Result<Result<Arc<Template>, String>, ApiError> {
+pub(super) async fn lookup(state: &AppState, owner: &KeyId, reference: &str) -> Result<Result<Arc<Template>, String>, ApiError> {
     match template_library::resolve(state.services.db.as_ref(), owner, reference).await {
         Ok(template) => Ok(Ok(template)),
         Err(LibraryError::Unknown(reason)) => Ok(Err(reason)),

@@ -1,10 +1,10 @@
 //! `demoreel jobs …`: re-render jobs over the API. Input: run ids and the new render's
-//! options (inline JSON or @file). Output: the API's JSON (or one line per job and run
+//! options (inline JSON, a file, or @file). Output: the API's JSON (or one line per job and run
 //! with `--output text`); `jobs wait` shows frames done over total while it waits.
 //! Invariant: like `runs`, a failed request exits non-zero with the API's message;
 //! `jobs wait` exits 0 succeeded, 11 failed (some run failed), 12 cancelled.
 
-use super::client::{Client, ClientArgs, Watched, read_options, wait_until, with_query};
+use super::client::{Client, ClientArgs, Watched, wait_until, with_query};
 use anyhow::Result;
 use clap::Subcommand;
 use reqwest::Method;
@@ -17,7 +17,7 @@ pub enum JobsCommand {
     Create {
         #[arg(required = true)]
         run_ids: Vec<String>,
-        /// The new render's options: inline JSON or @file (docs/options.md).
+        /// The new render's options: inline JSON, a file, or @file (docs/options.md).
         #[arg(long)]
         options: Option<String>,
     },
@@ -64,7 +64,7 @@ pub async fn jobs(args: &ClientArgs, command: JobsCommand) -> Result<i32> {
     match command {
         JobsCommand::Create { run_ids, options } => {
             let mut body = json!({"run_ids": run_ids});
-            if let Some(options) = read_options(options.as_deref())? {
+            if let Some(options) = super::local::options_arg(options.as_deref())? {
                 body["options"] = options;
             }
             let (_, value) = client.call(Method::POST, "/v1/render-jobs", Some(body)).await?;

@@ -23,17 +23,22 @@ pub fn read_options(arg: Option<&str>) -> Result<options::Parsed> {
     parse_options(&read_options_json(arg)?)
 }
 
-/// `--options` as JSON, not yet checked.
+/// `--options` as JSON, not yet checked; `{}` when not given.
 fn read_options_json(arg: Option<&str>) -> Result<serde_json::Value> {
-    let text = match arg {
-        None => "{}".to_string(),
-        Some(text) if text.trim_start().starts_with('{') => text.to_string(),
-        Some(path) => {
-            let path = path.strip_prefix('@').unwrap_or(path);
-            std::fs::read_to_string(path).with_context(|| format!("--options: cannot read {path}"))?
-        }
+    Ok(options_arg(arg)?.unwrap_or_else(|| serde_json::json!({})))
+}
+
+/// The one rule for reading an `--options` argument, local and remote commands alike:
+/// inline JSON (it starts with `{`), or a file named bare or as `@file`.
+pub(super) fn options_arg(arg: Option<&str>) -> Result<Option<serde_json::Value>> {
+    let Some(arg) = arg else { return Ok(None) };
+    let text = if arg.trim_start().starts_with('{') {
+        arg.to_string()
+    } else {
+        let path = arg.strip_prefix('@').unwrap_or(arg);
+        std::fs::read_to_string(path).with_context(|| format!("--options: cannot read {path}"))?
     };
-    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--options: invalid JSON: {e}"))
+    Ok(Some(serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--options: invalid JSON: {e}"))?))
 }
 
 fn parse_options(value: &serde_json::Value) -> Result<options::Parsed> {
@@ -217,7 +222,7 @@ pub(super) fn keys(command: super::KeysCommand) -> Result<()> {
         }
         KeysCommand::Revoke { id, state } => {
             let revoked = runtime()?.block_on(async {
-                Ok::<_, anyhow::Error>(crate::serve::open_database(&state.data_dir, state.database.as_deref()).await?.revoke_key(&id, &crate::db::now()).await?)
+                Ok::<_, anyhow::Error>(crate::serve::open_database(&state.data_dir, state.database.as_deref()).await?.revoke_key(&crate::db::KeyId::new(id.clone()), &crate::db::now()).await?)
             })?;
             if !revoked {
                 bail!("no key has the id {id:?} (see `demoreel keys list`)");

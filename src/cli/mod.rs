@@ -3,6 +3,8 @@
 //! before anything is written.
 
 pub mod client;
+mod credentials;
+mod feedback;
 mod jobs;
 mod local;
 mod serve;
@@ -10,6 +12,7 @@ mod tasks;
 mod templates;
 mod terminal;
 mod recording;
+mod runs;
 mod worker;
 
 pub use local::read_options;
@@ -90,7 +93,7 @@ pub enum Command {
         #[command(flatten)]
         client: client::ClientArgs,
         #[command(subcommand)]
-        command: client::RunsCommand,
+        command: runs::RunsCommand,
     },
     /// Re-render jobs: runs' recordings rendered again with other options, no browser.
     Jobs {
@@ -112,7 +115,7 @@ pub enum Command {
         #[command(flatten)]
         client: client::ClientArgs,
         #[command(subcommand)]
-        command: client::CredentialsCommand,
+        command: credentials::CredentialsCommand,
     },
     /// Send feedback about runs.
     Feedback {
@@ -227,11 +230,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Keys { command } => local::keys(command),
-        Command::Runs { client, command } => exit_with(runtime()?.block_on(client::runs(&client, command))?),
+        Command::Runs { client, command } => exit_with(runtime()?.block_on(runs::runs(&client, command))?),
         Command::Jobs { client, command } => exit_with(runtime()?.block_on(jobs::jobs(&client, command))?),
         Command::Tasks { client, command } => exit_with(runtime()?.block_on(tasks::tasks(&client, command))?),
-        Command::Credentials { client, command } => exit_with(runtime()?.block_on(client::credentials(&client, command))?),
-        Command::Feedback { client, text, runs } => exit_with(runtime()?.block_on(client::feedback(&client, text, runs))?),
+        Command::Credentials { client, command } => exit_with(runtime()?.block_on(credentials::credentials(&client, command))?),
+        Command::Feedback { client, text, runs } => exit_with(runtime()?.block_on(feedback::feedback(&client, text, runs))?),
         Command::Fixture { command } => local::fixture(command),
         Command::Templates { command } => templates::run(command),
     }

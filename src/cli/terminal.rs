@@ -1,6 +1,7 @@
-//! The terminal: secret input without echo, and the progress bar of a render. Input: a
-//! prompt, or render progress. Output: a line read, a bar drawn on stderr. Invariant: a
-//! secret typed at the prompt is never echoed, and the terminal's settings are restored.
+//! The terminal: secret input without echo or from piped stdin, and the progress bar of a
+//! render. Input: a prompt, or render progress. Output: a line read, a bar drawn on
+//! stderr. Invariant: a secret typed at the prompt is never echoed, and the terminal's
+//! settings are restored.
 
 use crate::options::RenderOptions;
 use crate::recording::Recording;
@@ -89,3 +90,15 @@ fn read_secret_line(prompt: &str) -> Result<String, String> {
     }
 }
 
+
+/// The first line of stdin, for a secret that must not be an argument (`--api-key-stdin`,
+/// `--password-stdin`, `--value-stdin`); `flag` names where it was asked for.
+pub(super) fn stdin_secret_line(flag: &str) -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let secret = line.trim_end_matches(['\n', '\r']).to_string();
+    if secret.is_empty() {
+        anyhow::bail!("{flag}: stdin held nothing");
+    }
+    Ok(secret)
+}

@@ -59,7 +59,7 @@ struct Recorder {
 
 impl Recorder {
     /// Checks the browser set-up and the operator's key, then starts claiming runs under
-    /// a name of this process's own (its runs are held by it; see `runs::lease`).
+    /// a name of this process's own (its runs are held by it; see `runs::queue`).
     async fn start(
         args: &WorkerArgs,
         db: Arc<dyn Database>,
@@ -99,8 +99,7 @@ impl Recorder {
         for task in &self.tasks {
             task.abort();
         }
-        let holder = &self.runner.config.holder;
-        match self.runner.db.recover_interrupted(&crate::db::now(), Some(holder)).await {
+        match self.runner.queue.settle_left_behind(true).await {
             Ok(settled) => settled.requeued.len() + settled.failed.len(),
             Err(error) => {
                 tracing::warn!(error = %error, "settling this worker's runs; the other processes settle them when their lease runs out");

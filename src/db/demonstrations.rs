@@ -6,7 +6,7 @@
 //! wins; a task version is numbered once per task by the statement that inserts it.
 
 use super::sql::SqlDatabase;
-use super::{DbError, DbResult, Page, decode_cursor, encode_cursor};
+use super::{DbError, DbResult, KeyId, Page, decode_cursor, encode_cursor};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -46,7 +46,7 @@ impl DemoStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Demonstration {
     pub id: String,
-    pub owner: String,
+    pub owner: KeyId,
     pub task_id: String,
     pub tool_id: String,
     pub task_name: String,
@@ -71,7 +71,7 @@ pub struct Demonstration {
 #[derive(Debug, Clone)]
 pub struct NewDemonstration {
     pub id: String,
-    pub owner: String,
+    pub owner: KeyId,
     pub task_id: String,
     pub tool_id: String,
     pub task_name: String,
@@ -114,8 +114,8 @@ pub trait DemonstrationRepo: Send + Sync {
     async fn insert_demonstration(&self, new: &NewDemonstration, now: &str) -> DbResult<Demonstration>;
     /// The demonstration, if `owner` may see it (`None`: the holder of the session, or a
     /// share token naming it, asks).
-    async fn demonstration(&self, owner: Option<&str>, id: &str) -> DbResult<Option<Demonstration>>;
-    async fn list_demonstrations(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<Demonstration>>;
+    async fn demonstration(&self, owner: Option<&KeyId>, id: &str) -> DbResult<Option<Demonstration>>;
+    async fn list_demonstrations(&self, owner: &KeyId, limit: u32, cursor: Option<&str>) -> DbResult<Page<Demonstration>>;
     /// Moves the status from one of `from` to `to` (with the error, if any); answers
     /// whether this call moved it.
     async fn move_demonstration(&self, id: &str, from: &[DemoStatus], to: DemoStatus, error: Option<&str>, now: &str) -> DbResult<bool>;
@@ -124,14 +124,14 @@ pub trait DemonstrationRepo: Send + Sync {
     async fn complete_demonstration(&self, id: &str, start_url: &str, steps: &serde_json::Value, parameters: &serde_json::Value, now: &str) -> DbResult<Option<TaskVersion>>;
     /// Sessions `holder` left live when it stopped: failed, with the reason.
     async fn end_held_demonstrations(&self, holder: &str, reason: &str, now: &str) -> DbResult<u32>;
-    async fn task(&self, owner: &str, id: &str) -> DbResult<Option<(Task, Vec<TaskVersion>)>>;
+    async fn task(&self, owner: &KeyId, id: &str) -> DbResult<Option<(Task, Vec<TaskVersion>)>>;
     /// The key's tasks, newest first.
-    async fn list_tasks(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<Task>>;
+    async fn list_tasks(&self, owner: &KeyId, limit: u32, cursor: Option<&str>) -> DbResult<Page<Task>>;
     /// One version of the key's task; `None` for `version_id` is the latest.
-    async fn task_version(&self, owner: &str, task_id: &str, version_id: Option<&str>) -> DbResult<Option<(Task, TaskVersion)>>;
+    async fn task_version(&self, owner: &KeyId, task_id: &str, version_id: Option<&str>) -> DbResult<Option<(Task, TaskVersion)>>;
     /// The task a tool id names, with its latest version (none before the first
     /// demonstration of it completed).
-    async fn tool(&self, owner: &str, tool_id: &str) -> DbResult<Option<(Task, Option<TaskVersion>)>>;
+    async fn tool(&self, owner: &KeyId, tool_id: &str) -> DbResult<Option<(Task, Option<TaskVersion>)>>;
     /// Names the run that holds the session's recording and videos.
     async fn set_demonstration_run(&self, id: &str, run_id: &str) -> DbResult<()>;
 }
@@ -229,7 +229,7 @@ impl DemonstrationRepo for SqlDatabase {
         self.demonstration(None, &new.id).await?.ok_or_else(|| DbError::Corrupt("a demonstration just stored is missing".into()))
     }
 
-    async fn list_tasks(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<Task>> {
+    async fn list_tasks(&self, owner: &KeyId, limit: u32, cursor: Option<&str>) -> DbResult<Page<Task>> {
         let before_seq = cursor.and_then(decode_cursor).unwrap_or(i64::MAX);
         let rows = sqlx::query("SELECT * FROM tasks WHERE owner = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")
             .bind(owner)
@@ -242,7 +242,7 @@ impl DemonstrationRepo for SqlDatabase {
         Ok(Page { items, next_cursor })
     }
 
-    async fn task_version(&self, owner: &str, task_id: &str, version_id: Option<&str>) -> DbResult<Option<(Task, TaskVersion)>> {
+    async fn task_version(&self, owner: &KeyId, task_id: &str, version_id: Option<&str>) -> DbResult<Option<(Task, TaskVersion)>> {
         let Some(row) = sqlx::query("SELECT * FROM tasks WHERE id = $1 AND owner = $2").bind(task_id).bind(owner).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
@@ -254,7 +254,7 @@ impl DemonstrationRepo for SqlDatabase {
         Ok(row.as_ref().map(version_from).transpose()?.map(|version| (task, version)))
     }
 
-    async fn tool(&self, owner: &str, tool_id: &str) -> DbResult<Option<(Task, Option<TaskVersion>)>> {
+    async fn tool(&self, owner: &KeyId, tool_id: &str) -> DbResult<Option<(Task, Option<TaskVersion>)>> {
         let Some(row) = sqlx::query("SELECT * FROM tasks WHERE tool_id = $1 AND owner = $2").bind(tool_id).bind(owner).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
@@ -263,7 +263,7 @@ impl DemonstrationRepo for SqlDatabase {
         Ok(Some((task, latest)))
     }
 
-    async fn demonstration(&self, owner: Option<&str>, id: &str) -> DbResult<Option<Demonstration>> {
+    async fn demonstration(&self, owner: Option<&KeyId>, id: &str) -> DbResult<Option<Demonstration>> {
         let row = match owner {
             Some(owner) => sqlx::query(&format!("{SELECT_DEMONSTRATION} WHERE d.id = $1 AND d.owner = $2")).bind(id).bind(owner).fetch_optional(&self.pool).await?,
             None => sqlx::query(&format!("{SELECT_DEMONSTRATION} WHERE d.id = $1")).bind(id).fetch_optional(&self.pool).await?,
@@ -271,7 +271,7 @@ impl DemonstrationRepo for SqlDatabase {
         row.as_ref().map(demonstration_from).transpose()
     }
 
-    async fn list_demonstrations(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<Demonstration>> {
+    async fn list_demonstrations(&self, owner: &KeyId, limit: u32, cursor: Option<&str>) -> DbResult<Page<Demonstration>> {
         let before_seq = cursor.and_then(decode_cursor).unwrap_or(i64::MAX);
         let rows = sqlx::query(&format!("{SELECT_DEMONSTRATION} WHERE d.owner = $1 AND d.seq < $2 ORDER BY d.seq DESC LIMIT $3"))
             .bind(owner)
@@ -345,7 +345,7 @@ impl DemonstrationRepo for SqlDatabase {
         Ok(())
     }
 
-    async fn task(&self, owner: &str, id: &str) -> DbResult<Option<(Task, Vec<TaskVersion>)>> {
+    async fn task(&self, owner: &KeyId, id: &str) -> DbResult<Option<(Task, Vec<TaskVersion>)>> {
         let Some(row) = sqlx::query("SELECT * FROM tasks WHERE id = $1 AND owner = $2").bind(id).bind(owner).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };

@@ -5,7 +5,7 @@
 //! and leaves this module only as the sealed bytes (opened by the one who signs in).
 
 use super::sql::SqlDatabase;
-use super::{Credential, DbResult};
+use super::{Credential, DbResult, KeyId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -41,7 +41,7 @@ impl IdentityStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
     pub id: String,
-    pub owner: String,
+    pub owner: KeyId,
     pub name: String,
     /// The login page (an http or https URL).
     pub source: String,
@@ -75,9 +75,9 @@ impl Identity {
 pub trait IdentityRepo: Send + Sync {
     async fn insert_identity(&self, identity: &Identity) -> DbResult<()>;
     /// The key's identities, newest first.
-    async fn identities(&self, owner: &str) -> DbResult<Vec<Identity>>;
-    async fn identity(&self, owner: &str, id: &str) -> DbResult<Option<Identity>>;
-    async fn delete_identity(&self, owner: &str, id: &str) -> DbResult<bool>;
+    async fn identities(&self, owner: &KeyId) -> DbResult<Vec<Identity>>;
+    async fn identity(&self, owner: &KeyId, id: &str) -> DbResult<Option<Identity>>;
+    async fn delete_identity(&self, owner: &KeyId, id: &str) -> DbResult<bool>;
     /// Records how the latest sign-in with the identity went.
     async fn set_identity_status(&self, id: &str, status: IdentityStatus, now: &str) -> DbResult<()>;
 }
@@ -119,17 +119,17 @@ impl IdentityRepo for SqlDatabase {
         Ok(())
     }
 
-    async fn identities(&self, owner: &str) -> DbResult<Vec<Identity>> {
+    async fn identities(&self, owner: &KeyId) -> DbResult<Vec<Identity>> {
         let rows = sqlx::query("SELECT * FROM identities WHERE owner = $1 ORDER BY created_at DESC, id DESC").bind(owner).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(identity_from).collect())
     }
 
-    async fn identity(&self, owner: &str, id: &str) -> DbResult<Option<Identity>> {
+    async fn identity(&self, owner: &KeyId, id: &str) -> DbResult<Option<Identity>> {
         let row = sqlx::query("SELECT * FROM identities WHERE owner = $1 AND id = $2").bind(owner).bind(id).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(identity_from))
     }
 
-    async fn delete_identity(&self, owner: &str, id: &str) -> DbResult<bool> {
+    async fn delete_identity(&self, owner: &KeyId, id: &str) -> DbResult<bool> {
         let done = sqlx::query("DELETE FROM identities WHERE owner = $1 AND id = $2").bind(owner).bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }

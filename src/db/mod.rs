@@ -13,6 +13,7 @@
 pub mod connect;
 pub mod demonstrations;
 pub mod identities;
+pub mod ids;
 pub mod render_jobs;
 pub mod run_signals;
 pub mod sql;
@@ -21,6 +22,7 @@ pub mod templates;
 pub use connect::DatabaseLocation;
 pub use demonstrations::{DemoStatus, Demonstration, DemonstrationRepo, NewDemonstration, Task, TaskVersion};
 pub use identities::{Identity, IdentityRepo, IdentityStatus};
+pub use ids::KeyId;
 pub use sql::SqlDatabase;
 
 pub use render_jobs::{RenderJob, RenderJobRepo, RenderTask, TaskStatus};
@@ -180,7 +182,7 @@ pub struct RunError {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub id: String,
-    pub owner: String,
+    pub owner: KeyId,
     pub status: RunStatus,
     pub progress_stage: Option<Stage>,
     pub target_url: String,
@@ -219,7 +221,7 @@ pub struct Artifact {
 #[derive(Debug, Clone)]
 pub struct Credential {
     pub id: String,
-    pub owner: String,
+    pub owner: KeyId,
     pub label: String,
     pub domain: String,
     pub email: String,
@@ -231,14 +233,14 @@ pub struct Credential {
 
 #[derive(Debug, Clone)]
 pub struct ApiKey {
-    pub id: String,
+    pub id: KeyId,
     pub label: String,
 }
 
 /// What the operator sees of a key: never its hash.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct KeyInfo {
-    pub id: String,
+    pub id: KeyId,
     pub label: String,
     pub created_at: String,
     pub expires_at: Option<String>,
@@ -267,11 +269,11 @@ pub trait KeyRepo: Send + Sync {
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>>;
     /// The key with this id if it is neither revoked nor expired (a studio link names
     /// its key by id; the link ends with the key).
-    async fn key_by_id(&self, id: &str) -> DbResult<Option<ApiKey>>;
+    async fn key_by_id(&self, id: &KeyId) -> DbResult<Option<ApiKey>>;
     /// Every key, oldest first (without hashes).
     async fn list_keys(&self) -> DbResult<Vec<KeyInfo>>;
     /// Revokes key `id` (a second revocation keeps the first time); false if none has it.
-    async fn revoke_key(&self, id: &str, at: &str) -> DbResult<bool>;
+    async fn revoke_key(&self, id: &KeyId, at: &str) -> DbResult<bool>;
 }
 
 /// Runs and their lifecycle; the queue of runs is claimed through here.
@@ -283,16 +285,16 @@ pub trait RunRepo: Send + Sync {
     /// requests of one key are taken one at a time, so the bound holds under a flood.
     async fn insert_run_within(&self, run: &Run, max_queued: u32) -> DbResult<bool>;
     /// The run if `owner` may see it.
-    async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>>;
+    async fn run(&self, owner: &KeyId, id: &str) -> DbResult<Option<Run>>;
     async fn run_by_id(&self, id: &str) -> DbResult<Option<Run>>;
-    async fn list_runs(&self, owner: &str, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>>;
+    async fn list_runs(&self, owner: &KeyId, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>>;
     /// Takes a queued run and marks it running, held by `holder` until `lease_until`,
     /// fairly across keys: a key with fewer runs at work goes first, then the key served
     /// longest ago, then the oldest run; a key with `max_active_per_owner` runs at work
     /// waits. `None` when nothing may start.
     async fn claim_next_run(&self, now: &str, max_active_per_owner: u32, holder: &str, lease_until: &str) -> DbResult<Option<Run>>;
     /// How many of `owner`'s runs are queued.
-    async fn queued_runs(&self, owner: &str) -> DbResult<u32>;
+    async fn queued_runs(&self, owner: &KeyId) -> DbResult<u32>;
     /// Writes the runner's view of a run (status, stage, waiting, error, times) if
     /// `holder` still holds it and it has not ended (a cancel that won the race); answers
     /// whether it was written. A process whose lease ran out while it was stalled finds
@@ -300,7 +302,7 @@ pub trait RunRepo: Send + Sync {
     async fn save_run_progress(&self, run: &Run, holder: &str) -> DbResult<bool>;
     /// Cancels a queued run at once, or flags a running one for its runner; answers the
     /// status the run had, or `None` if `owner` cannot see it.
-    async fn request_cancel(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<RunStatus>>;
+    async fn request_cancel(&self, owner: &KeyId, id: &str, now: &str) -> DbResult<Option<RunStatus>>;
     /// Runs left at work by a process that is gone (their lease ran out, or `previous`, the
     /// holder starting again after it stopped, held them): re-queued if their recording
     /// had not begun, else failed with `interrupted`. Also drops input values past their
@@ -323,15 +325,15 @@ pub trait ArtifactRepo: Send + Sync {
 #[async_trait::async_trait]
 pub trait CredentialRepo: Send + Sync {
     async fn insert_credential(&self, credential: &Credential) -> DbResult<()>;
-    async fn credentials(&self, owner: &str) -> DbResult<Vec<Credential>>;
-    async fn credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>>;
+    async fn credentials(&self, owner: &KeyId) -> DbResult<Vec<Credential>>;
+    async fn credential(&self, owner: &KeyId, id: &str) -> DbResult<Option<Credential>>;
     async fn update_credential(&self, credential: &Credential) -> DbResult<()>;
     /// Makes `id` the default of its domain (and no other credential of that domain).
-    async fn set_default_credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>>;
-    async fn delete_credential(&self, owner: &str, id: &str) -> DbResult<bool>;
+    async fn set_default_credential(&self, owner: &KeyId, id: &str) -> DbResult<Option<Credential>>;
+    async fn delete_credential(&self, owner: &KeyId, id: &str) -> DbResult<bool>;
     /// The owner's default credential serving `host`, by the one rule of which login
     /// serves a host (`steps::url::host_within`); the most specific domain wins.
-    async fn default_credential_for_host(&self, owner: &str, host: &str) -> DbResult<Option<Credential>> {
+    async fn default_credential_for_host(&self, owner: &KeyId, host: &str) -> DbResult<Option<Credential>> {
         let mut serving: Vec<Credential> =
             self.credentials(owner).await?.into_iter().filter(|c| c.is_default && crate::steps::url::host_within(host, &c.domain)).collect();
         serving.sort_by_key(|c| std::cmp::Reverse(c.domain.len()));
@@ -342,7 +344,7 @@ pub trait CredentialRepo: Send + Sync {
 
 #[async_trait::async_trait]
 pub trait FeedbackRepo: Send + Sync {
-    async fn insert_feedback(&self, owner: &str, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()>;
+    async fn insert_feedback(&self, owner: &KeyId, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()>;
 }
 
 /// The whole database.

@@ -7,7 +7,7 @@
 //! that run has.
 
 use super::sql::SqlDatabase;
-use super::{DbError, DbResult, Page, decode_cursor, encode_cursor};
+use super::{DbError, DbResult, KeyId, Page, decode_cursor, encode_cursor};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -57,7 +57,7 @@ pub struct RenderTask {
     pub job_id: String,
     pub position: u32,
     pub run_id: String,
-    pub owner: String,
+    pub owner: KeyId,
     /// The generation of artifacts this task adds to its run.
     pub generation: u32,
     pub status: TaskStatus,
@@ -73,7 +73,7 @@ pub struct RenderTask {
 #[derive(Debug, Clone)]
 pub struct RenderJob {
     pub id: String,
-    pub owner: String,
+    pub owner: KeyId,
     /// The new render's options as checked (an intro pinned to `name@version`).
     pub options: serde_json::Value,
     pub cancel_requested: bool,
@@ -105,21 +105,21 @@ pub trait RenderJobRepo: Send + Sync {
     /// Where run `run_id`'s recording is kept and its digest, if it was kept.
     async fn run_recording(&self, run_id: &str) -> DbResult<Option<(String, String)>>;
     /// Stores a job with one queued task per run, each given its run's next generation.
-    async fn insert_render_job(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()>;
+    async fn insert_render_job(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()>;
     /// [`RenderJobRepo::insert_render_job`] unless `owner` already has `max_unfinished`
     /// jobs with a task to end; answers whether it stored it. One step for the key, like
     /// [`super::RunRepo::insert_run_within`] (and so two jobs of the key on one run never
     /// take the same generation).
-    async fn insert_render_job_within(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str, max_unfinished: u32) -> DbResult<bool>;
+    async fn insert_render_job_within(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str, max_unfinished: u32) -> DbResult<bool>;
     /// The job if `owner` may see it.
-    async fn render_job(&self, owner: &str, id: &str) -> DbResult<Option<RenderJob>>;
-    async fn list_render_jobs(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<RenderJob>>;
+    async fn render_job(&self, owner: &KeyId, id: &str) -> DbResult<Option<RenderJob>>;
+    async fn list_render_jobs(&self, owner: &KeyId, limit: u32, cursor: Option<&str>) -> DbResult<Page<RenderJob>>;
     /// How many of `owner`'s jobs have a task still to end.
-    async fn unfinished_render_jobs(&self, owner: &str) -> DbResult<u32>;
+    async fn unfinished_render_jobs(&self, owner: &KeyId) -> DbResult<u32>;
     /// Flags the job cancelled and cancels its queued tasks at once (running ones stop
     /// when their worker sees the flag). `None` if `owner` cannot see it; `Some(false)` if
     /// every task had ended already.
-    async fn cancel_render_job(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<bool>>;
+    async fn cancel_render_job(&self, owner: &KeyId, id: &str, now: &str) -> DbResult<Option<bool>>;
     /// Tasks whose worker stopped renewing its lease: queued again, not before `now` plus
     /// a backoff that doubles with each try, or failed `interrupted` once they had
     /// `max_attempts`; tasks of cancelled jobs are cancelled. Answers how many moved.
@@ -192,11 +192,11 @@ impl RenderJobRepo for SqlDatabase {
         Ok(row.map(|r| (r.get("recording_key"), r.get("recording_sha256"))))
     }
 
-    async fn insert_render_job(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()> {
+    async fn insert_render_job(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()> {
         self.insert_render_job_within(id, owner, options, run_ids, now, u32::MAX).await.map(|_| ())
     }
 
-    async fn insert_render_job_within(&self, id: &str, owner: &str, options: &serde_json::Value, run_ids: &[String], now: &str, max_unfinished: u32) -> DbResult<bool> {
+    async fn insert_render_job_within(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str, max_unfinished: u32) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
         // The key's lock first: the count below, and each run's next generation, are
         // then read with no other creation of this key between them and the insert (a
@@ -242,7 +242,7 @@ impl RenderJobRepo for SqlDatabase {
         Ok(true)
     }
 
-    async fn render_job(&self, owner: &str, id: &str) -> DbResult<Option<RenderJob>> {
+    async fn render_job(&self, owner: &KeyId, id: &str) -> DbResult<Option<RenderJob>> {
         let row = sqlx::query("SELECT * FROM render_jobs WHERE id = $1 AND owner = $2").bind(id).bind(owner).fetch_optional(&self.pool).await?;
         match row {
             Some(row) => Ok(Some(self.job_with_tasks(&row).await?)),
@@ -250,7 +250,7 @@ impl RenderJobRepo for SqlDatabase {
         }
     }
 
-    async fn list_render_jobs(&self, owner: &str, limit: u32, cursor: Option<&str>) -> DbResult<Page<RenderJob>> {
+    async fn list_render_jobs(&self, owner: &KeyId, limit: u32, cursor: Option<&str>) -> DbResult<Page<RenderJob>> {
         let before_seq = cursor.and_then(decode_cursor).unwrap_or(i64::MAX);
         let rows = sqlx::query("SELECT * FROM render_jobs WHERE owner = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")
             .bind(owner)
@@ -266,12 +266,12 @@ impl RenderJobRepo for SqlDatabase {
         Ok(Page { items, next_cursor })
     }
 
-    async fn unfinished_render_jobs(&self, owner: &str) -> DbResult<u32> {
+    async fn unfinished_render_jobs(&self, owner: &KeyId) -> DbResult<u32> {
         let row = sqlx::query("SELECT COUNT(DISTINCT job_id) AS n FROM render_tasks WHERE owner = $1 AND status IN ('queued', 'running')").bind(owner).fetch_one(&self.pool).await?;
         Ok(row.get::<i64, _>("n") as u32)
     }
 
-    async fn cancel_render_job(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<bool>> {
+    async fn cancel_render_job(&self, owner: &KeyId, id: &str, now: &str) -> DbResult<Option<bool>> {
         let mut tx = self.pool.begin().await?;
         let flagged = sqlx::query(
             "UPDATE render_jobs SET cancel_requested = 1, updated_at = $1 WHERE id = $2 AND owner = $3

@@ -93,15 +93,15 @@ impl KeyRepo for SqlDatabase {
             .bind(expires_at)
             .execute(&self.pool)
             .await?;
-        Ok(ApiKey { id, label: label.to_string() })
+        Ok(ApiKey { id: KeyId::new(id), label: label.to_string() })
     }
 
     async fn key_by_hash(&self, key_hash: &str) -> DbResult<Option<ApiKey>> {
         self.live_key("SELECT id, label FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)", key_hash).await
     }
 
-    async fn key_by_id(&self, id: &str) -> DbResult<Option<ApiKey>> {
-        self.live_key("SELECT id, label FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)", id).await
+    async fn key_by_id(&self, id: &KeyId) -> DbResult<Option<ApiKey>> {
+        self.live_key("SELECT id, label FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)", id.as_str()).await
     }
 
     async fn list_keys(&self) -> DbResult<Vec<KeyInfo>> {
@@ -118,7 +118,7 @@ impl KeyRepo for SqlDatabase {
             .collect())
     }
 
-    async fn revoke_key(&self, id: &str, at: &str) -> DbResult<bool> {
+    async fn revoke_key(&self, id: &KeyId, at: &str) -> DbResult<bool> {
         let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2").bind(at).bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
@@ -128,7 +128,7 @@ impl KeyRepo for SqlDatabase {
 /// changes nothing), which PostgreSQL holds as a row lock and SQLite as its one writer
 /// lock until commit. Creations that count the key's queue before adding to it take it
 /// first, so two of them never both see room for one.
-pub(super) async fn hold_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &str) -> DbResult<()> {
+pub(super) async fn hold_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &KeyId) -> DbResult<()> {
     sqlx::query("UPDATE api_keys SET revoked_at = revoked_at WHERE id = $1").bind(owner).execute(&mut **tx).await?;
     Ok(())
 }
@@ -167,7 +167,7 @@ impl RunRepo for SqlDatabase {
         Ok(true)
     }
 
-    async fn run(&self, owner: &str, id: &str) -> DbResult<Option<Run>> {
+    async fn run(&self, owner: &KeyId, id: &str) -> DbResult<Option<Run>> {
         let row = sqlx::query("SELECT * FROM runs WHERE id = $1 AND owner = $2").bind(id).bind(owner).fetch_optional(&self.pool).await?;
         row.as_ref().map(run_from).transpose()
     }
@@ -177,7 +177,7 @@ impl RunRepo for SqlDatabase {
         row.as_ref().map(run_from).transpose()
     }
 
-    async fn list_runs(&self, owner: &str, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>> {
+    async fn list_runs(&self, owner: &KeyId, status: Option<RunStatus>, limit: u32, cursor: Option<&str>) -> DbResult<Page<Run>> {
         let before_seq = cursor.and_then(decode_cursor).unwrap_or(i64::MAX);
         let rows = sqlx::query(
             "SELECT * FROM runs WHERE owner = $1 AND ($2 IS NULL OR status = $3) AND seq < $4 ORDER BY seq DESC LIMIT $5",
@@ -226,7 +226,7 @@ impl RunRepo for SqlDatabase {
         row.as_ref().map(run_from).transpose()
     }
 
-    async fn queued_runs(&self, owner: &str) -> DbResult<u32> {
+    async fn queued_runs(&self, owner: &KeyId) -> DbResult<u32> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE owner = $1 AND status = 'queued'").bind(owner).fetch_one(&self.pool).await?;
         Ok(count as u32)
     }
@@ -259,7 +259,7 @@ impl RunRepo for SqlDatabase {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn request_cancel(&self, owner: &str, id: &str, now: &str) -> DbResult<Option<RunStatus>> {
+    async fn request_cancel(&self, owner: &KeyId, id: &str, now: &str) -> DbResult<Option<RunStatus>> {
         // Each step is one conditional update, so a claim (or the run ending) between them,
         // from this process or another, is seen rather than overwritten.
         let cancelled = sqlx::query(
@@ -386,12 +386,12 @@ impl CredentialRepo for SqlDatabase {
         Ok(())
     }
 
-    async fn credentials(&self, owner: &str) -> DbResult<Vec<Credential>> {
+    async fn credentials(&self, owner: &KeyId) -> DbResult<Vec<Credential>> {
         let rows = sqlx::query("SELECT * FROM credentials WHERE owner = $1 ORDER BY created_at DESC, id DESC").bind(owner).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(credential_from).collect())
     }
 
-    async fn credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>> {
+    async fn credential(&self, owner: &KeyId, id: &str) -> DbResult<Option<Credential>> {
         let row = sqlx::query("SELECT * FROM credentials WHERE owner = $1 AND id = $2").bind(owner).bind(id).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(credential_from))
     }
@@ -420,14 +420,14 @@ impl CredentialRepo for SqlDatabase {
         Ok(())
     }
 
-    async fn set_default_credential(&self, owner: &str, id: &str) -> DbResult<Option<Credential>> {
+    async fn set_default_credential(&self, owner: &KeyId, id: &str) -> DbResult<Option<Credential>> {
         let Some(mut credential) = self.credential(owner, id).await? else { return Ok(None) };
         credential.is_default = true;
         self.update_credential(&credential).await?;
         Ok(Some(credential))
     }
 
-    async fn delete_credential(&self, owner: &str, id: &str) -> DbResult<bool> {
+    async fn delete_credential(&self, owner: &KeyId, id: &str) -> DbResult<bool> {
         let done = sqlx::query("DELETE FROM credentials WHERE owner = $1 AND id = $2").bind(owner).bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
@@ -443,7 +443,7 @@ impl CredentialRepo for SqlDatabase {
 
 #[async_trait::async_trait]
 impl FeedbackRepo for SqlDatabase {
-    async fn insert_feedback(&self, owner: &str, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()> {
+    async fn insert_feedback(&self, owner: &KeyId, id: &str, feedback: &str, run_ids: &[String], now: &str) -> DbResult<()> {
         sqlx::query("INSERT INTO feedback (id, owner, feedback, run_ids, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(owner)

@@ -5,7 +5,7 @@
 //! `name@3`), and another key's templates read as missing.
 
 use super::sql::SqlDatabase;
-use super::{DbError, DbResult};
+use super::{DbError, DbResult, KeyId};
 use base64::Engine;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub struct StoredTemplate {
     pub id: String,
-    pub owner: String,
+    pub owner: KeyId,
     pub name: String,
     pub version: u32,
     pub description: String,
@@ -28,18 +28,18 @@ pub struct StoredTemplate {
 #[async_trait::async_trait]
 pub trait TemplateRepo: Send + Sync {
     /// Stores `files` as the next version of `owner`'s template `name`; answers the row.
-    async fn insert_template(&self, owner: &str, name: &str, description: &str, files: &HashMap<String, Vec<u8>>, now: &str) -> DbResult<StoredTemplate>;
+    async fn insert_template(&self, owner: &KeyId, name: &str, description: &str, files: &HashMap<String, Vec<u8>>, now: &str) -> DbResult<StoredTemplate>;
     /// Version `version` of `name` (the latest when `None`), with its files, if `owner`
     /// has it and it is not deleted.
-    async fn template(&self, owner: &str, name: &str, version: Option<u32>) -> DbResult<Option<StoredTemplate>>;
+    async fn template(&self, owner: &KeyId, name: &str, version: Option<u32>) -> DbResult<Option<StoredTemplate>>;
     /// `owner`'s versions that are not deleted (of `name`, or of every name), without
     /// files, by name then version.
-    async fn template_versions(&self, owner: &str, name: Option<&str>) -> DbResult<Vec<StoredTemplate>>;
+    async fn template_versions(&self, owner: &KeyId, name: Option<&str>) -> DbResult<Vec<StoredTemplate>>;
     /// Deletes one version (its files go, its number stays taken); false if none.
-    async fn delete_template_version(&self, owner: &str, name: &str, version: u32, now: &str) -> DbResult<bool>;
+    async fn delete_template_version(&self, owner: &KeyId, name: &str, version: u32, now: &str) -> DbResult<bool>;
     /// The id and options of each of `owner`'s runs and re-render jobs that has not
     /// ended: what may still draw a template version.
-    async fn unfinished_run_options(&self, owner: &str) -> DbResult<Vec<(String, serde_json::Value)>>;
+    async fn unfinished_run_options(&self, owner: &KeyId) -> DbResult<Vec<(String, serde_json::Value)>>;
 }
 
 fn encode_files(files: &HashMap<String, Vec<u8>>) -> String {
@@ -71,7 +71,7 @@ fn template_from(row: &AnyRow, with_files: bool) -> DbResult<StoredTemplate> {
 
 #[async_trait::async_trait]
 impl TemplateRepo for SqlDatabase {
-    async fn insert_template(&self, owner: &str, name: &str, description: &str, files: &HashMap<String, Vec<u8>>, now: &str) -> DbResult<StoredTemplate> {
+    async fn insert_template(&self, owner: &KeyId, name: &str, description: &str, files: &HashMap<String, Vec<u8>>, now: &str) -> DbResult<StoredTemplate> {
         let size: usize = files.values().map(Vec::len).sum();
         // One statement picks the number and inserts the row, so two uploads of a name
         // at once cannot take the same number (and UNIQUE holds it if they tried).
@@ -94,7 +94,7 @@ impl TemplateRepo for SqlDatabase {
         template_from(&row, true)
     }
 
-    async fn template(&self, owner: &str, name: &str, version: Option<u32>) -> DbResult<Option<StoredTemplate>> {
+    async fn template(&self, owner: &KeyId, name: &str, version: Option<u32>) -> DbResult<Option<StoredTemplate>> {
         let row = match version {
             Some(version) => {
                 sqlx::query("SELECT * FROM templates WHERE owner = $1 AND name = $2 AND version = $3 AND deleted_at IS NULL")
@@ -115,7 +115,7 @@ impl TemplateRepo for SqlDatabase {
         row.as_ref().map(|row| template_from(row, true)).transpose()
     }
 
-    async fn template_versions(&self, owner: &str, name: Option<&str>) -> DbResult<Vec<StoredTemplate>> {
+    async fn template_versions(&self, owner: &KeyId, name: Option<&str>) -> DbResult<Vec<StoredTemplate>> {
         let rows = sqlx::query(
             "SELECT id, owner, name, version, description, size_bytes, created_at FROM templates
              WHERE owner = $1 AND ($2 IS NULL OR name = $3) AND deleted_at IS NULL ORDER BY name, version",
@@ -128,7 +128,7 @@ impl TemplateRepo for SqlDatabase {
         rows.iter().map(|row| template_from(row, false)).collect()
     }
 
-    async fn delete_template_version(&self, owner: &str, name: &str, version: u32, now: &str) -> DbResult<bool> {
+    async fn delete_template_version(&self, owner: &KeyId, name: &str, version: u32, now: &str) -> DbResult<bool> {
         let done = sqlx::query("UPDATE templates SET files = '{}', size_bytes = 0, deleted_at = $1 WHERE owner = $2 AND name = $3 AND version = $4 AND deleted_at IS NULL")
             .bind(now)
             .bind(owner)
@@ -139,7 +139,7 @@ impl TemplateRepo for SqlDatabase {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn unfinished_run_options(&self, owner: &str) -> DbResult<Vec<(String, serde_json::Value)>> {
+    async fn unfinished_run_options(&self, owner: &KeyId) -> DbResult<Vec<(String, serde_json::Value)>> {
         // Runs still at work, and re-render jobs with a task still to end.
         let rows = sqlx::query(
             "SELECT id, options FROM runs WHERE owner = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled')

@@ -1,39 +1,32 @@
-//! A run's hold on the database while this process works on it, and the settling of runs
-//! whose process is gone. Input: the runs this process claimed. Output: their leases
-//! renewed every second; a cancel asked for through any process sharing the database set
-//! on the run's flag within a second; runs of processes that died re-queued or failed.
-//! Invariant: a run this process no longer holds (its lease ran out and another process
-//! settled it) is stopped here as well, so no run is worked on by two processes.
+//! A run's hold while this process works on it, and the settling of runs whose process
+//! is gone, both through the run queue. Input: the runs this process took. Output: their
+//! holds renewed every second; a cancel asked for through any process sharing the
+//! database set on the run's flag within a second; runs of processes that died re-queued
+//! or failed. Invariant: a run this process no longer holds (its lease ran out and another
+//! process settled it) is stopped here as well, so no run is worked on by two processes.
 
 use super::Runner;
+use super::queue::RUN_LEASE;
 use super::signals::Cancel;
-use crate::db;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a run stays this process's without a renewal: a process that died leaves
-/// its runs to be settled after this long.
-pub const RUN_LEASE: Duration = Duration::from_secs(15);
 /// How often a held run's lease is renewed (and its cancel flag read).
 const RENEW_EVERY: Duration = Duration::from_secs(1);
 /// How often this process looks for runs left behind by others.
 const SETTLE_EVERY: Duration = Duration::from_secs(5);
 
 impl Runner {
-    pub(super) fn lease_until(&self) -> String {
-        humantime::format_rfc3339_millis(std::time::SystemTime::now() + RUN_LEASE).to_string()
-    }
-
-    /// Renews run `run_id`'s lease every second until the task is aborted. Sets `cancel`
+    /// Renews run `run_id`'s hold every second until the task is aborted. Sets `cancel`
     /// when a cancel was asked for, when another process settled the run, or when no
     /// renewal succeeded for a whole lease (the database was out of reach that long).
     pub(super) fn keep_lease(self: &Arc<Self>, run_id: String, cancel: Arc<Cancel>) -> tokio::task::JoinHandle<()> {
-        let runner = self.clone();
+        let queue = self.queue.clone();
         tokio::spawn(async move {
             let mut last_renewed = Instant::now();
             loop {
                 tokio::time::sleep(RENEW_EVERY).await;
-                match runner.db.renew_run(&run_id, &runner.config.holder, &runner.lease_until()).await {
+                match queue.renew(&run_id).await {
                     Ok(Some(cancel_requested)) => {
                         last_renewed = Instant::now();
                         if cancel_requested {
@@ -62,7 +55,7 @@ impl Runner {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(SETTLE_EVERY).await;
-                match self.db.recover_interrupted(&db::now(), None).await {
+                match self.queue.settle_left_behind(false).await {
                     Ok(recovered) if !recovered.requeued.is_empty() || !recovered.failed.is_empty() => {
                         tracing::warn!(requeued = ?recovered.requeued, failed = ?recovered.failed, "runs whose process stopped renewing them");
                     }

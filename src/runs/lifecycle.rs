@@ -55,7 +55,7 @@ mod tests {
     fn running() -> Run {
         Run {
             id: "r".into(),
-            owner: "k".into(),
+            owner: crate::db::KeyId::new("k"),
             status: RunStatus::Running,
             progress_stage: None,
             target_url: "https://a.test/".into(),

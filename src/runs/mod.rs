@@ -15,6 +15,7 @@ mod input;
 mod job;
 pub mod lease;
 pub mod lifecycle;
+pub mod queue;
 pub mod signals;
 
 use crate::agent::Planner;
@@ -23,6 +24,7 @@ use crate::db::{self, Database, ErrorCode, Run};
 use crate::produce::Producer;
 use crate::secrets::Sealer;
 use crate::store::ArtifactStore;
+use queue::{DatabaseRunQueue, RunQueue};
 use serde_json::json;
 use signals::Signals;
 use std::path::PathBuf;
@@ -60,6 +62,8 @@ pub struct Runner {
     pub sealer: Option<Arc<Sealer>>,
     pub planner: Arc<dyn Planner>,
     pub config: RunnerConfig,
+    /// Where this process takes its runs from and holds them while it works.
+    pub queue: Arc<dyn RunQueue>,
     producer: Producer,
     record_slots: Arc<Semaphore>,
     render_slots: Arc<Semaphore>,
@@ -77,7 +81,8 @@ impl Runner {
         let record_slots = Arc::new(Semaphore::new(config.recordings_at_once.max(1)));
         let render_slots = Arc::new(Semaphore::new(config.renders_at_once.max(1)));
         let producer = Producer { db: db.clone(), artifacts };
-        Runner { db, signals, sealer, planner, config, producer, record_slots, render_slots }
+        let queue = Arc::new(DatabaseRunQueue::new(db.clone(), signals.clone(), config.holder.clone(), config.max_active_per_key));
+        Runner { db, signals, sealer, planner, config, queue, producer, record_slots, render_slots }
     }
 
     /// The browsers this process may have open at once, shared with the live
@@ -91,14 +96,14 @@ impl Runner {
         tokio::spawn(async move {
             loop {
                 let Ok(permit) = self.record_slots.clone().acquire_owned().await else { return };
-                match self.db.claim_next_run(&db::now(), self.config.max_active_per_key, &self.config.holder, &self.lease_until()).await {
+                match self.queue.take().await {
                     Ok(Some(run)) => {
                         let runner = self.clone();
                         tokio::spawn(async move { runner.execute(run, permit).await });
                     }
                     Ok(None) => {
                         drop(permit);
-                        let _ = tokio::time::timeout(Duration::from_secs(2), self.signals.queued()).await;
+                        self.queue.wait_for_more(Duration::from_secs(2)).await;
                     }
                     Err(e) => {
                         drop(permit);

@@ -3,7 +3,7 @@
 //! server per data directory (a lock, [`lock`]); at start-up no run is left `running`
 //! from an earlier process on this data directory (re-queued if its recording had not
 //! begun, else failed `interrupted`; runs of other processes sharing the database are
-//! settled so once their lease runs out, `runs::lease`); a server holding stored passwords refuses to start without the key
+//! settled so once their lease runs out, `runs::queue`); a server holding stored passwords refuses to start without the key
 //! that opens them; slow clients are bounded ([`http`]).
 
 pub mod http;
@@ -197,10 +197,6 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir, config.database.as_deref()).await?);
     ready_to_record(db.as_ref(), config.secret_key.as_ref(), &config.browser).await?;
     let holder = holder_name(&config.data_dir)?;
-    let recovered = db.recover_interrupted(&crate::db::now(), Some(&holder)).await?;
-    if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
-        tracing::warn!(requeued = recovered.requeued.len(), failed = recovered.failed.len(), "runs left unfinished by the last process");
-    }
     let sealer = config.secret_key.as_ref().map(|k| Arc::new(Sealer::new(k)));
     let artifacts = crate::store::open(config.store.as_deref(), &config.data_dir.join("artifacts")).map_err(anyhow::Error::msg)?;
     let signals = Arc::new(InProcess::default());
@@ -224,6 +220,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
             holder,
         },
     ));
+    let recovered = runner.queue.settle_left_behind(true).await?;
+    if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
+        tracing::warn!(requeued = recovered.requeued.len(), failed = recovered.failed.len(), "runs left unfinished by the last process");
+    }
     let render_worker = (config.workers && config.render_job_slots > 0).then(|| {
         let worker_config = WorkerConfig { slots: config.render_job_slots, ..WorkerConfig::new(config.data_dir.join("render-jobs"), config.api.targets.clone()) };
         let worker = Arc::new(RenderWorker::new(db.clone(), artifacts.clone(), signals.clone(), worker_config));

@@ -7,7 +7,7 @@ use crate::common::TempDir;
 use crate::postgres::PgServer;
 use demoreel::db::render_jobs::{Lease, TaskError};
 use demoreel::db::{
-    Artifact, ArtifactRepo, Credential, CredentialRepo, DatabaseLocation, ErrorCode, FeedbackRepo, KeyRepo, RenderJobRepo, Run, RunError, RunRepo, RunSignalRepo, RunStatus,
+    Artifact, ArtifactRepo, Credential, CredentialRepo, DatabaseLocation, ErrorCode, FeedbackRepo, KeyId, KeyRepo, RenderJobRepo, Run, RunError, RunRepo, RunSignalRepo, RunStatus,
     SqlDatabase, TaskStatus, TemplateRepo,
 };
 use serde_json::json;
@@ -62,15 +62,15 @@ macro_rules! on_both {
     )*};
 }
 
-on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, one_task_per_name, templates, render_tasks_leased_and_retried, concurrent_claims, queues_bounded_under_concurrent_creation);
+on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, one_task_per_name, templates, render_tasks_leased_and_retried, concurrent_claims, queues_bounded_under_concurrent_creation, run_queue_interface);
 
 /// A lease that holds for the whole test.
 const FAR: &str = "2099-01-01T00:00:00.000Z";
 
-fn new_run(id: &str, owner: &str, created_at: &str) -> Run {
+fn new_run(id: &str, owner: &KeyId, created_at: &str) -> Run {
     Run {
         id: id.into(),
-        owner: owner.into(),
+        owner: owner.clone(),
         status: RunStatus::Queued,
         progress_stage: None,
         target_url: "https://app.example.com/".into(),
@@ -87,7 +87,7 @@ fn new_run(id: &str, owner: &str, created_at: &str) -> Run {
     }
 }
 
-async fn two_keys(db: &SqlDatabase) -> (String, String) {
+async fn two_keys(db: &SqlDatabase) -> (KeyId, KeyId) {
     let alice = db.create_key("alice", "hash-alice", None).await.unwrap().id;
     let bob = db.create_key("bob", "hash-bob", None).await.unwrap().id;
     (alice, bob)
@@ -103,7 +103,7 @@ async fn keys(db: Arc<SqlDatabase>) {
     assert!(db.revoke_key(&alice, "2026-01-01T00:00:00.000Z").await.unwrap());
     assert!(db.revoke_key(&alice, "2027-01-01T00:00:00.000Z").await.unwrap());
     assert!(db.key_by_hash("hash-alice").await.unwrap().is_none(), "a revoked key is not live");
-    assert!(!db.revoke_key("no-such-key", "2026-01-01T00:00:00.000Z").await.unwrap());
+    assert!(!db.revoke_key(&KeyId::new("no-such-key"), "2026-01-01T00:00:00.000Z").await.unwrap());
     let listed = db.list_keys().await.unwrap();
     assert_eq!(listed.len(), 3);
     let alice_info = listed.iter().find(|k| k.id == alice).unwrap();
@@ -160,6 +160,49 @@ async fn runs_lifecycle(db: Arc<SqlDatabase>) {
     assert_eq!((recovered.requeued, recovered.failed), (vec![fresh.id.clone()], vec![recording.id.clone()]));
     assert_eq!(db.run_by_id(&recording.id).await.unwrap().unwrap().error.unwrap().code, ErrorCode::Interrupted);
     db.insert_feedback(&alice, "f1", "the cursor is great", &["a1".into()], "2026-01-03T00:00:00.000Z").await.unwrap();
+}
+
+/// The runner's queue through its interface, as two processes sharing the database use
+/// it: keys take turns, a key's runs at work stay within the bound, only the holder
+/// renews and it sees a cancel asked through the API, a dispatcher waiting for work wakes
+/// when a run is queued, and a planned stop settles only the stopping process's runs.
+async fn run_queue_interface(db: Arc<SqlDatabase>) {
+    use demoreel::runs::queue::{DatabaseRunQueue, RunQueue};
+    use demoreel::runs::signals::{InProcess, Signals};
+    let (alice, bob) = two_keys(&db).await;
+    for (id, owner, at) in [("a1", &alice, "2026-01-01T00:00:01.000Z"), ("a2", &alice, "2026-01-01T00:00:02.000Z"), ("b1", &bob, "2026-01-01T00:00:03.000Z")] {
+        db.insert_run(&new_run(id, owner, at)).await.unwrap();
+    }
+    let signals = Arc::new(InProcess::default());
+    let first: Arc<dyn RunQueue> = Arc::new(DatabaseRunQueue::new(db.clone(), signals.clone(), "first", 1));
+    let second: Arc<dyn RunQueue> = Arc::new(DatabaseRunQueue::new(db.clone(), signals.clone(), "second", 1));
+    assert_eq!(first.holder(), "first");
+    let taken = first.take().await.unwrap().expect("alice's first run");
+    assert_eq!((taken.id.as_str(), taken.status), ("a1", RunStatus::Running));
+    assert_eq!(second.take().await.unwrap().map(|r| r.id).as_deref(), Some("b1"), "bob's run before alice's second: keys take turns");
+    assert!(first.take().await.unwrap().is_none(), "alice has one at work, her bound: a2 waits");
+    assert_eq!(second.renew("a1").await.unwrap(), None, "only the holder renews");
+    assert_eq!(first.renew("a1").await.unwrap(), Some(false));
+    assert_eq!(db.request_cancel(&alice, "a1", &demoreel::db::now()).await.unwrap(), Some(RunStatus::Running));
+    assert_eq!(first.renew("a1").await.unwrap(), Some(true), "the holder sees the cancel");
+
+    let waiting = {
+        let first = first.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            first.wait_for_more(std::time::Duration::from_secs(10)).await;
+            started.elapsed()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    signals.run_queued();
+    let waited = waiting.await.unwrap();
+    assert!(waited < std::time::Duration::from_secs(5), "a queued run wakes the waiting dispatcher (waited {waited:?})");
+
+    assert_eq!(first.settle_left_behind(false).await.unwrap(), Default::default(), "live holds are left alone");
+    let stopped = second.settle_left_behind(true).await.unwrap();
+    assert_eq!((stopped.requeued, stopped.failed), (vec!["b1".to_string()], vec![]), "the stopping process's run goes back to the queue");
+    assert_eq!(db.run_by_id("a1").await.unwrap().unwrap().status, RunStatus::Running, "the other process's run is untouched");
 }
 
 async fn runs_claimed_fairly(db: Arc<SqlDatabase>) {
@@ -274,10 +317,10 @@ async fn artifacts_and_generations(db: Arc<SqlDatabase>) {
     assert_eq!(db.render_job(&alice, "j2").await.unwrap().unwrap().tasks[0].generation, 2);
 }
 
-fn credential(id: &str, owner: &str, domain: &str, is_default: bool) -> Credential {
+fn credential(id: &str, owner: &KeyId, domain: &str, is_default: bool) -> Credential {
     Credential {
         id: id.into(),
-        owner: owner.into(),
+        owner: owner.clone(),
         label: id.into(),
         domain: domain.into(),
         email: format!("{id}@example.com"),
@@ -344,9 +387,9 @@ async fn identities(db: Arc<SqlDatabase>) {
 async fn one_task_per_name(db: Arc<SqlDatabase>) {
     use demoreel::db::{DemonstrationRepo, NewDemonstration};
     let (alice, bob) = two_keys(&db).await;
-    let demonstration = |owner: &str| NewDemonstration {
+    let demonstration = |owner: &KeyId| NewDemonstration {
         id: demoreel::db::new_id(),
-        owner: owner.into(),
+        owner: owner.clone(),
         task_id: demoreel::db::new_id(),
         tool_id: demoreel::db::new_id(),
         task_name: "Create a project".into(),

@@ -143,6 +143,43 @@ fn keys_are_listed_revoked_and_expire() {
     assert!(!text.contains("hash"), "{text}");
 }
 
+/// `keys create --save` writes the CLI's config readable by its owner only; the remote
+/// commands read it, and read `--options` by the rule the local ones use
+/// (inline JSON, `@file`, or a bare file path).
+#[test]
+fn a_saved_key_is_private_and_runs_create_reads_options_from_a_bare_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let _machine = crate::common::shared_machine();
+    let dir = TempDir::new("edge-saved-key");
+    let data = dir.path().join("data");
+    let config_home = dir.path().join("config");
+    // No workers: the run stays queued, and no browser starts.
+    let server = Server::start(&data, &["--workers", "0"]);
+    let cli = |args: &[&str]| demoreel().args(args).env("XDG_CONFIG_HOME", &config_home).env_remove("DEMOREEL_API_KEY").env_remove("DEMOREEL_SERVER").output().unwrap();
+    let created = cli(&["keys", "create", "--label", "saved", "--save", "--server", &server.url, "--data-dir", data.to_str().unwrap()]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let config = config_home.join("demoreel").join("config.json");
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the saved key is readable by its owner only");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!((saved["api_key"].as_str(), saved["server"].as_str()), (shown["key"].as_str(), Some(server.url.as_str())));
+
+    let options = dir.path().join("run-options.json");
+    std::fs::write(&options, r#"{"video": {"fps": 24}}"#).unwrap();
+    let target = format!("{}/healthz", server.url);
+    for given in [options.to_str().unwrap().to_string(), format!("@{}", options.display())] {
+        let out = cli(&["runs", "create", &target, "--goal", "Open it", "--options", &given]);
+        assert!(out.status.success(), "--options {given}: {}", String::from_utf8_lossy(&out.stderr));
+        let run_id = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["run_id"].as_str().unwrap().to_string();
+        let status = cli(&["runs", "status", &run_id]);
+        let run: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert_eq!(run["options"]["video"]["fps"], 24, "--options {given}: the file's options reached the run: {run}");
+    }
+    let missing = cli(&["runs", "create", &target, "--goal", "Open it", "--options", "no-such-options.json"]);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("--options: cannot read no-such-options.json"));
+}
+
 /// A flood of bad keys from one address is refused with 429 before the database is asked,
 /// after a burst of 20; the address's allowance comes back at one a second, and good keys
 /// never spend it.

@@ -27,7 +27,7 @@ pub struct Service {
     producer: Producer,
     pub dir: TempDir,
     pub alice: String,
-    alice_id: String,
+    alice_id: demoreel::db::KeyId,
     bob: String,
     _worker: Option<tokio::task::JoinHandle<()>>,
 }
