@@ -8,9 +8,10 @@
 //! finish.
 
 use super::runtime;
-use anyhow::{Context, Result, bail};
 use crate::db::Database;
+use crate::render_jobs::workspace::Workspace;
 use crate::runs::signals::InProcess;
+use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -41,7 +42,9 @@ pub struct WorkerArgs {
     /// a second); a killed worker's task goes to another after it.
     #[arg(long, default_value_t = 30)]
     pub lease_secs: u64,
-    /// Where tasks unpack recordings and render (default: DATA_DIR/render-jobs/worker-PID).
+    /// Where tasks unpack recordings and render (default: DATA_DIR/render-jobs/worker-PID,
+    /// claimed under a lock; the folders of workers that died are swept at start and
+    /// every 10 minutes). A folder given here is used as is and removed at a planned stop.
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
     /// How runs record here (with --record-slots): the browser, the operator's key,
@@ -120,7 +123,6 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
     let database = crate::db::DatabaseLocation::parse(args.database.as_deref(), &crate::serve::database_path(&args.data_dir)).map_err(anyhow::Error::msg)?;
     let artifacts = crate::store::open(args.store.as_deref(), &args.data_dir.join("artifacts")).map_err(anyhow::Error::msg)?;
     let targets = args.recording.targets()?;
-    let work_dir = args.work_dir.clone().unwrap_or_else(|| args.data_dir.join("render-jobs").join(format!("worker-{}", std::process::id())));
     let runtime = runtime()?;
     let worked = runtime.block_on(async {
         crate::serve::keep_files_private();
@@ -129,6 +131,21 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
         let recorder = match args.record_slots {
             0 => None,
             _ => Some(Recorder::start(&args, db.clone(), artifacts.clone(), signals.clone(), targets.clone()).await?),
+        };
+        // The default folder is claimed under a lock that dies with the process, so a
+        // worker killed outright leaves it to the next sweep; a --work-dir is the
+        // operator's, used as given.
+        let workspace = match (&args.work_dir, args.render_slots) {
+            (None, 1..) => {
+                let root = args.data_dir.join("render-jobs");
+                Some(Workspace::start_worker(&root, &format!("worker-{}", std::process::id())).with_context(|| format!("claiming a folder under {}", root.display()))?)
+            }
+            _ => None,
+        };
+        let work_dir = match (&args.work_dir, &workspace) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(workspace)) => workspace.dir().to_path_buf(),
+            (None, None) => args.data_dir.join("render-jobs"),
         };
         let renderer = (args.render_slots > 0).then(|| {
             let config = crate::render_jobs::WorkerConfig {
@@ -168,7 +185,13 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
                 eprintln!("demoreel: {settled} run(s) in flight settled (re-queued, or failed `interrupted` once recording)");
             }
         }
-        let _ = std::fs::remove_dir_all(&work_dir);
+        match workspace {
+            Some(workspace) => workspace.release(),
+            None if args.render_slots > 0 => {
+                let _ = std::fs::remove_dir_all(&work_dir);
+            }
+            None => {}
+        }
         Ok(())
     });
     // A recording's browser ends with its task, as the runtime stops.

@@ -318,7 +318,7 @@ pub trait ArtifactRepo: Send + Sync {
     /// each re-render's whose task succeeded.
     async fn artifacts(&self, run_id: &str) -> DbResult<Vec<Artifact>>;
     /// The artifact and the owner of its run.
-    async fn artifact(&self, id: &str) -> DbResult<Option<(Artifact, String)>>;
+    async fn artifact(&self, id: &str) -> DbResult<Option<(Artifact, KeyId)>>;
 }
 
 /// Saved logins for target apps (passwords sealed).

@@ -352,7 +352,7 @@ impl ArtifactRepo for SqlDatabase {
         Ok(rows.iter().map(artifact_from).collect())
     }
 
-    async fn artifact(&self, id: &str) -> DbResult<Option<(Artifact, String)>> {
+    async fn artifact(&self, id: &str) -> DbResult<Option<(Artifact, KeyId)>> {
         let row = sqlx::query("SELECT artifacts.*, runs.owner AS run_owner FROM artifacts JOIN runs ON runs.id = artifacts.run_id WHERE artifacts.id = $1")
             .bind(id)
             .fetch_optional(&self.pool)

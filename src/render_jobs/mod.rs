@@ -11,6 +11,7 @@
 //! `db::render_jobs` and `docs/architecture.md` for why no queue library).
 
 mod task;
+pub mod workspace;
 
 use crate::db::Database;
 use crate::produce::Producer;

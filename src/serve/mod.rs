@@ -14,6 +14,7 @@ use crate::db::Database;
 use crate::db::{DatabaseLocation, SqlDatabase};
 use crate::demonstrations::token::ShareTokens;
 use crate::demonstrations::{DemonstrationConfig, Demonstrations};
+use crate::render_jobs::workspace::Workspace;
 use crate::render_jobs::{RenderWorker, WorkerConfig};
 use crate::runs::signals::InProcess;
 use crate::runs::{Runner, RunnerConfig};
@@ -101,6 +102,8 @@ pub struct Server {
     dispatcher: Option<tokio::task::JoinHandle<()>>,
     settler: tokio::task::JoinHandle<()>,
     render_worker: Option<(Arc<RenderWorker>, tokio::task::JoinHandle<()>)>,
+    /// The in-process render worker's folder, held while the server lives.
+    _render_workspace: Option<Workspace>,
 }
 
 impl Server {
@@ -224,8 +227,15 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
         tracing::warn!(requeued = recovered.requeued.len(), failed = recovered.failed.len(), "runs left unfinished by the last process");
     }
-    let render_worker = (config.workers && config.render_job_slots > 0).then(|| {
-        let worker_config = WorkerConfig { slots: config.render_job_slots, ..WorkerConfig::new(config.data_dir.join("render-jobs"), config.api.targets.clone()) };
+    let render_workspace = match config.workers && config.render_job_slots > 0 {
+        true => {
+            let root = config.data_dir.join("render-jobs");
+            Some(Workspace::start_worker(&root, "serve").map_err(|e| anyhow::anyhow!("claiming a folder under {}: {e}", root.display()))?)
+        }
+        false => None,
+    };
+    let render_worker = render_workspace.as_ref().map(|workspace| {
+        let worker_config = WorkerConfig { slots: config.render_job_slots, ..WorkerConfig::new(workspace.dir().to_path_buf(), config.api.targets.clone()) };
         let worker = Arc::new(RenderWorker::new(db.clone(), artifacts.clone(), signals.clone(), worker_config));
         (worker.clone(), worker.spawn())
     });
@@ -241,5 +251,5 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     let dispatcher = config.workers.then(|| runner.clone().spawn_dispatcher());
     let settler = runner.clone().spawn_settler();
     let sweeper = runner.spawn_work_sweeper();
-    Ok(Server { addr, _lock: lock, serve_task, dispatcher, settler, sweeper, render_worker })
+    Ok(Server { addr, _lock: lock, serve_task, dispatcher, settler, sweeper, render_worker, _render_workspace: render_workspace })
 }

@@ -391,6 +391,58 @@ pub fn worker_process_on(data_dir: &std::path::Path, lease_secs: u64, database: 
     child
 }
 
+/// Whether a process holds the lock on `path` (a probe that takes it lets it go at once).
+fn lock_held(path: &std::path::Path) -> bool {
+    std::fs::OpenOptions::new().write(true).open(path).map(|f| f.try_lock().is_err()).unwrap_or(false)
+}
+
+/// The folders render workers leave when they die are swept, and only those: a folder
+/// whose lock a live process holds (another process, or this one) stays; one whose holder
+/// was killed goes with its lock file; a folder with no lock file is never a worker's. A
+/// held name is not claimed twice, and a claim starts with an empty folder.
+#[test]
+fn folders_of_workers_that_died_are_swept_and_live_ones_kept() {
+    use demoreel::render_jobs::workspace::{Workspace, sweep_abandoned};
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("worker-folders");
+    let root = dir.path().join("render-jobs");
+    let ours = Workspace::claim(&root, "worker-ours").unwrap();
+    std::fs::write(ours.dir().join("frame.jpg"), b"left over").unwrap();
+    assert!(Workspace::claim(&root, "worker-ours").is_err(), "a held folder is not claimed twice");
+
+    // Another live process holds worker-live's lock (flock(1) keeps it, its command does not).
+    std::fs::create_dir_all(root.join("worker-live").join("job")).unwrap();
+    let mut holder = std::process::Command::new("flock").arg("-o").arg(root.join("worker-live.lock")).args(["sleep", "60"]).process_group(0).spawn().unwrap();
+    let started = Instant::now();
+    while !lock_held(&root.join("worker-live.lock")) {
+        assert!(started.elapsed() < Duration::from_secs(10), "flock took the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A dead worker's folder: a lock file nobody holds, its half-written render left.
+    std::fs::create_dir_all(root.join("worker-dead").join("job").join("0.1")).unwrap();
+    std::fs::write(root.join("worker-dead").join("job").join("0.1").join(".demo.mp4.partial"), b"half").unwrap();
+    std::fs::write(root.join("worker-dead.lock"), b"").unwrap();
+    std::fs::create_dir_all(root.join("not-a-worker")).unwrap();
+
+    assert_eq!(sweep_abandoned(&root).unwrap(), vec!["worker-dead".to_string()]);
+    assert!(!root.join("worker-dead").exists() && !root.join("worker-dead.lock").exists());
+    assert!(ours.dir().join("frame.jpg").exists(), "this process's folder stays");
+    assert!(root.join("worker-live").join("job").exists() && root.join("not-a-worker").exists());
+
+    // SIGKILL to the holder's group: the kernel lets the lock go.
+    unsafe { libc::kill(-(holder.id() as i32), libc::SIGKILL) };
+    holder.wait().unwrap();
+    assert_eq!(sweep_abandoned(&root).unwrap(), vec!["worker-live".to_string()], "its holder was killed");
+    assert!(root.join("not-a-worker").exists() && ours.dir().exists());
+
+    drop(ours);
+    let again = Workspace::claim(&root, "worker-ours").unwrap();
+    assert!(!again.dir().join("frame.jpg").exists(), "a claimed folder starts empty");
+    let claimed = again.dir().to_path_buf();
+    again.release();
+    assert!(!claimed.exists() && !root.join("worker-ours.lock").exists(), "a planned stop removes the folder and its lock");
+}
+
 #[test]
 fn a_worker_process_killed_mid_render_is_replaced_and_the_artifacts_are_whole_and_single() {
     let _machine = crate::common::shared_machine();
@@ -402,9 +454,12 @@ fn a_worker_process_killed_mid_render_is_replaced_and_the_artifacts_are_whole_an
         let job_id = created["job_id"].as_str().unwrap().to_string();
         let mut first = worker_process(service.dir.path(), 2);
         service.until(&job_id, Duration::from_secs(60), |j| j["progress"]["frames_done"].as_u64().unwrap_or(0) > 60).await;
+        let first_folder = service.dir.path().join("render-jobs").join(format!("worker-{}", first.id()));
+        assert!(first_folder.exists(), "the worker renders in its own folder");
         first.kill().unwrap(); // SIGKILL: no goodbye, the lease just stops being renewed
         first.wait().unwrap();
         let mut second = worker_process(service.dir.path(), 2);
+        assert!(!first_folder.exists(), "the killed worker's folder is swept when the next one starts");
         let job = service.until(&job_id, Duration::from_secs(240), |j| j["progress"]["runs_ended"] == 1).await;
         second.kill().unwrap();
         second.wait().unwrap();
