@@ -151,11 +151,27 @@ pub enum Command {
 /// Where a server's state is, for the commands that work on it directly.
 #[derive(clap::Args, Debug)]
 pub struct StateLocation {
+    /// Where state lives: the SQLite database, artifacts, work files, the URL-signing key.
     #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
     pub data_dir: PathBuf,
-    /// The database, if not DATA_DIR/demoreel.db: a path, `sqlite://PATH` or `postgres://…`.
+    /// The database, if not DATA_DIR/demoreel.db: a path, `sqlite://PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (shared by every `demoreel serve` and
+    /// `demoreel worker` of a deployment).
     #[arg(long, env = "DEMOREEL_DATABASE")]
     pub database: Option<String>,
+}
+
+/// Where a process that works (`serve`, `worker`) finds its state and the artifact store:
+/// one set of flags, so a deployment's processes are pointed at the same places alike.
+#[derive(clap::Args, Debug)]
+pub struct ProcessState {
+    #[command(flatten)]
+    pub location: StateLocation,
+    /// Where artifacts and kept recordings go: a directory (or `file://DIR`), or an
+    /// S3-compatible bucket, `s3://BUCKET/PREFIX?endpoint=URL&region=R&downloads=redirect|stream`,
+    /// with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (default: DATA_DIR/artifacts).
+    #[arg(long, env = "DEMOREEL_STORE")]
+    pub store: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

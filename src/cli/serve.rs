@@ -5,25 +5,15 @@
 
 use super::runtime;
 use anyhow::{Context, Result, bail};
-use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "DEMOREEL_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: std::net::SocketAddr,
-    /// Where state lives: the SQLite database, artifacts, work files, the URL-signing key.
-    #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
-    pub data_dir: PathBuf,
-    /// The database, if not DATA_DIR/demoreel.db: a path, `sqlite://PATH`, or
-    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (shared with `demoreel worker`s).
-    #[arg(long, env = "DEMOREEL_DATABASE")]
-    pub database: Option<String>,
-    /// Where artifacts and kept recordings go: a directory (or `file://DIR`), or an
-    /// S3-compatible bucket, `s3://BUCKET/PREFIX?endpoint=URL&region=R&downloads=redirect|stream`,
-    /// with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (default: DATA_DIR/artifacts).
-    #[arg(long, env = "DEMOREEL_STORE")]
-    pub store: Option<String>,
+    /// Where state lives, and the artifact store.
+    #[command(flatten)]
+    pub state: super::ProcessState,
     /// Browsers recording at once.
     #[arg(long, env = "DEMOREEL_RECORDINGS_AT_ONCE", default_value_t = 1)]
     pub recordings_at_once: usize,
@@ -99,14 +89,14 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
     if let Some(url) = &args.demonstration_start_url {
         crate::api::validate::http_url(url, &targets).map_err(|reason| anyhow::anyhow!("--demonstration-start-url: {reason}"))?;
     }
-    let browser = recording.confinement(&args.data_dir)?;
+    let browser = recording.confinement(&args.state.location.data_dir)?;
     let config = crate::serve::ServeConfig {
         browser,
         work_retention: recording.work_retention(),
         addr: args.addr,
-        data_dir: args.data_dir,
-        database: args.database,
-        store: args.store,
+        data_dir: args.state.location.data_dir,
+        database: args.state.location.database,
+        store: args.state.store,
         recordings_at_once: args.recordings_at_once,
         renders_at_once: args.renders_at_once,
         render_job_slots: args.render_job_slots,

@@ -17,18 +17,10 @@ use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct WorkerArgs {
-    /// The data directory `demoreel serve` uses: its `demoreel.db` and `artifacts/` unless
-    /// --database and --store say otherwise.
-    #[arg(long, env = "DEMOREEL_DATA_DIR", default_value = "demoreel-data")]
-    pub data_dir: PathBuf,
-    /// The database, if not DATA_DIR/demoreel.db: a path, `sqlite://PATH`, or
-    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` as for `demoreel serve --database`.
-    #[arg(long, env = "DEMOREEL_DATABASE")]
-    pub database: Option<String>,
-    /// The artifact store: a directory (or `file://DIR`), or `s3://BUCKET/PREFIX?…` as
-    /// for `demoreel serve --store`.
-    #[arg(long, env = "DEMOREEL_STORE")]
-    pub store: Option<String>,
+    /// The data directory, database and artifact store of the `demoreel serve` it works
+    /// beside (its `demoreel.db` and `artifacts/` unless --database and --store say otherwise).
+    #[command(flatten)]
+    pub state: super::ProcessState,
     /// Runs of re-render jobs rendered at once (0: none, with --record-slots above 0).
     #[arg(long, env = "DEMOREEL_RENDER_SLOTS", default_value_t = 1)]
     pub render_slots: usize,
@@ -71,13 +63,13 @@ impl Recorder {
         targets: crate::egress::TargetPolicy,
     ) -> Result<Recorder> {
         let recording = &args.recording;
-        let confinement = recording.confinement(&args.data_dir)?;
+        let confinement = recording.confinement(&args.state.location.data_dir)?;
         let secret_key = recording.secret_key()?;
-        crate::serve::prepare_data_dir(&args.data_dir, &confinement)?;
+        crate::serve::prepare_data_dir(&args.state.location.data_dir, &confinement)?;
         crate::serve::ready_to_record(db.as_ref(), secret_key.as_ref(), &confinement).await?;
         let sealer = secret_key.as_ref().map(|k| Arc::new(crate::secrets::Sealer::new(k)));
         let config = crate::runs::RunnerConfig {
-            work_dir: args.data_dir.join("runs"),
+            work_dir: args.state.location.data_dir.join("runs"),
             recordings_at_once: args.record_slots,
             // A run renders right after it records, in the slot it recorded in.
             renders_at_once: args.record_slots,
@@ -120,8 +112,9 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
         bail!("--lease-secs must be at least 2");
     }
     args.recording.check()?;
-    let database = crate::db::DatabaseLocation::parse(args.database.as_deref(), &crate::serve::database_path(&args.data_dir)).map_err(anyhow::Error::msg)?;
-    let artifacts = crate::store::open(args.store.as_deref(), &args.data_dir.join("artifacts")).map_err(anyhow::Error::msg)?;
+    let data_dir = &args.state.location.data_dir;
+    let database = crate::db::DatabaseLocation::parse(args.state.location.database.as_deref(), &crate::serve::database_path(data_dir)).map_err(anyhow::Error::msg)?;
+    let artifacts = crate::store::open(args.state.store.as_deref(), &data_dir.join("artifacts")).map_err(anyhow::Error::msg)?;
     let targets = args.recording.targets()?;
     let runtime = runtime()?;
     let worked = runtime.block_on(async {
@@ -137,7 +130,7 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
         // operator's, used as given.
         let workspace = match (&args.work_dir, args.render_slots) {
             (None, 1..) => {
-                let root = args.data_dir.join("render-jobs");
+                let root = data_dir.join("render-jobs");
                 Some(Workspace::start_worker(&root, &format!("worker-{}", std::process::id())).with_context(|| format!("claiming a folder under {}", root.display()))?)
             }
             _ => None,
@@ -145,7 +138,7 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
         let work_dir = match (&args.work_dir, &workspace) {
             (Some(dir), _) => dir.clone(),
             (None, Some(workspace)) => workspace.dir().to_path_buf(),
-            (None, None) => args.data_dir.join("render-jobs"),
+            (None, None) => data_dir.join("render-jobs"),
         };
         let renderer = (args.render_slots > 0).then(|| {
             let config = crate::render_jobs::WorkerConfig {
