@@ -104,6 +104,23 @@ impl Recorder {
     }
 }
 
+/// Where this worker's re-render tasks work (with the claim that keeps it, for the
+/// default folder). The default folder is claimed under a lock that dies with the
+/// process, so a worker killed outright leaves it to the next sweep; a --work-dir is the
+/// operator's, used as given. Within the runtime: the claim starts a periodic sweep.
+fn render_folder(args: &WorkerArgs) -> Result<(Option<Workspace>, PathBuf)> {
+    let root = args.state.location.data_dir.join("render-jobs");
+    match (&args.work_dir, args.render_slots) {
+        (Some(dir), _) => Ok((None, dir.clone())),
+        (None, 0) => Ok((None, root)),
+        (None, _) => {
+            let workspace = Workspace::start_worker(&root, &format!("worker-{}", std::process::id())).with_context(|| format!("claiming a folder under {}", root.display()))?;
+            let dir = workspace.dir().to_path_buf();
+            Ok((Some(workspace), dir))
+        }
+    }
+}
+
 pub(super) fn run(args: WorkerArgs) -> Result<()> {
     if args.render_slots == 0 && args.record_slots == 0 {
         bail!("--render-slots and --record-slots are both 0: this worker would do nothing");
@@ -125,21 +142,7 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
             0 => None,
             _ => Some(Recorder::start(&args, db.clone(), artifacts.clone(), signals.clone(), targets.clone()).await?),
         };
-        // The default folder is claimed under a lock that dies with the process, so a
-        // worker killed outright leaves it to the next sweep; a --work-dir is the
-        // operator's, used as given.
-        let workspace = match (&args.work_dir, args.render_slots) {
-            (None, 1..) => {
-                let root = data_dir.join("render-jobs");
-                Some(Workspace::start_worker(&root, &format!("worker-{}", std::process::id())).with_context(|| format!("claiming a folder under {}", root.display()))?)
-            }
-            _ => None,
-        };
-        let work_dir = match (&args.work_dir, &workspace) {
-            (Some(dir), _) => dir.clone(),
-            (None, Some(workspace)) => workspace.dir().to_path_buf(),
-            (None, None) => data_dir.join("render-jobs"),
-        };
+        let (workspace, work_dir) = render_folder(&args)?;
         let renderer = (args.render_slots > 0).then(|| {
             let config = crate::render_jobs::WorkerConfig {
                 slots: args.render_slots,
