@@ -51,7 +51,8 @@ pub(super) async fn keep(db: &Arc<dyn Database>, producer: &Producer, demonstrat
 /// which is seldom 16:9, and the default 1920×1080 edge to edge would crop its top and
 /// bottom away.
 fn options_for(bundle: &Path) -> Result<RenderOptions, String> {
-    let page = crate::recording::Recording::open(bundle).map_err(|e| e.to_string())?.meta.frame_size;
+    // meta.json alone: the frame index of a long session is not this question's business.
+    let page = crate::recording::Recording::read_meta(bundle).map_err(|e| e.to_string())?.frame_size;
     let side = |px: u32, smallest: u32, largest: u32| px.clamp(smallest, largest) & !1;
     let size = serde_json::json!({"width": side(page.width, 320, 3840), "height": side(page.height, 240, 2160)});
     crate::options::parse(&serde_json::json!({"video": {"size": size}})).map(|parsed| parsed.options).map_err(|e| e.to_string())

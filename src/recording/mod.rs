@@ -108,6 +108,16 @@ impl Recording {
         Ok(Recording { dir: dir.to_path_buf(), meta, frames, events })
     }
 
+    /// Only the bundle's `meta.json` (sizes, duration), checked as [`Recording::open`]
+    /// checks it, without reading the frame index and the timeline.
+    pub fn read_meta(dir: &Path) -> Result<Meta, RecordingError> {
+        let path = dir.join(META_FILE);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(RecordingError::file(&path, "is a link; a bundle holds only its own files"));
+        }
+        read_meta(&path)
+    }
+
     pub fn duration_ms(&self) -> f64 {
         self.meta.duration_ms
     }
