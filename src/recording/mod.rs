@@ -92,12 +92,10 @@ impl Recording {
         if !dir.is_dir() {
             return Err(RecordingError::file(dir, "not a recording directory"));
         }
-        for file in [META_FILE, FRAMES_FILE, TIMELINE_FILE] {
-            if std::fs::symlink_metadata(dir.join(file)).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(RecordingError::file(&dir.join(file), "is a link; a bundle holds only its own files"));
-            }
+        for file in [FRAMES_FILE, TIMELINE_FILE] {
+            refuse_link(&dir.join(file))?;
         }
-        let meta = read_meta(&dir.join(META_FILE))?;
+        let meta = Recording::read_meta(dir)?;
         let frames = read_frames(dir, &meta)?;
         let mut events = read_jsonl::<TimedEvent>(&dir.join(TIMELINE_FILE), |path, line, e| {
             check_time(path, line, e.t_ms)
@@ -112,9 +110,7 @@ impl Recording {
     /// checks it, without reading the frame index and the timeline.
     pub fn read_meta(dir: &Path) -> Result<Meta, RecordingError> {
         let path = dir.join(META_FILE);
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(RecordingError::file(&path, "is a link; a bundle holds only its own files"));
-        }
+        refuse_link(&path)?;
         read_meta(&path)
     }
 
@@ -131,6 +127,14 @@ impl Recording {
 /// The bytes of one captured frame's file (for a reader that holds only its path).
 pub fn read_frame(path: &Path) -> Result<Vec<u8>, RecordingError> {
     std::fs::read(path).map_err(|e| RecordingError::file(path, e.to_string()))
+}
+
+/// A bundle holds only its own files: a link in its place could point anywhere.
+fn refuse_link(path: &Path) -> Result<(), RecordingError> {
+    match std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        true => Err(RecordingError::file(path, "is a link; a bundle holds only its own files")),
+        false => Ok(()),
+    }
 }
 
 fn read_meta(path: &Path) -> Result<Meta, RecordingError> {
