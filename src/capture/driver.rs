@@ -24,6 +24,8 @@ pub(super) struct Driver {
     pub(super) crashed: Arc<AtomicBool>,
     /// Off when a person drives: the page's own listeners report the input then.
     pub(super) record_own_input: bool,
+    /// `video.blur_emails`: a field typed an address into is masked from its first key.
+    pub(super) mask_addresses: bool,
     /// The fallback that found the last element, when the target's first way did not:
     /// a replay that leans on fallbacks says so.
     pub(super) found_by_fallback: std::sync::Mutex<Option<String>>,
@@ -38,8 +40,8 @@ const LOCATE_JS: &str = include_str!("locate.js");
 const SCREENCAST_AFTER_PRESENTATION_MS: f64 = 16.7;
 /// How long a target's first way is looked for alone before its fallbacks join in.
 const FIRST_WAY_ALONE_MS: u64 = 2_000;
-/// Marks the focused field as holding a secret (see the script's header).
-const MASK_SECRET_JS: &str = include_str!("mask_secret.js");
+/// Marks the focused field as holding a secret or an address (see the script's header).
+const MARK_FIELD_JS: &str = include_str!("mark_field.js");
 /// Answers when the page showed its reaction to a click (see the script's header).
 const REACTION_JS: &str = include_str!("reaction.js");
 /// Chooses an option of the drop-down at a point (see the script's header).
@@ -75,9 +77,14 @@ impl Driver {
                     let (x, y) = self.locate(target, *timeout_ms).await?;
                     self.click(x, y).await?;
                 }
+                if self.mask_addresses && !*secret && text.contains('@') {
+                    // The masking script cannot tell `alex.mo` from any other text; this
+                    // field is about to hold an address, so it is masked from the first key.
+                    self.mark_focused_field("address").await?;
+                }
                 for ch in text.chars() {
                     if *secret {
-                        let host = self.mask_focused_field().await?;
+                        let host = self.mark_focused_field("secret").await?;
                         if let Some(domain) = only_within {
                             check_page_within(&host, domain)?;
                         }
@@ -120,13 +127,15 @@ impl Driver {
         Ok(())
     }
 
-    /// Masks the field a secret's next key goes to, before the key is sent (a secret is
-    /// never on screen, not even in a plain text field: a one-time code box), and answers
-    /// the page's host name as it is right before the key.
-    async fn mask_focused_field(&self) -> Result<String, String> {
+    /// Marks the field the next key goes to as holding a `kind` (`secret` or `address`),
+    /// before the key is sent (a secret is never on screen, not even in a plain text
+    /// field: a one-time code box), and answers the page's host name as it is right
+    /// before the key.
+    async fn mark_focused_field(&self, kind: &str) -> Result<String, String> {
         // A field that cannot be reached (a cross-origin frame's) still gets the key:
         // refusing would fail every sign-in through an embedded provider.
-        let answer = self.page.evaluate(MASK_SECRET_JS).await.map_err(|e| format!("masking the field for a secret: {e}"))?;
+        let script = format!("({MARK_FIELD_JS})({kind:?})");
+        let answer = self.page.evaluate(script.as_str()).await.map_err(|e| format!("masking the field for a {kind}: {e}"))?;
         Ok(answer.into_value::<String>().unwrap_or_default())
     }
 

@@ -3,9 +3,13 @@
 // (the page's scripts cannot see or undo it).
 //
 // What counts as an address is anything that could be part of one: a word holding an `@`
-// (`alex.morgan@example.c` while it is being typed, `@example.com`), and any value in a
-// field meant for an address (type email, autocomplete email or username, or a name, id,
-// placeholder, label or aria-label saying e-mail) from its first character (`alex.mo`).
+// (`alex.morgan@example.c` while it is being typed, `@example.com`), any value in a
+// field meant for an address (type email, autocomplete email or username, a name, id,
+// placeholder, label or aria-label saying e-mail, or a field demoreel is about to type an
+// address into: `data-demoreel-address`) from its first character (`alex.mo`), and text
+// repeating such a field's value as a word of its own (a live "Inviting alex.mo" echo).
+// What a page's own script puts into a plain field is masked from its `@` on: before
+// that, nothing tells it from any other text.
 //
 // - Text: CSS Custom Highlights paint matched ranges as a solid bar (transparent text on a
 //   grey background): no node is added or split, so frameworks keep their DOM and nothing
@@ -36,21 +40,52 @@
     if (!root.adoptedStyleSheets.includes(sheet)) root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
   };
 
+  // The values of address fields that hold no `@` yet (an address being typed), each as
+  // a pattern matching it as a word of its own: text echoing one is part of an address.
+  const partials = new Map(); // field → { value, pattern }
+  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const wordOf = (value) => new RegExp(`(?<![\\w.+-])${escape(value)}(?![\\w.+-])`, 'g');
+
+  // [start, length] of each part of `text` to mask.
+  const addressParts = (text) => {
+    const parts = [];
+    if (HAS_EMAIL.test(text)) for (const m of text.matchAll(EMAIL)) parts.push([m.index, m[0].length]);
+    for (const [field, { pattern }] of partials) {
+      if (!field.isConnected) partials.delete(field);
+      else for (const m of text.matchAll(pattern)) parts.push([m.index, m[0].length]);
+    }
+    return parts;
+  };
+
   const maskText = (node) => {
     const old = ranges.get(node);
     if (old) old.forEach((r) => highlight.delete(r));
     ranges.delete(node);
     const text = node.nodeValue;
-    if (!text || !HAS_EMAIL.test(text)) return;
+    if (!text) return;
     const list = [];
-    for (const m of text.matchAll(EMAIL)) {
+    for (const [start, length] of addressParts(text)) {
       const r = new Range();
-      r.setStart(node, m.index);
-      r.setEnd(node, m.index + m[0].length);
+      r.setStart(node, start);
+      r.setEnd(node, start + length);
       highlight.add(r);
       list.push(r);
     }
-    ranges.set(node, list);
+    if (list.length) ranges.set(node, list);
+  };
+
+  // A field's partial address changed: the text already on the page is read again for
+  // it (an echo the page wrote before this field's change was seen).
+  const notePartial = (el, value) => {
+    const partial = value.length >= 2 && !HAS_EMAIL.test(value) ? value : null;
+    const was = partials.has(el) ? partials.get(el).value : null;
+    if (was === partial) return;
+    if (partial) partials.set(el, { value: partial, pattern: wordOf(partial) });
+    else partials.delete(el);
+    for (const root of roots) {
+      const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) maskText(n);
+    }
   };
 
   const bullets = (s) => s.replace(EMAIL, (m) => '•'.repeat(Math.min(m.length, 12)));
@@ -66,6 +101,7 @@
 
   // A field meant for an address: masked from its first character.
   const addressField = (el) => {
+    if (el.hasAttribute('data-demoreel-address')) return true;
     if ((el.type || '').toLowerCase() === 'email') return true;
     if (/email|username/i.test(el.getAttribute('autocomplete') || '')) return true;
     for (const attr of ['name', 'id', 'placeholder', 'aria-label']) {
@@ -78,7 +114,9 @@
     if (el.tagName !== 'INPUT' && el.tagName !== 'TEXTAREA') return;
     if (el.hasAttribute('data-demoreel-secret')) return;
     const value = el.value || '';
-    const secret = HAS_EMAIL.test(value) || (value !== '' && addressField(el));
+    const inAddressField = value !== '' && addressField(el);
+    notePartial(el, inAddressField ? value : '');
+    const secret = HAS_EMAIL.test(value) || inAddressField;
     const masked = el.style.getPropertyValue('-webkit-text-security') === 'disc';
     if (secret && !masked) el.style.setProperty('-webkit-text-security', 'disc', 'important');
     if (!secret && masked) el.style.removeProperty('-webkit-text-security');

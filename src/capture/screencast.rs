@@ -93,6 +93,7 @@ pub(super) async fn begin(
         shape: CursorShape::Default,
         crashed: watchers.crashed,
         record_own_input: !options.person_drives,
+        mask_addresses: options.blur_emails,
         found_by_fallback: Default::default(),
     };
     Ok(Started { driver, recorder, frames, screencast_task, background })

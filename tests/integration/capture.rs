@@ -148,13 +148,17 @@ fn a_step_that_cannot_be_done_names_itself_and_keeps_the_recording() {
     assert!(error.to_string().contains("notaurl"), "{error}");
 }
 
-/// Every frame of raw.mp4 read for anything with an `@`.
+/// Every frame of raw.mp4 read for anything with an `@`, and for the addresses the
+/// workflow types as they are typed, before their `@` (`new.hi`): into an address field,
+/// into a plain one, and echoed as text by the page.
 #[test]
 fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
     let _machine = crate::common::whole_machine();
     let page = format!("file://{}/tests/pages/emails.html", env!("CARGO_MANIFEST_DIR"));
+    let typed = ["new.hire@acme.io", "kim.lee@acme.io"];
     let steps = json!([
-        {"action": "type", "selector": "#invite", "text": "new.hire@acme.io"},
+        {"action": "type", "selector": "#invite", "text": typed[0]},
+        {"action": "type", "selector": "#note", "text": typed[1]},
         {"action": "pause", "ms": 1200}
     ]);
     let parsed = steps::parse(&steps).unwrap();
@@ -168,7 +172,7 @@ fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
         let summary = runtime.block_on(live::record(&page, &parsed, &out, &options, 30, &capture::NoInput)).unwrap();
         assert_no_browser_left();
         let text = crate::privacy::read_every_frame(crate::privacy::mp4_pictures(&summary.raw_mp4), dir.path(), &format!("raw-{blur}"));
-        let known = known.get_or_insert_with(|| crate::privacy::Known::from(&text, &["new.hire@acme.io"]));
+        let known = known.get_or_insert_with(|| crate::privacy::Known::from(&text, &typed));
         found.push(crate::privacy::leaks(&text, Some(known), None));
         if blur {
             let recording = Recording::open(&out).unwrap();
@@ -177,6 +181,8 @@ fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
     }
     eprintln!("OCR without masking: {:?}; with masking: {:?}", found[0], found[1]);
     assert!(found[0].len() >= 5, "without masking OCR reads the addresses: {:?}", found[0]);
+    let typing = |local: &str| found[0].iter().any(|word| !word.contains('@') && word.contains(local));
+    assert!(typing("new.h") && typing("kim.l"), "without masking OCR reads the addresses as they are typed: {:?}", found[0]);
     assert!(found[1].is_empty(), "with masking OCR still reads {:?}", found[1]);
 }
 

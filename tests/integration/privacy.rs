@@ -139,6 +139,9 @@ pub fn read_every_frame(pictures: impl IntoIterator<Item = Picture>, dir: &Path,
 pub struct Known {
     locals: Vec<String>,
     domains: Vec<String>,
+    /// The local parts the test typed, as typed (lower case): shown while being typed,
+    /// before their `@`, they are a leak too.
+    typed_locals: Vec<String>,
 }
 
 fn alnum(text: &str) -> String {
@@ -153,7 +156,20 @@ impl Known {
         };
         let addresses: Vec<&str> = text.split_whitespace().filter(whole).chain(typed.iter().copied()).collect();
         let (locals, domains) = addresses.iter().map(|a| a.split_once('@').unwrap()).map(|(l, d)| (alnum(l), alnum(d))).unzip();
-        Known { locals, domains }
+        let typed_locals = typed.iter().filter_map(|a| a.split_once('@')).map(|(local, _)| local.to_lowercase()).collect();
+        Known { locals, domains, typed_locals }
+    }
+
+    /// Whether `word` (with no `@`) shows a typed address's local part before its `@`
+    /// was typed: the whole local part, or a start of it of four characters or more that
+    /// reaches past its first separator (`alex.mo`; `Alex` alone is a name, not a leak).
+    fn shows_typed_local(&self, word: &str) -> bool {
+        let word = word.trim_matches(|c: char| matches!(c, '"' | '\'' | '(' | ')' | '[' | ']' | ',' | ':' | ';')).to_lowercase();
+        self.typed_locals.iter().any(|local| {
+            let whole = alnum(local).len() >= 4 && alnum(&word).contains(&alnum(local));
+            let start = word.len() >= 4 && local.starts_with(&word) && word.chars().any(|c| !c.is_ascii_alphanumeric());
+            whole || start
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -177,8 +193,13 @@ impl Known {
 /// four digits in a row of `code` (read with the spaces a spaced-out code field puts
 /// between digits removed).
 pub fn leaks(text: &str, known: Option<&Known>, code: Option<&str>) -> Vec<String> {
-    let mut found: Vec<String> =
-        text.split_whitespace().filter(|w| w.contains('@') && known.is_none_or(|k| k.shows_part_of(w))).map(str::to_string).collect();
+    let leaks_address = |w: &&str| match (w.contains('@'), known) {
+        (true, None) => true,
+        (true, Some(known)) => known.shows_part_of(w),
+        (false, Some(known)) => known.shows_typed_local(w),
+        (false, None) => false,
+    };
+    let mut found: Vec<String> = text.split_whitespace().filter(leaks_address).map(str::to_string).collect();
     if let Some(code) = code {
         let mut joined = String::new();
         for line in text.lines() {
@@ -215,4 +236,7 @@ fn leaks_finds_parts_of_addresses_and_runs_of_the_code() {
     assert_eq!(known.len(), 3);
     let masked = "eee@e@0060800 @® e@ French@n@] newowner@d ada@| @orbit.te rgan@";
     assert_eq!(leaks(masked, Some(&known), None), ["@orbit.te", "ada@|", "newowner@d", "rgan@"]);
+    // A typed address before its `@`: its local part whole, or a start past the separator.
+    let typing = "New owner: new.ow Inviting (new.owner) newowner New news eeeeeee";
+    assert_eq!(leaks(typing, Some(&known), None), ["(new.owner)", "new.ow", "newowner"]);
 }
