@@ -6,7 +6,7 @@
 //! never change, so the loaded copy is kept by row id); a version a run that has not
 //! ended may still draw is never deleted.
 
-use crate::db::{Database, DbError, KeyId, StoredTemplate};
+use crate::db::{Database, DbError, KeyId, StoredTemplate, TemplateNeed};
 use crate::options::FieldError;
 use crate::run_spec::IntroSpec;
 use crate::templates::{Template, TemplateError};
@@ -197,47 +197,45 @@ pub struct Deleted {
     pub kept: Vec<Value>,
 }
 
-/// Deletes `owner`'s versions of `name` (one, or all) that no unfinished run may still
-/// draw. Asking for one pinned version is refused ([`LibraryError::Pinned`]).
+/// Deletes `owner`'s versions of `name` (one, or all) that no unfinished run or job may
+/// still draw. Asking for one pinned version is refused ([`LibraryError::Pinned`]). The
+/// pin check and the delete are one step under the key's lock, the lock a new run or job
+/// that names the template takes to check it is still there.
 pub async fn delete(db: &dyn Database, owner: &KeyId, name: &str, version: Option<u32>) -> Result<Deleted, LibraryError> {
-    let versions: Vec<u32> = db.template_versions(owner, Some(name)).await?.iter().map(|t| t.version).collect();
-    let asked: Vec<u32> = versions.iter().copied().filter(|v| version.is_none_or(|asked| asked == *v)).collect();
-    if asked.is_empty() {
+    let pins = |unfinished: &[(String, Value)], latest: Option<u32>| pins(unfinished, name, latest);
+    let outcome = db.delete_unpinned_template_versions(owner, name, version, &crate::db::now(), &pins).await?;
+    if outcome.deleted.is_empty() && outcome.kept.is_empty() {
         let what = version.map_or(format!("{name:?}"), |v| format!("\"{name}@{v}\""));
         return Err(LibraryError::Unknown(format!("this key has no template {what}")));
     }
-    let pins = pins(db, owner, name, versions.last().copied()).await?;
-    let mut outcome = Deleted { name: name.to_string(), deleted: Vec::new(), kept: Vec::new() };
-    for number in asked {
-        match pins.get(&number) {
-            Some(runs) if version.is_some() => {
-                return Err(LibraryError::Pinned(format!("{name}@{number} is used by runs that have not ended: {}", runs.join(", "))));
-            }
-            Some(runs) => outcome.kept.push(json!({"version": number, "pinned_by": runs})),
-            None => {
-                if db.delete_template_version(owner, name, number, &crate::db::now()).await? {
-                    outcome.deleted.push(number);
-                }
-            }
-        }
+    if let (Some(_), Some((number, users))) = (version, outcome.kept.first()) {
+        return Err(LibraryError::Pinned(format!("{name}@{number} is used by runs that have not ended: {}", users.join(", "))));
     }
-    Ok(outcome)
+    let kept = outcome.kept.into_iter().map(|(number, users)| json!({"version": number, "pinned_by": users})).collect();
+    Ok(Deleted { name: name.to_string(), deleted: outcome.deleted, kept })
 }
 
-/// The versions of `name` that `owner`'s unfinished runs may still draw, with the runs:
-/// a run that names no version draws the latest.
-async fn pins(db: &dyn Database, owner: &KeyId, name: &str, latest: Option<u32>) -> Result<HashMap<u32, Vec<String>>, LibraryError> {
+/// The versions of `name` that the unfinished runs and jobs (`unfinished`: id and
+/// options) may still draw, with their ids: one that names no version draws the latest.
+fn pins(unfinished: &[(String, Value)], name: &str, latest: Option<u32>) -> HashMap<u32, Vec<String>> {
     let mut pins: HashMap<u32, Vec<String>> = HashMap::new();
-    for (run_id, options) in db.unfinished_run_options(owner).await? {
+    for (id, options) in unfinished {
         // Only the intro is read: the rest of the options (sealed steps) is not this
         // check's business.
         let Some(intro) = IntroSpec::parse(options.get("intro"), "options.intro", &mut Vec::new()) else { continue };
         let Some((used, version)) = parse_reference(&intro.template) else { continue };
         if let (true, Some(number)) = (used == name, version.or(latest)) {
-            pins.entry(number).or_default().push(run_id);
+            pins.entry(number).or_default().push(id.clone());
         }
     }
-    Ok(pins)
+    pins
+}
+
+/// What a new run or job that draws `reference` needs to find still stored as it is
+/// stored: an uploaded template (a built-in one is always there).
+pub fn stored_need(reference: &str) -> Option<TemplateNeed> {
+    let (name, version) = parse_reference(reference)?;
+    (!is_builtin_name(name)).then(|| TemplateNeed { name: name.to_string(), version })
 }
 
 /// Why an intro cannot be made: intros are best effort, so callers report it and go on.

@@ -118,9 +118,13 @@ async fn create_job(State(state): State<AppState>, Caller(key): Caller, JsonBody
     let run_ids: Vec<String> = run_ids.into_iter().map(|(_, id)| id).collect();
     // Jobs count against the key's queue like runs: a flood of jobs cannot take every
     // worker. Checked as the job is stored, in one step for the key.
+    // So is the pinned template version: a delete cannot slip between its check and the store.
     let limit = state.services.config.max_queued_per_key;
-    if !state.services.db.insert_render_job_within(&id, &key.id, &options, &run_ids, &db::now(), limit).await? {
-        return Err(ApiError::QueueFull(limit, "unfinished render jobs"));
+    let template = options.pointer("/intro/template").and_then(Value::as_str).and_then(crate::template_library::stored_need);
+    match state.services.db.insert_render_job_within(&id, &key.id, &options, &run_ids, &db::now(), &db::AdmissionChecks { max_waiting: limit, template: template.as_ref() }).await? {
+        db::Admission::Stored => {}
+        db::Admission::QueueFull => return Err(ApiError::QueueFull(limit, "unfinished render jobs")),
+        db::Admission::TemplateGone => return Err(super::runs::template_gone(template)),
     }
     state.services.signals.render_queued();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"job_id": id}))).into_response())

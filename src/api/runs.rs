@@ -84,10 +84,14 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
         started_at: None,
         finished_at: None,
     };
-    // The queue's bound is checked as the run is stored, in one step for the key.
+    // The queue's bound, and that an uploaded template it names was not deleted since it
+    // was checked above, are checked as the run is stored, in one step for the key.
     let limit = state.services.config.max_queued_per_key;
-    if !state.services.db.insert_run_within(&run, limit).await? {
-        return Err(ApiError::QueueFull(limit, "runs"));
+    let template = validate::intro_reference(&body).and_then(crate::template_library::stored_need);
+    match state.services.db.insert_run_within(&run, &db::AdmissionChecks { max_waiting: limit, template: template.as_ref() }).await? {
+        db::Admission::Stored => {}
+        db::Admission::QueueFull => return Err(ApiError::QueueFull(limit, "runs")),
+        db::Admission::TemplateGone => return Err(template_gone(template)),
     }
     state.services.signals.run_queued();
     let mut answer = json!({"run_id": run.id});
@@ -95,6 +99,13 @@ async fn create_run(State(state): State<AppState>, Caller(key): Caller, JsonBody
         answer["warnings"] = json!(new.warnings);
     }
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// The answer when the template a run or job names was deleted between its check and its
+/// store: the same field error a request after the delete gets.
+pub(super) fn template_gone(template: Option<db::TemplateNeed>) -> ApiError {
+    let name = template.map_or_else(String::new, |need| need.name);
+    ApiError::field("options.intro.template", format!("the template {name:?} was deleted while this request was checked"))
 }
 
 /// A secret step's text is stored sealed with the server's key, like a credential's

@@ -27,7 +27,7 @@ pub use sql::SqlDatabase;
 
 pub use render_jobs::{RenderJob, RenderJobRepo, RenderTask, TaskStatus};
 pub use run_signals::RunSignalRepo;
-pub use templates::{StoredTemplate, TemplateRepo};
+pub use templates::{PinFinder, StoredTemplate, TemplateDeletion, TemplateNeed, TemplateRepo};
 
 use serde::{Deserialize, Serialize};
 
@@ -276,14 +276,39 @@ pub trait KeyRepo: Send + Sync {
     async fn revoke_key(&self, id: &KeyId, at: &str) -> DbResult<bool>;
 }
 
+/// What storing a new run or re-render job came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Stored,
+    /// The key already has as many waiting as its bound allows.
+    QueueFull,
+    /// The uploaded template it names was deleted after the request was checked.
+    TemplateGone,
+}
+
+/// The checks a new run or re-render job passes as it is stored, under its key's lock.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmissionChecks<'a> {
+    /// How many of the key's runs (or unfinished jobs) may wait at most.
+    pub max_waiting: u32,
+    /// The uploaded template it will draw, if it names one.
+    pub template: Option<&'a TemplateNeed>,
+}
+
+impl AdmissionChecks<'_> {
+    /// No bound and no template: what a store of a run made outside the api needs.
+    pub const NONE: AdmissionChecks<'static> = AdmissionChecks { max_waiting: u32::MAX, template: None };
+}
+
 /// Runs and their lifecycle; the queue of runs is claimed through here.
 #[async_trait::async_trait]
 pub trait RunRepo: Send + Sync {
     async fn insert_run(&self, run: &Run) -> DbResult<()>;
-    /// Stores the run unless its owner already has `max_queued` runs queued; answers
-    /// whether it did. The count and the insert are one step for the key: concurrent
-    /// requests of one key are taken one at a time, so the bound holds under a flood.
-    async fn insert_run_within(&self, run: &Run, max_queued: u32) -> DbResult<bool>;
+    /// Stores the run unless its owner already has `checks.max_waiting` runs queued, or
+    /// the uploaded template it draws (`checks.template`) is gone. The checks and the insert are one
+    /// step under the key's lock: concurrent requests of one key are taken one at a time,
+    /// so the bound holds under a flood, and a template delete cannot slip between them.
+    async fn insert_run_within(&self, run: &Run, checks: &AdmissionChecks<'_>) -> DbResult<Admission>;
     /// The run if `owner` may see it.
     async fn run(&self, owner: &KeyId, id: &str) -> DbResult<Option<Run>>;
     async fn run_by_id(&self, id: &str) -> DbResult<Option<Run>>;

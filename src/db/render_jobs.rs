@@ -7,7 +7,7 @@
 //! that run has.
 
 use super::sql::SqlDatabase;
-use super::{DbError, DbResult, KeyId, Page, decode_cursor, encode_cursor};
+use super::{Admission, AdmissionChecks, DbError, DbResult, KeyId, Page, decode_cursor, encode_cursor};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -106,11 +106,12 @@ pub trait RenderJobRepo: Send + Sync {
     async fn run_recording(&self, run_id: &str) -> DbResult<Option<(String, String)>>;
     /// Stores a job with one queued task per run, each given its run's next generation.
     async fn insert_render_job(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()>;
-    /// [`RenderJobRepo::insert_render_job`] unless `owner` already has `max_unfinished`
-    /// jobs with a task to end; answers whether it stored it. One step for the key, like
+    /// [`RenderJobRepo::insert_render_job`] unless `owner` already has
+    /// `checks.max_waiting` jobs with a task to end, or the template version it pins
+    /// (`checks.template`) is gone. One step under the key's lock, like
     /// [`super::RunRepo::insert_run_within`] (and so two jobs of the key on one run never
     /// take the same generation).
-    async fn insert_render_job_within(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str, max_unfinished: u32) -> DbResult<bool>;
+    async fn insert_render_job_within(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str, checks: &AdmissionChecks<'_>) -> DbResult<Admission>;
     /// The job if `owner` may see it.
     async fn render_job(&self, owner: &KeyId, id: &str) -> DbResult<Option<RenderJob>>;
     async fn list_render_jobs(&self, owner: &KeyId, limit: u32, cursor: Option<&str>) -> DbResult<Page<RenderJob>>;
@@ -193,10 +194,10 @@ impl RenderJobRepo for SqlDatabase {
     }
 
     async fn insert_render_job(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str) -> DbResult<()> {
-        self.insert_render_job_within(id, owner, options, run_ids, now, u32::MAX).await.map(|_| ())
+        self.insert_render_job_within(id, owner, options, run_ids, now, &AdmissionChecks::NONE).await.map(|_| ())
     }
 
-    async fn insert_render_job_within(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str, max_unfinished: u32) -> DbResult<bool> {
+    async fn insert_render_job_within(&self, id: &str, owner: &KeyId, options: &serde_json::Value, run_ids: &[String], now: &str, checks: &AdmissionChecks<'_>) -> DbResult<Admission> {
         let mut tx = self.pool.begin().await?;
         // The key's lock first: the count below, and each run's next generation, are
         // then read with no other creation of this key between them and the insert (a
@@ -206,8 +207,13 @@ impl RenderJobRepo for SqlDatabase {
             .bind(owner)
             .fetch_one(&mut *tx)
             .await?;
-        if unfinished >= i64::from(max_unfinished) {
-            return Ok(false);
+        if unfinished >= i64::from(checks.max_waiting) {
+            return Ok(Admission::QueueFull);
+        }
+        if let Some(need) = checks.template
+            && !super::templates::template_present(&mut tx, owner, need).await?
+        {
+            return Ok(Admission::TemplateGone);
         }
         let insert = format!("INSERT INTO render_jobs (id, seq, owner, options, created_at, updated_at) VALUES ($1, {}, $2, $3, $4, $5)", self.dialect.next_seq("render_jobs"));
         sqlx::query(&insert)
@@ -239,7 +245,7 @@ impl RenderJobRepo for SqlDatabase {
             .await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Admission::Stored)
     }
 
     async fn render_job(&self, owner: &KeyId, id: &str) -> DbResult<Option<RenderJob>> {

@@ -136,15 +136,20 @@ pub(super) async fn hold_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &
 #[async_trait::async_trait]
 impl RunRepo for SqlDatabase {
     async fn insert_run(&self, run: &Run) -> DbResult<()> {
-        self.insert_run_within(run, u32::MAX).await.map(|_| ())
+        self.insert_run_within(run, &AdmissionChecks::NONE).await.map(|_| ())
     }
 
-    async fn insert_run_within(&self, run: &Run, max_queued: u32) -> DbResult<bool> {
+    async fn insert_run_within(&self, run: &Run, checks: &AdmissionChecks<'_>) -> DbResult<Admission> {
         let mut tx = self.pool.begin().await?;
         hold_key(&mut tx, &run.owner).await?;
         let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE owner = $1 AND status = 'queued'").bind(&run.owner).fetch_one(&mut *tx).await?;
-        if queued >= i64::from(max_queued) {
-            return Ok(false);
+        if queued >= i64::from(checks.max_waiting) {
+            return Ok(Admission::QueueFull);
+        }
+        if let Some(need) = checks.template
+            && !super::templates::template_present(&mut tx, &run.owner, need).await?
+        {
+            return Ok(Admission::TemplateGone);
         }
         let insert = format!(
             "INSERT INTO runs (id, seq, owner, status, progress_stage, target_url, goal, options, created_at, updated_at) \
@@ -164,7 +169,7 @@ impl RunRepo for SqlDatabase {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Admission::Stored)
     }
 
     async fn run(&self, owner: &KeyId, id: &str) -> DbResult<Option<Run>> {

@@ -2,7 +2,9 @@
 //! afterwards. Input: a checked template's files from the api. Output: the files of a
 //! version, read back by owner. Invariant: a version number is given once per owner and
 //! name, deleted versions included (a plan that recorded `name@3` can never meet another
-//! `name@3`), and another key's templates read as missing.
+//! `name@3`), and another key's templates read as missing; a version is deleted only
+//! under its key's lock, the lock that storing a run or a job that names it takes, so no
+//! unfinished run or job is ever left naming a deleted version.
 
 use super::sql::SqlDatabase;
 use super::{DbError, DbResult, KeyId};
@@ -35,11 +37,56 @@ pub trait TemplateRepo: Send + Sync {
     /// `owner`'s versions that are not deleted (of `name`, or of every name), without
     /// files, by name then version.
     async fn template_versions(&self, owner: &KeyId, name: Option<&str>) -> DbResult<Vec<StoredTemplate>>;
-    /// Deletes one version (its files go, its number stays taken); false if none.
-    async fn delete_template_version(&self, owner: &KeyId, name: &str, version: u32, now: &str) -> DbResult<bool>;
-    /// The id and options of each of `owner`'s runs and re-render jobs that has not
-    /// ended: what may still draw a template version.
-    async fn unfinished_run_options(&self, owner: &KeyId) -> DbResult<Vec<(String, serde_json::Value)>>;
+    /// Deletes `owner`'s versions of `name` (`asked`, or all) that `pins` does not keep
+    /// (their files go, their numbers stay taken). One step under the key's lock: `pins`
+    /// is given the id and options of each of the key's runs and jobs that has not ended,
+    /// read inside that step, so a run or job stored at the same moment is either among
+    /// them or finds its version gone ([`TemplateNeed`]).
+    async fn delete_unpinned_template_versions(&self, owner: &KeyId, name: &str, asked: Option<u32>, now: &str, pins: &PinFinder<'_>) -> DbResult<TemplateDeletion>;
+}
+
+/// Given the unfinished runs' and jobs' `(id, options)` and the latest version, the
+/// versions they may still draw, each with the ids that need it.
+pub type PinFinder<'a> = dyn Fn(&[(String, serde_json::Value)], Option<u32>) -> HashMap<u32, Vec<String>> + Send + Sync + 'a;
+
+/// What a delete found and did.
+#[derive(Debug, Default, PartialEq)]
+pub struct TemplateDeletion {
+    /// The versions that existed (not deleted) when the delete began.
+    pub existing: Vec<u32>,
+    pub deleted: Vec<u32>,
+    /// Versions asked for and kept, with the runs and jobs that need them.
+    pub kept: Vec<(u32, Vec<String>)>,
+}
+
+/// An uploaded template a new run or job will draw: `version`, or the latest when
+/// `None`. Storing the run or job checks it is still there, under the key's lock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateNeed {
+    pub name: String,
+    pub version: Option<u32>,
+}
+
+/// Whether `need` is still there for `owner`, read inside `tx` (which holds the key's lock).
+pub(super) async fn template_present(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &KeyId, need: &TemplateNeed) -> DbResult<bool> {
+    let count: i64 = match need.version {
+        Some(version) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE owner = $1 AND name = $2 AND version = $3 AND deleted_at IS NULL")
+                .bind(owner)
+                .bind(&need.name)
+                .bind(version as i64)
+                .fetch_one(&mut **tx)
+                .await?
+        }
+        None => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE owner = $1 AND name = $2 AND deleted_at IS NULL")
+                .bind(owner)
+                .bind(&need.name)
+                .fetch_one(&mut **tx)
+                .await?
+        }
+    };
+    Ok(count > 0)
 }
 
 fn encode_files(files: &HashMap<String, Vec<u8>>) -> String {
@@ -128,33 +175,52 @@ impl TemplateRepo for SqlDatabase {
         rows.iter().map(|row| template_from(row, false)).collect()
     }
 
-    async fn delete_template_version(&self, owner: &KeyId, name: &str, version: u32, now: &str) -> DbResult<bool> {
-        let done = sqlx::query("UPDATE templates SET files = '{}', size_bytes = 0, deleted_at = $1 WHERE owner = $2 AND name = $3 AND version = $4 AND deleted_at IS NULL")
-            .bind(now)
+    async fn delete_unpinned_template_versions(&self, owner: &KeyId, name: &str, asked: Option<u32>, now: &str, pins: &PinFinder<'_>) -> DbResult<TemplateDeletion> {
+        let mut tx = self.pool.begin().await?;
+        super::sql::hold_key(&mut tx, owner).await?;
+        let existing: Vec<i64> = sqlx::query_scalar("SELECT version FROM templates WHERE owner = $1 AND name = $2 AND deleted_at IS NULL ORDER BY version")
             .bind(owner)
             .bind(name)
-            .bind(version as i64)
-            .execute(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        let existing: Vec<u32> = existing.into_iter().map(|v| v as u32).collect();
+        let pinned = pins(&unfinished_options(&mut tx, owner).await?, existing.last().copied());
+        let mut outcome = TemplateDeletion { existing: existing.clone(), ..TemplateDeletion::default() };
+        for version in existing.into_iter().filter(|v| asked.is_none_or(|asked| asked == *v)) {
+            if let Some(users) = pinned.get(&version) {
+                outcome.kept.push((version, users.clone()));
+                continue;
+            }
+            sqlx::query("UPDATE templates SET files = '{}', size_bytes = 0, deleted_at = $1 WHERE owner = $2 AND name = $3 AND version = $4 AND deleted_at IS NULL")
+                .bind(now)
+                .bind(owner)
+                .bind(name)
+                .bind(version as i64)
+                .execute(&mut *tx)
+                .await?;
+            outcome.deleted.push(version);
+        }
+        tx.commit().await?;
+        Ok(outcome)
     }
+}
 
-    async fn unfinished_run_options(&self, owner: &KeyId) -> DbResult<Vec<(String, serde_json::Value)>> {
-        // Runs still at work, and re-render jobs with a task still to end.
-        let rows = sqlx::query(
-            "SELECT id, options FROM runs WHERE owner = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled')
-             UNION ALL
-             SELECT id, options FROM render_jobs j WHERE owner = $2 AND EXISTS (SELECT 1 FROM render_tasks t WHERE t.job_id = j.id AND t.status IN ('queued', 'running'))",
-        )
-        .bind(owner)
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let options: String = row.get("options");
-                serde_json::from_str(&options).map(|o| (row.get("id"), o)).map_err(|e| DbError::Corrupt(format!("run options: {e}")))
-            })
-            .collect()
-    }
+/// The id and options of each of `owner`'s runs and re-render jobs that has not ended:
+/// what may still draw a template version.
+async fn unfinished_options(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &KeyId) -> DbResult<Vec<(String, serde_json::Value)>> {
+    let rows = sqlx::query(
+        "SELECT id, options FROM runs WHERE owner = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled')
+         UNION ALL
+         SELECT id, options FROM render_jobs j WHERE owner = $2 AND EXISTS (SELECT 1 FROM render_tasks t WHERE t.job_id = j.id AND t.status IN ('queued', 'running'))",
+    )
+    .bind(owner)
+    .bind(owner)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let options: String = row.get("options");
+            serde_json::from_str(&options).map(|o| (row.get("id"), o)).map_err(|e| DbError::Corrupt(format!("run options: {e}")))
+        })
+        .collect()
 }

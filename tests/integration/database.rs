@@ -7,8 +7,8 @@ use crate::common::TempDir;
 use crate::postgres::PgServer;
 use demoreel::db::render_jobs::{Lease, TaskError};
 use demoreel::db::{
-    Artifact, ArtifactRepo, Credential, CredentialRepo, DatabaseLocation, ErrorCode, FeedbackRepo, KeyId, KeyRepo, RenderJobRepo, Run, RunError, RunRepo, RunSignalRepo, RunStatus,
-    SqlDatabase, TaskStatus, TemplateRepo,
+    Admission, AdmissionChecks, Artifact, ArtifactRepo, Credential, CredentialRepo, DatabaseLocation, ErrorCode, FeedbackRepo, KeyId, KeyRepo, RenderJobRepo, Run, RunError, RunRepo, RunSignalRepo, RunStatus,
+    SqlDatabase, TaskStatus, TemplateNeed, TemplateRepo,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -62,7 +62,7 @@ macro_rules! on_both {
     )*};
 }
 
-on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, one_task_per_name, templates, render_tasks_leased_and_retried, concurrent_claims, queues_bounded_under_concurrent_creation, run_queue_interface);
+on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, one_task_per_name, templates, render_tasks_leased_and_retried, concurrent_claims, queues_bounded_under_concurrent_creation, run_queue_interface, template_deletes_and_creations_take_turns);
 
 /// A lease that holds for the whole test.
 const FAR: &str = "2099-01-01T00:00:00.000Z";
@@ -421,7 +421,8 @@ async fn templates(db: Arc<SqlDatabase>) {
     for _ in 0..2 {
         db.insert_template(&alice, "launch", "A launch card", &files, "2026-01-01T00:00:00.000Z").await.unwrap();
     }
-    assert!(db.delete_template_version(&alice, "launch", 2, "2026-01-02T00:00:00.000Z").await.unwrap());
+    let deleted = db.delete_unpinned_template_versions(&alice, "launch", Some(2), "2026-01-02T00:00:00.000Z", &no_pins).await.unwrap();
+    assert_eq!((deleted.existing, deleted.deleted), (vec![1, 2], vec![2]));
     let third = db.insert_template(&alice, "launch", "A launch card", &files, "2026-01-03T00:00:00.000Z").await.unwrap();
     assert_eq!(third.version, 3, "a deleted version's number is never given again");
     let latest = db.template(&alice, "launch", None).await.unwrap().unwrap();
@@ -429,10 +430,88 @@ async fn templates(db: Arc<SqlDatabase>) {
     assert!(db.template(&alice, "launch", Some(2)).await.unwrap().is_none());
     assert!(db.template(&bob, "launch", None).await.unwrap().is_none());
     assert_eq!(db.template_versions(&alice, Some("launch")).await.unwrap().iter().map(|t| t.version).collect::<Vec<_>>(), [1, 3]);
+
+    // The pin check is handed the key's unfinished runs, and what it keeps stays.
     db.insert_run(&new_run("r", &alice, "2026-01-01T00:00:00.000Z")).await.unwrap();
-    let unfinished = db.unfinished_run_options(&alice).await.unwrap();
-    assert_eq!(unfinished.len(), 1);
-    assert_eq!(unfinished[0].1["video"]["width"], 1280);
+    let pin_latest_for_r = |unfinished: &[(String, serde_json::Value)], latest: Option<u32>| {
+        assert_eq!((unfinished.len(), unfinished[0].0.as_str(), &unfinished[0].1["video"]["width"]), (1, "r", &json!(1280)));
+        HashMap::from([(latest.unwrap(), vec!["r".to_string()])])
+    };
+    let deleted = db.delete_unpinned_template_versions(&alice, "launch", None, "2026-01-04T00:00:00.000Z", &pin_latest_for_r).await.unwrap();
+    assert_eq!((deleted.deleted, deleted.kept), (vec![1], vec![(3, vec!["r".to_string()])]));
+    let nothing = db.delete_unpinned_template_versions(&bob, "launch", None, "2026-01-04T00:00:00.000Z", &no_pins).await.unwrap();
+    assert_eq!(nothing, Default::default(), "another key's template is not there to delete");
+}
+
+/// A run (or job) that names an uploaded template and a delete of that template, asked at
+/// the same moment: either the run is stored and the delete keeps the version it draws,
+/// or the delete goes first and the run is refused. Never a stored run whose template is
+/// gone.
+async fn template_deletes_and_creations_take_turns(db: Arc<SqlDatabase>) {
+    let (alice, _) = two_keys(&db).await;
+    let at = "2026-01-01T00:00:00.000Z";
+    let files = HashMap::from([("manifest.json".to_string(), b"{}".to_vec())]);
+    let need = |name: &str, version: Option<u32>| TemplateNeed { name: name.to_string(), version };
+
+    // One order, then the other.
+    db.insert_template(&alice, "first", "", &files, at).await.unwrap();
+    let wanted = need("first", None);
+    let mut run = new_run("stored-first", &alice, at);
+    run.options["intro"] = json!({"template": "first"});
+    assert_eq!(db.insert_run_within(&run, &AdmissionChecks { max_waiting: 100, template: Some(&wanted) }).await.unwrap(), Admission::Stored);
+    let deleted = db.delete_unpinned_template_versions(&alice, "first", None, at, &pins_by_intro("first")).await.unwrap();
+    assert_eq!((deleted.deleted, deleted.kept), (vec![], vec![(1, vec!["stored-first".to_string()])]));
+    db.insert_template(&alice, "second", "", &files, at).await.unwrap();
+    db.delete_unpinned_template_versions(&alice, "second", None, at, &pins_by_intro("second")).await.unwrap();
+    let wanted = need("second", Some(1));
+    let mut run = new_run("stored-after", &alice, at);
+    run.options["intro"] = json!({"template": "second@1"});
+    assert_eq!(db.insert_run_within(&run, &AdmissionChecks { max_waiting: 100, template: Some(&wanted) }).await.unwrap(), Admission::TemplateGone);
+    assert!(db.run(&alice, "stored-after").await.unwrap().is_none(), "a refused run is not stored");
+    db.insert_run(&new_run("rendered", &alice, at)).await.unwrap();
+    let (options, checks) = (json!({"intro": {"template": "second@1"}}), AdmissionChecks { max_waiting: 100, template: Some(&wanted) });
+    let job = db.insert_render_job_within("job", &alice, &options, &["rendered".into()], at, &checks).await.unwrap();
+    assert_eq!(job, Admission::TemplateGone);
+    assert!(db.render_job(&alice, "job").await.unwrap().is_none(), "a refused job is not stored");
+
+    // Both at once, many times over: each pair ends one of the two ways.
+    for i in 0..12 {
+        let name = format!("race-{i}");
+        db.insert_template(&alice, &name, "", &files, at).await.unwrap();
+        let (store_db, owner, name_for_run) = (db.clone(), alice.clone(), name.clone());
+        let store = tokio::spawn(async move {
+            let mut run = new_run(&format!("run-{name_for_run}"), &owner, at);
+            run.options["intro"] = json!({"template": name_for_run});
+            let wanted = TemplateNeed { name: name_for_run, version: None };
+            store_db.insert_run_within(&run, &AdmissionChecks { max_waiting: 100, template: Some(&wanted) }).await.unwrap()
+        });
+        let (delete_db, owner, name_for_delete) = (db.clone(), alice.clone(), name.clone());
+        let delete = tokio::spawn(async move { delete_db.delete_unpinned_template_versions(&owner, &name_for_delete, None, at, &pins_by_intro(&name_for_delete)).await.unwrap() });
+        let (stored, deleted) = (store.await.unwrap(), delete.await.unwrap());
+        match stored {
+            Admission::Stored => assert_eq!((deleted.deleted, deleted.kept), (vec![], vec![(1, vec![format!("run-{name}")])]), "{name}: the run was stored, so its version stays"),
+            Admission::TemplateGone => assert_eq!(deleted.deleted, [1], "{name}: the run was refused, so the delete went first"),
+            Admission::QueueFull => panic!("{name}: no bound was reached"),
+        }
+    }
+}
+
+/// A pin check that keeps nothing.
+fn no_pins(_: &[(String, serde_json::Value)], _: Option<u32>) -> HashMap<u32, Vec<String>> {
+    HashMap::new()
+}
+
+/// A pin check like the library's: an unfinished run whose intro names `name` (with no
+/// version) keeps the latest version.
+fn pins_by_intro(name: &str) -> impl Fn(&[(String, serde_json::Value)], Option<u32>) -> HashMap<u32, Vec<String>> + Send + Sync + 'static {
+    let name = name.to_string();
+    move |unfinished, latest| {
+        let users: Vec<String> = unfinished.iter().filter(|(_, options)| options["intro"]["template"] == name.as_str()).map(|(id, _)| id.clone()).collect();
+        match (latest, users.is_empty()) {
+            (Some(latest), false) => HashMap::from([(latest, users)]),
+            _ => HashMap::new(),
+        }
+    }
 }
 
 async fn render_tasks_leased_and_retried(db: Arc<SqlDatabase>) {
@@ -532,17 +611,19 @@ async fn queues_bounded_under_concurrent_creation(db: Arc<SqlDatabase>) {
     let at = "2026-01-01T00:00:00.000Z";
     let runs = (0..12).map(|i| {
         let (db, run) = (db.clone(), new_run(&format!("q{i}"), &alice, at));
-        tokio::spawn(async move { db.insert_run_within(&run, 5).await.unwrap() })
+        tokio::spawn(async move { db.insert_run_within(&run, &AdmissionChecks { max_waiting: 5, template: None }).await.unwrap() })
     });
-    let stored = futures::future::join_all(runs).await.into_iter().filter(|stored| *stored.as_ref().unwrap()).count();
+    let stored = futures::future::join_all(runs).await.into_iter().filter(|stored| *stored.as_ref().unwrap() == Admission::Stored).count();
     assert_eq!(stored, 5, "12 runs asked at once against a bound of 5");
     assert_eq!(db.queued_runs(&alice).await.unwrap(), 5);
-    assert!(db.insert_run_within(&new_run("qb", &bob, at), 5).await.unwrap(), "another key's queue is its own");
+    let bobs = db.insert_run_within(&new_run("qb", &bob, at), &AdmissionChecks { max_waiting: 5, template: None }).await.unwrap();
+    assert_eq!(bobs, Admission::Stored, "another key's queue is its own");
 
     db.insert_run(&new_run("kept", &alice, at)).await.unwrap();
     let jobs = (0..8).map(|i| {
         let (db, owner) = (db.clone(), alice.clone());
-        tokio::spawn(async move { db.insert_render_job_within(&format!("j{i}"), &owner, &json!({}), &["kept".into()], at, 3).await.unwrap().then_some(format!("j{i}")) })
+        let checks = AdmissionChecks { max_waiting: 3, template: None };
+        tokio::spawn(async move { (db.insert_render_job_within(&format!("j{i}"), &owner, &json!({}), &["kept".into()], at, &checks).await.unwrap() == Admission::Stored).then_some(format!("j{i}")) })
     });
     let stored: Vec<String> = futures::future::join_all(jobs).await.into_iter().filter_map(|stored| stored.unwrap()).collect();
     assert_eq!(stored.len(), 3, "8 jobs asked at once against a bound of 3");
