@@ -136,8 +136,11 @@ pub(super) fn run(args: WorkerArgs) -> Result<()> {
     let runtime = runtime()?;
     let worked = runtime.block_on(async {
         crate::serve::keep_files_private();
-        let db: Arc<dyn Database> = Arc::new(crate::db::SqlDatabase::open(&database).await.with_context(|| format!("--database {}", database.display()))?);
+        let sql = crate::db::SqlDatabase::open(&database).await.with_context(|| format!("--database {}", database.display()))?;
         let signals = Arc::new(InProcess::default());
+        // Lives until the runtime stops, with the worker.
+        let _wakeups = crate::serve::relay_wakeups(&sql, signals.clone()).await?;
+        let db: Arc<dyn Database> = Arc::new(sql);
         let recorder = match args.record_slots {
             0 => None,
             _ => Some(Recorder::start(&args, db.clone(), artifacts.clone(), signals.clone(), targets.clone()).await?),

@@ -140,6 +140,10 @@ impl SqlDatabase {
 
     pub async fn open(location: &DatabaseLocation) -> DbResult<SqlDatabase> {
         sqlx::any::install_default_drivers();
+        let listen_url = match location {
+            DatabaseLocation::Postgres(url) => Some(url.clone()),
+            DatabaseLocation::Sqlite(_) => None,
+        };
         let (options, pool, dialect, migrations): (_, _, _, &'static [_]) = match location {
             DatabaseLocation::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -166,7 +170,7 @@ impl SqlDatabase {
         };
         let pool = pool.connect_with(options).await?;
         Migrator::new(Embedded(migrations)).await?.run(&pool).await?;
-        Ok(SqlDatabase { pool, dialect })
+        Ok(SqlDatabase { pool, dialect, listen_url })
     }
 }
 

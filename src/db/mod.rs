@@ -18,6 +18,7 @@ pub mod render_jobs;
 pub mod run_signals;
 pub mod sql;
 pub mod templates;
+pub mod wakeups;
 
 pub use connect::DatabaseLocation;
 pub use demonstrations::{DemoStatus, Demonstration, DemonstrationRepo, NewDemonstration, Task, TaskVersion};

@@ -244,6 +244,7 @@ impl RenderJobRepo for SqlDatabase {
             .execute(&mut *tx)
             .await?;
         }
+        super::wakeups::announce(&mut tx, self.dialect, super::wakeups::Queued::RenderJob).await?;
         tx.commit().await?;
         Ok(Admission::Stored)
     }

@@ -13,6 +13,9 @@ use sqlx::any::AnyRow;
 pub struct SqlDatabase {
     pub(super) pool: AnyPool,
     pub(super) dialect: Dialect,
+    /// PostgreSQL's URL, for the one connection that listens for wake-ups
+    /// ([`SqlDatabase::relay_wakeups`]); `None` on SQLite.
+    pub(super) listen_url: Option<String>,
 }
 
 impl SqlDatabase {
@@ -168,6 +171,7 @@ impl RunRepo for SqlDatabase {
             .bind(&run.updated_at)
             .execute(&mut *tx)
             .await?;
+        super::wakeups::announce(&mut tx, self.dialect, super::wakeups::Queued::Run).await?;
         tx.commit().await?;
         Ok(Admission::Stored)
     }

@@ -78,6 +78,18 @@ pub async fn open_database(data_dir: &Path, database: Option<&str>) -> anyhow::R
     SqlDatabase::open(&location).await.map_err(|e| anyhow::anyhow!("{}: {e}", location.display()))
 }
 
+/// On PostgreSQL, wakes this process's dispatcher and render workers whenever any process
+/// stores a run or a job (they poll too, every second or two, which is all SQLite has).
+pub async fn relay_wakeups(database: &SqlDatabase, signals: Arc<InProcess>) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    use crate::db::wakeups::Queued;
+    use crate::runs::signals::Signals;
+    let relay = database.relay_wakeups(move |queued| match queued {
+        Queued::Run => signals.run_queued(),
+        Queued::RenderJob => signals.render_queued(),
+    });
+    relay.await.map_err(|e| anyhow::anyhow!("listening for queued work on the database: {e}"))
+}
+
 /// The name this server holds its runs by in the database: kept in the data directory
 /// (`instance-id`), so a server starting again on it settles at once the runs it held
 /// before it stopped, and no other process takes that name.
@@ -101,6 +113,8 @@ pub struct Server {
     sweeper: Option<tokio::task::JoinHandle<()>>,
     dispatcher: Option<tokio::task::JoinHandle<()>>,
     settler: tokio::task::JoinHandle<()>,
+    /// On PostgreSQL: runs and jobs other processes store wake this one's workers.
+    wakeups: Option<tokio::task::JoinHandle<()>>,
     render_worker: Option<(Arc<RenderWorker>, tokio::task::JoinHandle<()>)>,
     /// The in-process render worker's folder, held while the server lives.
     _render_workspace: Option<Workspace>,
@@ -131,6 +145,9 @@ impl Drop for Server {
         }
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
+        }
+        if let Some(wakeups) = &self.wakeups {
+            wakeups.abort();
         }
         if let Some((_, task)) = &self.render_worker {
             task.abort();
@@ -197,12 +214,17 @@ async fn start_demonstrations(
 pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     prepare_data_dir(&config.data_dir, &config.browser)?;
     let lock = lock::DataDirLock::acquire(&config.data_dir)?;
-    let db: Arc<dyn Database> = Arc::new(open_database(&config.data_dir, config.database.as_deref()).await?);
+    let database = open_database(&config.data_dir, config.database.as_deref()).await?;
+    let signals = Arc::new(InProcess::default());
+    let wakeups = match config.workers {
+        true => relay_wakeups(&database, signals.clone()).await?,
+        false => None,
+    };
+    let db: Arc<dyn Database> = Arc::new(database);
     ready_to_record(db.as_ref(), config.secret_key.as_ref(), &config.browser).await?;
     let holder = holder_name(&config.data_dir)?;
     let sealer = config.secret_key.as_ref().map(|k| Arc::new(Sealer::new(k)));
     let artifacts = crate::store::open(config.store.as_deref(), &config.data_dir.join("artifacts")).map_err(anyhow::Error::msg)?;
-    let signals = Arc::new(InProcess::default());
     let signer = UrlSigner::load_or_create(&config.data_dir.join("signing.key"))?;
     let runner = Arc::new(Runner::new(
         db.clone(),
@@ -251,5 +273,5 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
     let dispatcher = config.workers.then(|| runner.clone().spawn_dispatcher());
     let settler = runner.clone().spawn_settler();
     let sweeper = runner.spawn_work_sweeper();
-    Ok(Server { addr, _lock: lock, serve_task, dispatcher, settler, sweeper, render_worker, _render_workspace: render_workspace })
+    Ok(Server { addr, _lock: lock, serve_task, dispatcher, settler, sweeper, wakeups, render_worker, _render_workspace: render_workspace })
 }

@@ -64,6 +64,34 @@ macro_rules! on_both {
 
 on_both!(keys, runs_lifecycle, runs_claimed_fairly, runs_held_by_leases, artifacts_and_generations, credentials, identities, one_task_per_name, templates, render_tasks_leased_and_retried, concurrent_claims, queues_bounded_under_concurrent_creation, run_queue_interface, template_deletes_and_creations_take_turns);
 
+/// On PostgreSQL a run or a job stored through one connection wakes a listener on another
+/// (another process, waiting for its next poll) at once, and a refused one wakes nobody;
+/// on SQLite there is nothing to listen to.
+#[test]
+fn stored_runs_and_jobs_wake_listening_processes_on_postgres() {
+    use demoreel::db::wakeups::Queued;
+    use std::time::{Duration, Instant};
+    on_sqlite(|db| async move { assert!(db.relay_wakeups(|_| {}).await.unwrap().is_none()) });
+    on_postgres(|db| async move {
+        let (alice, _) = two_keys(&db).await;
+        let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
+        let relay = db.relay_wakeups(move |queued| sender.send(queued).unwrap_or_default()).await.unwrap().expect("PostgreSQL has notifications");
+        let at = "2026-01-01T00:00:00.000Z";
+        let stored = Instant::now();
+        db.insert_run(&new_run("r", &alice, at)).await.unwrap();
+        let queued = tokio::time::timeout(Duration::from_millis(500), heard.recv()).await.expect("a stored run is heard at once").unwrap();
+        eprintln!("a stored run heard {:?} after its store began", stored.elapsed());
+        assert_eq!(queued, Queued::Run);
+        db.insert_render_job("j", &alice, &json!({}), &["r".into()], at).await.unwrap();
+        let queued = tokio::time::timeout(Duration::from_millis(500), heard.recv()).await.expect("a stored job is heard at once").unwrap();
+        assert_eq!(queued, Queued::RenderJob);
+        let refused = db.insert_run_within(&new_run("r2", &alice, at), &AdmissionChecks { max_waiting: 1, template: None }).await.unwrap();
+        assert_eq!(refused, Admission::QueueFull);
+        assert!(tokio::time::timeout(Duration::from_millis(300), heard.recv()).await.is_err(), "a refused run wakes nobody");
+        relay.abort();
+    });
+}
+
 /// A lease that holds for the whole test.
 const FAR: &str = "2099-01-01T00:00:00.000Z";
 
