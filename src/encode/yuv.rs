@@ -123,26 +123,26 @@ fn words(row: &[u8]) -> Option<&[u32]> {
 #[inline(always)]
 fn convert_row_pair_any_cpu(rows: RowPair<'_>, out: PlaneRows<'_>) {
     match (words(rows.top), words(rows.bottom)) {
-        (Some(top), Some(bottom)) => convert_words(top, bottom, out),
-        _ => {
-            let unaligned = |row: &[u8]| row.as_chunks::<4>().0.iter().map(|p| u32::from_le_bytes(*p)).collect::<Vec<u32>>();
-            convert_words(&unaligned(rows.top), &unaligned(rows.bottom), out)
-        }
+        (Some(top), Some(bottom)) => convert_pixels(top, bottom, out, u32::from_le),
+        // A buffer that does not start on a 4-byte boundary (a slice of a slice): the same
+        // arithmetic over byte quadruples, read in place.
+        _ => convert_pixels(rows.top.as_chunks::<4>().0, rows.bottom.as_chunks::<4>().0, out, u32::from_le_bytes),
     }
 }
 
+/// Converts two rows of pixels, each read as a little-endian RGBA word by `word`.
 #[inline(always)]
-fn convert_words(top: &[u32], bottom: &[u32], out: PlaneRows<'_>) {
+fn convert_pixels<P: Copy>(top: &[P], bottom: &[P], out: PlaneRows<'_>, word: impl Fn(P) -> u32) {
     for (row, luma) in [(top, out.y_top), (bottom, out.y_bottom)] {
         for (y, &p) in luma.iter_mut().zip(row) {
-            let (r, g, b) = channels(u32::from_le(p));
+            let (r, g, b) = channels(word(p));
             *y = ((Y_R * r + Y_G * g + Y_B * b + (16 << 16) + 32768) >> 16) as u8;
         }
     }
     let blocks = top.as_chunks::<2>().0.iter().zip(bottom.as_chunks::<2>().0);
     for ((u, v), (top, bottom)) in out.u.iter_mut().zip(out.v.iter_mut()).zip(blocks) {
         // Sum of the 2×2 block; the average (sum / 4) is folded into the shift.
-        let corners = [top[0], top[1], bottom[0], bottom[1]].map(|p| channels(u32::from_le(p)));
+        let corners = [top[0], top[1], bottom[0], bottom[1]].map(|p| channels(word(p)));
         let (r, g, b) = corners.iter().fold((0, 0, 0), |s, c| (s.0 + c.0, s.1 + c.1, s.2 + c.2));
         *u = ((U_R * r + U_G * g + U_B * b + (128 << 18) + (1 << 17)) >> 18).clamp(0, 255) as u8;
         *v = ((V_R * r + V_G * g + V_B * b + (128 << 18) + (1 << 17)) >> 18).clamp(0, 255) as u8;
