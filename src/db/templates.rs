@@ -69,24 +69,21 @@ pub struct TemplateNeed {
 
 /// Whether `need` is still there for `owner`, read inside `tx` (which holds the key's lock).
 pub(super) async fn template_present(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &KeyId, need: &TemplateNeed) -> DbResult<bool> {
-    let count: i64 = match need.version {
-        Some(version) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE owner = $1 AND name = $2 AND version = $3 AND deleted_at IS NULL")
-                .bind(owner)
-                .bind(&need.name)
-                .bind(version as i64)
-                .fetch_one(&mut **tx)
-                .await?
-        }
-        None => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE owner = $1 AND name = $2 AND deleted_at IS NULL")
-                .bind(owner)
-                .bind(&need.name)
-                .fetch_one(&mut **tx)
-                .await?
-        }
-    };
-    Ok(count > 0)
+    let versions = live_versions(tx, owner, &need.name).await?;
+    Ok(match need.version {
+        Some(version) => versions.contains(&version),
+        None => !versions.is_empty(),
+    })
+}
+
+/// `owner`'s versions of `name` that are not deleted, oldest first, read inside `tx`.
+async fn live_versions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &KeyId, name: &str) -> DbResult<Vec<u32>> {
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM templates WHERE owner = $1 AND name = $2 AND deleted_at IS NULL ORDER BY version")
+        .bind(owner)
+        .bind(name)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(versions.into_iter().map(|v| v as u32).collect())
 }
 
 fn encode_files(files: &HashMap<String, Vec<u8>>) -> String {
@@ -178,12 +175,7 @@ impl TemplateRepo for SqlDatabase {
     async fn delete_unpinned_template_versions(&self, owner: &KeyId, name: &str, asked: Option<u32>, now: &str, pins: &PinFinder<'_>) -> DbResult<TemplateDeletion> {
         let mut tx = self.pool.begin().await?;
         super::sql::hold_key(&mut tx, owner).await?;
-        let existing: Vec<i64> = sqlx::query_scalar("SELECT version FROM templates WHERE owner = $1 AND name = $2 AND deleted_at IS NULL ORDER BY version")
-            .bind(owner)
-            .bind(name)
-            .fetch_all(&mut *tx)
-            .await?;
-        let existing: Vec<u32> = existing.into_iter().map(|v| v as u32).collect();
+        let existing = live_versions(&mut tx, owner, name).await?;
         let pinned = pins(&unfinished_options(&mut tx, owner).await?, existing.last().copied());
         let mut outcome = TemplateDeletion { existing: existing.clone(), ..TemplateDeletion::default() };
         for version in existing.into_iter().filter(|v| asked.is_none_or(|asked| asked == *v)) {
