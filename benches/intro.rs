@@ -7,7 +7,8 @@
 //! 3. Where the card's time goes, per 1080p slot: drawing its pictures, and converting
 //!    what changed to I420 (the rest of the figure in 2 is the encoder).
 //! 4. The encoder's share: the card's pictures, drawn beforehand, pushed through a video
-//!    sink alone (conversion of what changed, and x264) as `IntroClip::push` pushes them.
+//!    sink alone (conversion of what changed, and x264) as `IntroClip::push` pushes them,
+//!    beside variants that take its parts apart (see `encoder_share`).
 
 use demoreel::fixture::{SynthOptions, synth};
 use demoreel::geometry::Size;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 const PREVIEW_CALLS: usize = 50;
-const RENDER_RUNS: usize = 3;
+const RENDER_RUNS: usize = 5;
 const SECONDS: f64 = 12.0;
 
 fn work_dir() -> PathBuf {
@@ -43,7 +44,11 @@ fn main() {
 
 /// Pushes the `simple` card's pictures at 1920×1080, made beforehand with the hand-over
 /// into a stand-in page, through a `VideoSink` exactly as `IntroClip::push` decides
-/// (changed area, whole pictures in the hand-over, repeats once settled); three runs.
+/// (changed area, whole pictures in the hand-over, repeats once settled), beside three
+/// variants that take its parts apart: the first picture alone (starting and finishing an
+/// encode), the first picture then repeats for every slot (what x264 costs a slot in which
+/// nothing changes), and the card with its hand-over's slots repeated instead of blended.
+/// Five interleaved runs, medians.
 fn encoder_share(dir: &std::path::Path) {
     use demoreel::geometry::PixelRect;
     use demoreel::render::intro::IntroClip;
@@ -73,24 +78,33 @@ fn encoder_share(dir: &std::path::Path) {
         (before, blended_before) = (cover, blended);
         pushes.push((picture, changed));
     }
-    // The same number of slots, all repeats of the first picture: what starting and
-    // finishing an encode costs, apart from the pictures.
-    let still: Vec<(Vec<u8>, Option<PixelRect>)> = pushes.iter().enumerate().map(|(i, (p, c))| if i == 0 { (p.clone(), *c) } else { (Vec::new(), None) }).collect();
-    let (mut card_times, mut still_times) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        card_times.push(encode_alone(&dir.join("card-alone.mp4"), size, &pushes));
-        still_times.push(encode_alone(&dir.join("card-still.mp4"), size, &still));
+    let repeat = || (Vec::new(), None);
+    let first_alone = vec![pushes[0].clone()];
+    let first_then_repeats: Vec<_> = (0..pushes.len()).map(|i| if i == 0 { pushes[0].clone() } else { repeat() }).collect();
+    let handover_repeated: Vec<_> = pushes.iter().enumerate().map(|(i, push)| if i > 0 && push.1 == Some(full) { repeat() } else { push.clone() }).collect();
+    let variants = [("as pushed", &pushes), ("first picture alone", &first_alone), ("first picture, then repeats", &first_then_repeats), ("hand-over slots repeated", &handover_repeated)];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..5 {
+        for (index, (_, slots)) in variants.iter().enumerate() {
+            times[index].push(encode_alone(&dir.join("card-alone.mp4"), size, slots));
+        }
     }
-    card_times.sort_by(f64::total_cmp);
-    still_times.sort_by(f64::total_cmp);
+    let medians: Vec<f64> = times.into_iter().map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        percentile(&t, 0.5)
+    }).collect();
     let whole = pushes.iter().filter(|(_, c)| *c == Some(full)).count();
     let repeats = pushes.iter().filter(|(_, c)| c.is_none()).count();
-    let (card, still) = (percentile(&card_times, 0.5), percentile(&still_times, 0.5));
+    println!("the `simple` card's {} slots at 1920x1080 through the encoder alone ({whole} whole, {repeats} repeats, the rest a changed area), 5 interleaved runs, medians:", pushes.len());
+    for ((name, slots), median) in variants.iter().zip(&medians) {
+        println!("  {name}: {median:.2} s ({} slots)", slots.len());
+    }
+    let card_ms = card.duration_ms() / 1000.0;
     println!(
-        "the `simple` card's {} slots at 1920x1080 through the encoder alone ({whole} whole, {repeats} repeats, the rest a changed area), 3 interleaved runs: median {card:.2} s; the same slots as one picture and repeats {still:.2} s; the pictures' own encoding {:.2} s, {:.1} ms per picture pushed",
-        pushes.len(),
-        card - still,
-        (card - still) * 1000.0 / (pushes.len() - repeats) as f64
+        "  a slot where nothing changes costs x264 {:.1} ms; the card's slots alone {:.0}% of its length, the hand-over's blends {:.2} s of that",
+        (medians[2] - medians[1]) * 1000.0 / (pushes.len() - 1) as f64,
+        medians[0] / card_ms * 100.0,
+        medians[0] - medians[3]
     );
 }
 
