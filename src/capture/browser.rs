@@ -34,7 +34,15 @@ const FLAGS: &[&str] = &[
     "disable-component-extensions-with-background-pages",
     "disable-default-apps",
     "disable-dev-shm-usage",
-    "disable-features=TranslateUI",
+    // A cross-site frame in a process of its own (site isolation) is out of reach of the
+    // page's document-start scripts (CDP adds them to the frames of the page's own
+    // process), so an address inside an embedded widget painted unmasked with blur_emails
+    // and a secret typed into one could not be marked. Each run's browser serves one
+    // client's pages in a fresh profile, behind the sandbox and the egress guard; keeping
+    // every frame of the page in the page's process is what lets masking reach it before
+    // it paints.
+    "disable-features=TranslateUI,IsolateOrigins,site-per-process",
+    "disable-site-isolation-trials",
     "disable-hang-monitor",
     "disable-ipc-flooding-protection",
     "disable-prompt-on-repost",

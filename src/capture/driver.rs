@@ -15,6 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// What the marking script answers: the host name of the document it ran in, and
+/// whether the focus is inside a cross-origin frame it could not reach.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FieldMark {
+    host: String,
+    elsewhere: bool,
+}
+
 /// Runs steps in the page, recording the driver's own input on the timeline.
 pub(super) struct Driver {
     pub(super) page: Page,
@@ -132,11 +140,30 @@ impl Driver {
     /// field: a one-time code box), and answers the page's host name as it is right
     /// before the key.
     async fn mark_focused_field(&self, kind: &str) -> Result<String, String> {
-        // A field that cannot be reached (a cross-origin frame's) still gets the key:
-        // refusing would fail every sign-in through an embedded provider.
         let script = format!("({MARK_FIELD_JS})({kind:?})");
         let answer = self.page.evaluate(script.as_str()).await.map_err(|e| format!("masking the field for a {kind}: {e}"))?;
-        Ok(answer.into_value::<String>().unwrap_or_default())
+        let answer = answer.into_value::<FieldMark>().unwrap_or_default();
+        if answer.elsewhere {
+            self.mark_in_other_frames(&script).await;
+        }
+        Ok(answer.host)
+    }
+
+    /// Runs the marking `script` in each of the page's frames but the top one: the focus
+    /// is in a cross-origin frame, whose document the top page's script cannot reach (the
+    /// browser keeps every frame in the page's process, so each has a context here). The
+    /// frame holding the focus marks its field; the others do nothing. A frame that
+    /// cannot be asked (gone meanwhile) is passed over: the key is still sent, as refusing
+    /// would fail every sign-in through an embedded provider.
+    async fn mark_in_other_frames(&self, script: &str) {
+        use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
+        let (Ok(main), Ok(frames)) = (self.page.mainframe().await, self.page.frames().await) else { return };
+        for frame in frames.into_iter().filter(|frame| Some(frame) != main.as_ref()) {
+            let Ok(Some(context)) = self.page.frame_execution_context(frame).await else { continue };
+            if let Ok(params) = EvaluateParams::builder().expression(script).context_id(context).return_by_value(true).build() {
+                let _ = self.page.execute(params).await;
+            }
+        }
     }
 
     /// Finds the target's element (scrolled into view) and answers its centre. The

@@ -9,10 +9,17 @@
 //   named an address field (`data-demoreel-address`), which the masking script masks
 //   from its first character, before the `@` that would tell it otherwise.
 //
-// The focus is followed through open shadow roots and same-origin frames; a cross-origin
-// frame's field cannot be reached (left unmarked). Answers the top page's host name,
-// which a password's keys are checked against (one round trip per key, not two).
+// The focus is followed through open shadow roots and same-origin frames. A cross-origin
+// frame's document cannot be reached from here: the answer says so (`elsewhere`), and
+// demoreel runs this script again in each of the page's other frames, where only the
+// frame holding the focus marks its field. Answers the host name of the document it runs
+// in (the top page's is what a password's keys are checked against: one round trip per
+// key, not two).
 (kind) => {
+  const answer = (elsewhere) => ({ host: location.hostname, elsewhere });
+  // Run inside a frame: every frame's document keeps its own last focused element, so
+  // only the frame the focus is in may mark one.
+  if (window !== window.top && !document.hasFocus()) return answer(false);
   let el = document.activeElement;
   let doc = document;
   for (;;) {
@@ -21,17 +28,18 @@
     } else if (el && el.tagName === 'IFRAME') {
       let inner = null;
       try { inner = el.contentDocument; } catch (e) { inner = null; }
-      if (!inner || !inner.activeElement) return location.hostname;
+      if (!inner) return answer(true);
+      if (!inner.activeElement) return answer(false);
       doc = inner;
       el = inner.activeElement;
     } else {
       break;
     }
   }
-  if (!el || el === doc.body || el === doc.documentElement) return location.hostname;
+  if (!el || el === doc.body || el === doc.documentElement) return answer(false);
   if (kind === 'address') {
     el.setAttribute('data-demoreel-address', '');
-    return location.hostname;
+    return answer(false);
   }
   const mark = (field) => field.style.setProperty('-webkit-text-security', 'disc', 'important');
   el.setAttribute('data-demoreel-secret', '');
@@ -46,5 +54,5 @@
     win.requestAnimationFrame(keep);
   }
   if (win) win.__demoreelSecretFields.add(el);
-  return location.hostname;
+  return answer(false);
 }

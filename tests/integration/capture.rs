@@ -186,6 +186,57 @@ fn blur_emails_leaves_no_readable_address_and_the_check_can_fail() {
     assert!(found[1].is_empty(), "with masking OCR still reads {:?}", found[1]);
 }
 
+/// `tests/pages/widget.html` and the widget it embeds, served from two sites: the page
+/// at `localhost`, the widget at `127.0.0.1` (an address and a code field). Answers the
+/// page's address.
+async fn serve_widget_page() -> String {
+    const WIDGET: &str = "<!doctype html><html><body style='margin:12px;font:26px DejaVu Sans,sans-serif'>\
+        <p>Signed in as widget.owner@partner.io</p>\
+        <input id='code' autocomplete='off' aria-label='Code' style='position:absolute;left:12px;right:12px;top:40%;height:45%;font:40px DejaVu Sans,sans-serif'>\
+        </body></html>";
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pages/widget.html")).unwrap();
+    let routes = axum::Router::new()
+        .route("/page", axum::routing::get(move || async move { axum::response::Html(page) }))
+        .route("/widget", axum::routing::get(|| async { axum::response::Html(WIDGET) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, routes).await });
+    format!("http://localhost:{port}/page?widget=http://127.0.0.1:{port}/widget")
+}
+
+/// A frame from another site (an embedded payment or sign-in widget) is masked like the
+/// page: with blur_emails the address it shows never paints, and a secret typed into its
+/// field shows discs from the first key. Every frame of raw.mp4 read; the same recording
+/// without masking and with the code typed as plain text shows both (the check can fail).
+#[test]
+fn a_frame_from_another_site_is_masked_like_the_page() {
+    let _machine = crate::common::whole_machine();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let page = runtime.block_on(serve_widget_page());
+    let code = "48172093";
+    let dir = TempDir::new("capture-widget");
+    let mut found = Vec::new();
+    for masked in [false, true] {
+        let steps = steps::parse(&json!([
+            {"action": "wait", "selector": "#widget"},
+            {"action": "pause", "ms": 600},
+            {"action": "type", "selector": "#widget", "text": code, "secret": masked},
+            {"action": "pause", "ms": 800}
+        ]))
+        .unwrap();
+        let out = dir.path().join(format!("rec-{masked}"));
+        let options = RecordOptions { viewport: Size { width: 1280, height: 720 }, blur_emails: masked, ..options(Size { width: 960, height: 540 }) };
+        let summary = runtime.block_on(live::record(&page, &steps, &out, &options, 30, &capture::NoInput)).unwrap();
+        assert_no_browser_left();
+        let text = crate::privacy::read_every_frame(crate::privacy::mp4_pictures(&summary.raw_mp4), dir.path(), &format!("raw-{masked}"));
+        found.push(crate::privacy::leaks(&text, None, Some(code)));
+    }
+    eprintln!("OCR without masking: {:?}; with masking: {:?}", found[0], found[1]);
+    assert!(found[0].iter().any(|w| w.contains("@partner")), "without masking OCR reads the widget's address: {:?}", found[0]);
+    assert!(found[0].iter().any(|w| w.starts_with("code digits")), "without masking OCR reads the code typed into the widget: {:?}", found[0]);
+    assert!(found[1].is_empty(), "with masking OCR still reads {:?}", found[1]);
+}
+
 /// Kills the renderer processes of this test process's browsers (as an out-of-memory
 /// kill would), so the page's renderer crashes mid-recording.
 fn crash_renderers() -> usize {
