@@ -28,4 +28,5 @@ mod scale_out;
 mod service;
 mod structure;
 mod studio;
+mod supply_chain;
 mod templates;
