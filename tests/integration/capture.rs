@@ -198,9 +198,8 @@ async fn serve_widget_page() -> String {
     let routes = axum::Router::new()
         .route("/page", axum::routing::get(move || async move { axum::response::Html(page) }))
         .route("/widget", axum::routing::get(|| async { axum::response::Html(WIDGET) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, routes).await });
+    let (listener, port) = crate::common::loopback_port().await;
+    crate::common::serve(listener, routes);
     format!("http://localhost:{port}/page?widget=http://127.0.0.1:{port}/widget")
 }
 

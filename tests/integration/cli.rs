@@ -134,8 +134,8 @@ fn a_download_redirected_to_the_store_does_not_carry_the_api_key_there() {
     type Seen = Arc<Mutex<Vec<Option<String>>>>;
     let (api_seen, store_seen): (Seen, Seen) = Default::default();
     let (api_url, _servers) = runtime.block_on(async {
-        let store_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let store_url = format!("http://{}", store_listener.local_addr().unwrap());
+        let (store_listener, store_port) = crate::common::loopback_port().await;
+        let store_url = format!("http://127.0.0.1:{store_port}");
         let bytes = body.clone();
         let store = Router::new()
             .route("/bucket/demo.mp4", get(move |State(seen): State<Seen>, headers: HeaderMap| async move {
@@ -151,10 +151,9 @@ fn a_download_redirected_to_the_store_does_not_carry_the_api_key_there() {
                 (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, format!("{store_url}/bucket/demo.mp4?X-Amz-Signature=abc"))])
             }))
             .with_state(api_seen.clone());
-        let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api_url = format!("http://{}", api_listener.local_addr().unwrap());
-        let servers = [tokio::spawn(async move { axum::serve(store_listener, store).await.unwrap() }), tokio::spawn(async move { axum::serve(api_listener, api).await.unwrap() })];
-        (api_url, servers)
+        let store_server = crate::common::serve(store_listener, store);
+        let (api_url, api_server) = crate::common::serve_locally(api).await;
+        (api_url, [store_server, api_server])
     });
     let out = dir.path().join("out");
     let result = demoreel()

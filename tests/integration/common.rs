@@ -111,3 +111,23 @@ pub fn whole_machine() -> std::sync::RwLockWriteGuard<'static, ()> {
     MACHINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+
+/// A loopback port for a test's web server, taken before its routes are built (some
+/// pages must name their own address): the listener and its port.
+pub async fn loopback_port() -> (tokio::net::TcpListener, u16) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+/// Serves `routes` on `listener` until the test's runtime ends.
+pub fn serve(listener: tokio::net::TcpListener, routes: axum::Router) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() })
+}
+
+/// Serves `routes` on a fresh loopback port: its base URL (`http://127.0.0.1:PORT`) and
+/// the server's task.
+pub async fn serve_locally(routes: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
+    let (listener, port) = loopback_port().await;
+    (format!("http://127.0.0.1:{port}"), serve(listener, routes))
+}

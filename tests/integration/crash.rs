@@ -153,10 +153,8 @@ function paint() { const d = new Uint32Array(img.data.buffer); for (let i = 0; i
 paint();
 </script>"#;
     let app = axum::Router::new().route("/noise", axum::routing::get(|| async { axum::response::Html(PAGE) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/noise", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    let (base, _server) = crate::common::serve_locally(app).await;
+    format!("{base}/noise")
 }
 
 /// Bytes in use on the file system holding `path`.

@@ -116,9 +116,7 @@ fn a_page_reaching_inward_reaches_nothing_and_its_navigation_fails_the_run() {
         let pages = axum::Router::new()
             .route("/hostile", axum::routing::get(move || async move { axum::response::Html(page) }))
             .route("/redirect", axum::routing::get(move || async move { axum::response::Redirect::temporary(&redirect_to) }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let pages_url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, pages).await });
+        let (pages_url, _pages) = crate::common::serve_locally(pages).await;
 
         let client = Client::new(&world.server, &world.key);
         // A literal inward target is refused at the API, naming the field.
@@ -202,8 +200,7 @@ fn a_password_is_typed_only_on_its_own_domain() {
     let world = World::new("egress-password", &[]);
     world.runtime.block_on(async {
         let keys_seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = crate::common::loopback_port().await;
         let login = leaving_login(&format!("http://localhost:{port}/elsewhere"));
         let seen = keys_seen.clone();
         let pages = axum::Router::new()
@@ -215,7 +212,7 @@ fn a_password_is_typed_only_on_its_own_domain() {
                     seen.lock().unwrap().push(q.get("k").cloned().unwrap_or_default());
                 }),
             );
-        tokio::spawn(async move { axum::serve(listener, pages).await });
+        crate::common::serve(listener, pages);
 
         let client = Client::new(&world.server, &world.key);
         let password = "walk-me-out-7391";

@@ -33,10 +33,7 @@ async fn serve_pages() -> String {
             "/attachment",
             axum::routing::get(|| async { ([("content-disposition", "attachment; filename=\"demoreel-hostile-attachment.bin\"")], "hostile") }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, pages).await });
-    url
+    crate::common::serve_locally(pages).await.0
 }
 
 /// Files named like the downloads the pages start, anywhere a browser would put them.

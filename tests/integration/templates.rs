@@ -396,10 +396,7 @@ async fn image_server() -> (String, tokio::task::JoinHandle<()>) {
         .route("/hop/{n}", get(|axum::extract::Path(n): axum::extract::Path<u32>| async move {
             if n == 0 { templates::STAND_IN_LOGO.into_response() } else { axum::response::Redirect::temporary(&format!("/hop/{}", n - 1)).into_response() }
         }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (url, task)
+    crate::common::serve_locally(router).await
 }
 
 #[test]
