@@ -132,6 +132,12 @@ impl Compositor {
         self.content.prepare(jpeg)
     }
 
+    /// Takes back a prepared frame no longer shown: its buffer holds the next one (a
+    /// 1080p frame is 6 MB, paged in and cleared again when allocated fresh).
+    pub fn recycle_content(&mut self, content: PreparedContent) {
+        self.content.recycle(content);
+    }
+
     /// A content layer of its own, to prepare frames on another thread.
     pub fn content_layer(&self) -> ContentLayer {
         self.content.fresh()

@@ -105,6 +105,7 @@ impl LiveRaw {
                 };
                 let content = self.sink.compositor().prepare_content(&frame.jpeg).map_err(|e| frame_error(e.into()))?;
                 self.sink.show(Some(ContentPicture::Frame(&content)), &OverlayFrame::default(), PageReuse::ShownOnce, pts, duration).map_err(frame_error)?;
+                self.sink.compositor().recycle_content(content);
                 self.shown = true;
             }
             self.next_slot += 1;
