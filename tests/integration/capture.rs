@@ -398,9 +398,9 @@ fn raw_mp4_keeps_the_page_clock_on_a_busy_1080p_page_live_as_from_the_bundle() {
     assert!((live.clock_rate - 1.0).abs() <= 0.002, "the video's clock runs at {:.4} of the page's", live.clock_rate);
     // Absolute bounds, with a margin for this shared machine. Alone: 98.5–100% within a
     // frame interval, p99 17–43 ms, worst 25–82 ms (this test and `demoreel record` of
-    // the page, 28 recordings in one evening; 97.6% on a busier day); the worst frames follow gaps of 50–84 ms in Chromium's own
-    // frames, which recordings without any live encoder show as well
-    // (docs/recording-format.md). 91.8% with another process busy meanwhile, and once a
+    // the page, 28 recordings in one evening; 97.6% on a busier day); the worst frames
+    // follow gaps of 50–85 ms in Chromium's own frames, which recordings without any
+    // live encoder show as well (docs/recording-format.md). 91.8% with another process busy meanwhile, and once a
     // single frame 177 ms off (a stall of the virtual machine): the worst frame only has
     // to stay short of what losing frames gave (700 ms and more).
     assert!(live.within >= 0.97, "only {:.1}% of frames within a frame interval of the page clock", live.within * 100.0);

@@ -111,7 +111,6 @@ pub fn whole_machine() -> std::sync::RwLockWriteGuard<'static, ()> {
     MACHINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-
 /// A loopback port for a test's web server, taken before its routes are built (some
 /// pages must name their own address): the listener and its port.
 pub async fn loopback_port() -> (tokio::net::TcpListener, u16) {
